@@ -1,0 +1,5 @@
+import sys
+
+from leakguard.cli import main
+
+sys.exit(main())

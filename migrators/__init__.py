@@ -1,0 +1,1 @@
+"""Migrators: where found secrets should go."""
