@@ -1,0 +1,104 @@
+"""Value checks for token rules: is a format-valid match a live-looking token,
+a filler someone typed into a template, or a documented example?
+
+A check has the `Check` signature: `(secret, line, context) -> Confidence | None`.
+Building blocks are plain functions over bytes so tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import zlib
+from collections.abc import Callable
+
+from leakguard.models import Confidence
+from leakguard.rules import Check, Context
+from leakguard.rules.values import shannon_entropy
+
+BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
+
+# Six of one character, or a short unit said over and over: no random token does that.
+_REPEATS = re.compile(rb"(.)\1{5}|(..)\2{3}|(...)\3{3}|(....)\4{2}")
+_RUNS = (b"abcdefghijklmnopqrstuvwxyz", b"zyxwvutsrqponmlkjihgfedcba", b"0123456789",
+         b"9876543210", b"qwertyuiop", b"asdfghjkl", b"zxcvbnm")  # fmt: skip
+_SEQUENCES = frozenset(run[i : i + 8] for run in _RUNS for i in range(len(run) - 7))
+
+
+def base62(number: int, width: int = 0) -> bytes:
+    """`number` in base 62 (digits, then A-Z, then a-z), left-padded with "0" to `width`."""
+    digits = bytearray()
+    while number:
+        number, rest = divmod(number, 62)
+        digits.append(BASE62[rest])
+    return bytes(reversed(digits)).rjust(width, b"0")
+
+
+def crc32_base62(data: bytes) -> bytes:
+    """The 6-character checksum GitHub appends to its tokens."""
+    return base62(zlib.crc32(data), 6)
+
+
+def github_checksum_ok(token: bytes) -> bool:
+    """`ghp_` + 30 random characters + base62(crc32(those 30)), zero-padded to 6."""
+    _, sep, rest = token.partition(b"_")
+    if not sep or len(rest) != 36:
+        return False
+    return crc32_base62(rest[:30]) == rest[30:]
+
+
+def is_filler(value: bytes) -> bool:
+    """Repeated characters or units, a keyboard or alphabet run, or too few distinct
+    characters: a hole in a template that happens to have the right shape."""
+    if _REPEATS.search(value):
+        return True
+    lower = value.lower()
+    if any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7)):
+        return True
+    return len(value) >= 16 and shannon_entropy(value) < 2.5
+
+
+def is_documented_example(value: bytes) -> bool:
+    """Vendors mark their documentation keys, e.g. AWS's ...EXAMPLE keys."""
+    return b"example" in value.lower()
+
+
+def plausible(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    """The default check of a random token: drop fillers, doubt documented examples."""
+    if is_filler(secret):
+        return None
+    if is_documented_example(secret):
+        return Confidence.LOW
+    return Confidence.HIGH
+
+
+def not_example(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    """For structured tokens (base64 of JSON, macaroons) whose bodies may repeat."""
+    return Confidence.LOW if is_documented_example(secret) else Confidence.HIGH
+
+
+def valid_if(valid: Callable[[bytes], bool], otherwise: Confidence) -> Check:
+    """`plausible`, then HIGH when `valid(secret)` holds (a checksum, an encoding) and
+    `otherwise` when it does not."""
+
+    def check(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        confidence = plausible(secret, line, context)
+        if confidence is not Confidence.HIGH:
+            return confidence
+        return Confidence.HIGH if valid(secret) else otherwise
+
+    return check
+
+
+def sure_near(words: tuple[bytes, ...], otherwise: Confidence = Confidence.MEDIUM) -> Check:
+    """`plausible`, then HIGH only when the line names the provider (a shape alone,
+    say 48 hex characters, is shared by many things)."""
+
+    def check(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        confidence = plausible(secret, line, context)
+        if confidence is not Confidence.HIGH:
+            return confidence
+        lower = line.lower()
+        return Confidence.HIGH if any(word in lower for word in words) else otherwise
+
+    return check

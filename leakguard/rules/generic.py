@@ -1,0 +1,320 @@
+"""Rules that are not tied to one provider: private keys, JWTs, credentials in
+URLs, secret-named assignments, and high-entropy strings.
+
+Together with the provider rules they cover every default plugin of Yelp's
+detect-secrets (the `detect_secrets_type` of each rule names the plugin).
+They are the most prone to false alarms, so each carries value analysis
+(`check`) and runs after the provider rules: where a provider rule claims the
+same bytes, the provider's finding is the one reported.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+from leakguard.models import Confidence, RuleId, Severity
+from leakguard.rules import Check, Context, Rule
+from leakguard.rules.values import is_word, not_a_secret, shannon_entropy
+
+# -- private keys -------------------------------------------------------------
+
+_KEY_BODY = re.compile(rb"[A-Za-z0-9+/=]{40,}")
+
+
+def _check_private_key(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    # A header followed by prose or "..." is documentation, not a key.
+    if secret.startswith(b"PuTTY"):
+        return Confidence.HIGH if b"Private-Lines" in secret else None
+    return Confidence.HIGH if _KEY_BODY.search(secret) else None
+
+
+PRIVATE_KEY = Rule(
+    id=RuleId("private-key"),
+    description="Private key",
+    severity=Severity.CRITICAL,
+    pattern=(
+        r"(?P<secret>-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"[\s\S]{0,60000}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"|PuTTY-User-Key-File-\d: [\s\S]{0,20000}?Private-MAC: [0-9a-f]+)"
+    ),
+    keywords=("PRIVATE KEY-----", "PRIVATE KEY BLOCK-----", "PuTTY-User-Key-File-"),
+    remediation=(
+        "Treat the key as compromised: remove its public half from every server, "
+        "account and certificate that trusts it, then generate a new key pair."
+    ),
+    check=_check_private_key,
+    multiline=True,
+    detect_secrets_type="Private Key",
+)
+
+# -- JSON web tokens ----------------------------------------------------------
+
+
+def _b64json(part: bytes) -> object:
+    padded = part + b"=" * (-len(part) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded))
+
+
+def _check_jwt(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    parts = secret.split(b".")
+    try:
+        header = _b64json(parts[0])
+        _b64json(parts[1])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or "alg" not in header:
+        return None
+    if header.get("alg") == "none":
+        return Confidence.LOW
+    return Confidence.HIGH
+
+
+JWT = Rule(
+    id=RuleId("jwt"),
+    description="JSON Web Token",
+    severity=Severity.MEDIUM,
+    pattern=(
+        r"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"
+        r"\.[A-Za-z0-9_-]{16,})"
+    ),
+    keywords=("eyJ",),
+    remediation=(
+        "A JWT is a bearer credential until it expires: revoke the session or signing key "
+        "that issued it, and do not store tokens in files."
+    ),
+    check=_check_jwt,
+    detect_secrets_type="JSON Web Token",
+)
+
+# -- credentials in URLs --------------------------------------------------------
+
+
+def _check_url_password(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    if not_a_secret(secret) or secret.lower() in (b"pass", b"password", b"pwd", b"passwd"):
+        return None
+    if secret.startswith((b"$", b"%", b"{")):
+        return None
+    return Confidence.MEDIUM if is_word(secret) else Confidence.HIGH
+
+
+URL_CREDENTIALS = Rule(
+    id=RuleId("url-credentials"),
+    description="Password in a URL (basic auth or connection string)",
+    severity=Severity.HIGH,
+    pattern=(
+        r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\"'<>]{1,128}:"
+        r"(?P<secret>[^\s:/?#@\"'<>]{3,256})@[^\s/?#\"'<>@]"
+    ),
+    prefilter=r"://[^\s:/?#@\"'<>]{1,128}:[^\s:/?#@\"'<>]{3,256}@",
+    remediation=(
+        "Change that account's password on the server the URL points at, and pass the URL "
+        "(or just its password) at run time from a secret store."
+    ),
+    check=_check_url_password,
+    detect_secrets_type="Basic Auth Credentials",
+)
+
+# -- secret-named assignments -------------------------------------------------------
+
+_KW = (
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|auth[_.-]?key|access[_.-]?key"
+    r"|priv(?:ate)?[_.-]?key|client[_.-]?key|service[_.-]?key|account[_.-]?key"
+    r"|db[_.-]?key|database[_.-]?key|credentials?|contrase(?:ña|na))"
+)
+_VALUE = r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?|[^\s\"'`,;#]{4,256}))(?(q)(?P=q))"
+_KEYWORD_PATTERN = (
+    rf"(?i){_KW}[\w.-]{{0,40}}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*|[ \t]+(?=[\"'])){_VALUE}"
+)
+_KEYWORD_PREFILTER = (
+    r"(?i)(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
+    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase)"
+    r"[\w.-]{0,40}(?:[\"'\]]?[ \t]*[=:]|[ \t]+[\"'])"
+)
+
+# The name a value is assigned to, read back from the text before the value.
+_KEY_BEFORE = re.compile(rb"([A-Za-z0-9_.$-]+)[\"'\]]?[ \t]*(?:=>|:=|==|=|:|[ \t])[ \t]*[\"'`]?$")
+_CAMEL = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_SECRET_WORDS = (
+    b"password", b"passwd", b"pass", b"pwd", b"secret", b"token", b"passphrase",
+    b"credential", b"credentials", b"apikey", b"contrasena", "contraseña".encode(),
+)  # fmt: skip
+_KEY_WORDS_BEFORE_KEY = {b"api", b"auth", b"access", b"private", b"priv", b"client",
+                         b"service", b"account", b"db", b"database", b"secret"}  # fmt: skip
+# A name ending in one of these holds something about a secret, not the secret.
+_NOT_VALUE_SUFFIXES = {
+    b"file", b"path", b"dir", b"url", b"uri", b"name", b"id", b"type", b"length", b"len",
+    b"min", b"max", b"policy", b"hash", b"hashed", b"field", b"regex", b"pattern", b"label",
+    b"prompt", b"hint", b"header", b"env", b"var", b"count", b"enabled", b"required",
+    b"expiry", b"expires", b"expiration", b"ttl", b"timeout", b"endpoint", b"host", b"mode",
+    b"format", b"reset", b"store", b"manager", b"class", b"kind", b"version", b"provider",
+    b"location", b"ref", b"source", b"index", b"limit", b"size", b"key_id", b"arn",
+    b"command", b"cmd", b"helper", b"method", b"algorithm", b"scope", b"scopes", b"audience",
+}  # fmt: skip
+
+
+def _words(key: bytes) -> list[bytes]:
+    out: list[bytes] = []
+    for part in re.split(rb"[_.$-]+", key):
+        out.extend(w.lower() for w in _CAMEL.findall(part))
+    return out
+
+
+def _names_a_secret(key: bytes) -> bool:
+    words = _words(key)
+    if not words or words[-1] in _NOT_VALUE_SUFFIXES:
+        return False
+    for i, word in enumerate(words):
+        if word in _SECRET_WORDS or word.endswith((b"password", b"passwd", b"secret", b"token")):
+            return True
+        if word == b"key" and i > 0 and words[i - 1] in _KEY_WORDS_BEFORE_KEY:
+            return True
+        if word.endswith(b"key") and word[:-3] in _KEY_WORDS_BEFORE_KEY:
+            return True
+    return False
+
+
+def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    at = line.find(secret)
+    before = line[:at] if at >= 0 else b""
+    quoted = before.endswith((b'"', b"'", b"`"))
+    if not quoted and context.kind == "code":
+        return None  # `password = get_password()`: an expression, not a value
+    if before.lstrip().startswith((b"#", b"//", b"--", b"*")) and b"define" not in before:
+        # commented-out assignments are still leaks in config, rarely in code
+        if context.kind == "code":
+            return None
+    key = _KEY_BEFORE.search(before)
+    if key is None or not _names_a_secret(key.group(1)):
+        return None
+    separator = before[key.end(1) :]
+    if b"=" not in separator and b":" not in separator:
+        # `NAME "value"` with no operator: only C's #define and Dockerfile's legacy ENV form.
+        head = before.lstrip().lower()
+        if not (head.startswith(b"#") and b"define" in head) and context.kind != "dockerfile":
+            return None
+    value = secret.strip()
+    if len(value) < 4 or not_a_secret(value) or value == key.group(1):
+        return None
+    if b" " in value and not quoted:
+        return None
+    if is_word(value):
+        return Confidence.LOW
+    if len(value) >= 8 and shannon_entropy(value) >= 2.5:
+        return Confidence.HIGH
+    return Confidence.MEDIUM
+
+
+KEYWORD_SECRET = Rule(
+    id=RuleId("keyword-secret"),
+    description="Hard-coded value assigned to a secret-named variable",
+    severity=Severity.HIGH,
+    pattern=_KEYWORD_PATTERN,
+    prefilter=_KEYWORD_PREFILTER,
+    remediation=(
+        "Change the password or secret at the service it belongs to, then read it at run "
+        "time (environment, mounted secret file or secret store) instead of writing it here."
+    ),
+    check=_check_keyword,
+    detect_secrets_type="Secret Keyword",
+)
+
+# -- high-entropy strings ---------------------------------------------------------
+
+_UUID = re.compile(rb"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
+# Lines that carry content hashes, not credentials.
+_HASH_CONTEXT = re.compile(
+    rb"(?i)integrity|sha(?:1|256|384|512)|checksum|digest|hash|\bsum\b|resolved|etag|nonce"
+    rb"|commit|revision|\brev\b|data:image|base64,|fingerprint|uuid|guid"
+)
+_SECRETISH_NAME = re.compile(rb"(?i)secret|token|passw|pwd|api.?key|private|credential|auth")
+
+
+def _make_entropy_check(limit: float, hex_only: bool) -> Check:
+    # Entropy can exceed `limit` bits only with more than 2**limit distinct characters:
+    # a cheap test that rejects most candidates before any arithmetic.
+    min_distinct = int(2**limit) + 1
+
+    def check(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        if len(set(secret)) < min_distinct:
+            return None
+        if hex_only and secret.isdigit():
+            return None
+        if not hex_only and secret.count(b".") >= 2:
+            return None  # dotted: versions, hostnames, JWTs (their own rule)
+        if shannon_entropy(secret) <= limit or not_a_secret(secret) or _UUID.match(secret):
+            return None
+        named = bool(_SECRETISH_NAME.search(line))
+        if not named and _HASH_CONTEXT.search(line):
+            return None
+        if not named and hex_only and context.kind == "code" and len(secret) in (32, 40, 64):
+            return None  # md5/sha1/sha256 constants in code
+        return Confidence.MEDIUM if named else Confidence.LOW
+
+    return check
+
+
+HIGH_ENTROPY_BASE64 = Rule(
+    id=RuleId("high-entropy-base64"),
+    description="High-entropy string (base64 alphabet)",
+    severity=Severity.MEDIUM,
+    pattern=r"(?P<q>[\"'`])(?P<secret>[A-Za-z0-9+/=_-]{20,1000})(?P=q)",
+    prefilter=r"[\"'`][A-Za-z0-9+/=_-]{23}",
+    remediation=(
+        "If this is a credential, rotate it at the service that issued it and load it at run "
+        "time; if it is not, allowlist it with a `leakguard:allow` comment."
+    ),
+    confidence=Confidence.LOW,
+    check=_make_entropy_check(4.5, hex_only=False),
+    detect_secrets_type="Base64 High Entropy String",
+)
+
+HIGH_ENTROPY_HEX = Rule(
+    id=RuleId("high-entropy-hex"),
+    description="High-entropy string (hex)",
+    severity=Severity.MEDIUM,
+    pattern=r"(?P<q>[\"'`])(?P<secret>[0-9a-fA-F]{20,1000})(?P=q)",
+    prefilter=r"[\"'`][0-9a-fA-F]{20}",
+    remediation=HIGH_ENTROPY_BASE64.remediation,
+    confidence=Confidence.LOW,
+    check=_make_entropy_check(3.0, hex_only=True),
+    detect_secrets_type="Hex High Entropy String",
+)
+
+# -- public IP addresses (off by default: an address is not a credential) -----------
+
+_PRIVATE_V4 = re.compile(
+    rb"^(?:10\.|127\.|0\.|169\.254\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|22[4-9]\.|2[3-5]\d\.)"
+)
+
+
+def _check_ip(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    if _PRIVATE_V4.match(secret) or any(int(p) > 255 for p in secret.split(b".")):
+        return None
+    return Confidence.LOW
+
+
+PUBLIC_IPV4 = Rule(
+    id=RuleId("public-ipv4"),
+    description="Public IPv4 address (off by default)",
+    severity=Severity.LOW,
+    pattern=r"(?<![\w.])(?P<secret>(?:\d{1,3}\.){3}\d{1,3})(?![\w.])",
+    prefilter=r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d",
+    remediation="Check whether exposing this address matters; enable the rule only if it does.",
+    confidence=Confidence.LOW,
+    check=_check_ip,
+    detect_secrets_type="Public IP (ipv4)",
+    enabled_by_default=False,
+)
+
+RULES: list[Rule] = [
+    PRIVATE_KEY,
+    JWT,
+    URL_CREDENTIALS,
+    KEYWORD_SECRET,
+    HIGH_ENTROPY_BASE64,
+    HIGH_ENTROPY_HEX,
+    PUBLIC_IPV4,
+]
