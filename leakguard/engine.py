@@ -1,0 +1,308 @@
+"""One detection engine that every surface feeds text into.
+
+How a scan works, and where its speed comes from:
+
+1. All rules' prefilters (literal keywords, or Hyperscan expressions) are
+   compiled into one Hyperscan database, which finds every candidate in a
+   single pass over the bytes, whatever the number of rules.
+2. Each candidate names a rule and an offset. Only that rule's Python regex
+   runs, and only on the line around that offset (a window of it, for very
+   long lines).
+3. The rule's `check` does the value analysis; inline markers suppress; when
+   two rules claim the same bytes, the more specific (earlier) rule wins.
+
+Text is handled as bytes from end to end: no decoding of whole files, and
+non-UTF-8 files scan like any other. Large inputs go through `scan_stream`
+in bounded chunks cut at line ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from leakguard.models import Finding, Location
+from leakguard.models import SecretValue as _SecretValue
+from leakguard.models import fingerprint as _sha256
+from leakguard.models import redact as _redact
+from leakguard.rules import Context, Rule, RuleSet
+
+
+class Readable(Protocol):
+    """What scan_stream reads from: a binary file or anything with its read()."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+log = logging.getLogger(__name__)
+
+INLINE_MARKERS = (b"leakguard:allow", b"pragma: allowlist secret")
+CHUNK_SIZE = 8 * 1024 * 1024
+# Lines longer than this (minified code, base64 blobs) are examined in a
+# window around each candidate instead of whole.
+LONG_LINE = 4096
+WINDOW = 1024
+MULTILINE_WINDOW = 64 * 1024
+# Past one hit per this many bytes, a rule's regex runs once over the whole buffer.
+DENSE_HIT_COST = 256
+
+_CODE = {
+    ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts",
+    ".scala", ".groovy", ".gradle", ".rb", ".php", ".pl", ".pm", ".t", ".c", ".h", ".cc", ".cpp",
+    ".hpp", ".cxx", ".cs", ".rs", ".swift", ".m", ".lua", ".r", ".dart", ".ex", ".exs", ".erl",
+    ".vue", ".svelte",
+}  # fmt: skip
+_CONFIG = {
+    ".env", ".ini", ".cfg", ".conf", ".cnf", ".properties", ".toml", ".yaml", ".yml", ".json",
+    ".tfvars", ".hcl", ".tf", ".xml", ".npmrc", ".pypirc", ".netrc", ".pgpass", ".config",
+}  # fmt: skip
+_SHELL = {".sh", ".bash", ".zsh", ".ksh", ".fish", ".ps1", ".bat", ".cmd"}
+
+
+def kind_of_path(path: str | None) -> str | None:
+    """The syntax a file is written in, as far as its name tells."""
+    if not path:
+        return None
+    name = os.path.basename(path).lower()
+    if name.startswith(".env") or name.endswith(".env"):
+        return "config"
+    if name in ("dockerfile", "containerfile") or name.endswith(".dockerfile"):
+        return "dockerfile"
+    if name.startswith(("dockerfile.", "containerfile.")):
+        return "dockerfile"
+    ext = os.path.splitext(name)[1] or ("." + name.lstrip(".") if name.startswith(".") else "")
+    if ext in _CODE:
+        return "code"
+    if ext in _CONFIG:
+        return "config"
+    if ext in _SHELL:
+        return "shell"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    start: int  # absolute offset of the secret in the buffer
+    end: int
+    rule_index: int
+    finding: Finding
+
+
+class Engine:
+    """Compiled rules; scan text from any surface into findings."""
+
+    def __init__(self, ruleset: RuleSet):
+        import hyperscan
+
+        self.ruleset = ruleset
+        self.rules: tuple[Rule, ...] = tuple(ruleset)
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        owners: list[int] = []
+        for index, rule in enumerate(self.rules):
+            if rule.keywords:
+                for keyword in rule.keywords:
+                    expressions.append(re.escape(keyword.encode()))
+                    flags.append(hyperscan.HS_FLAG_CASELESS)
+                    owners.append(index)
+            elif rule.prefilter:
+                expressions.append(rule.prefilter.encode())
+                flags.append(0)
+                owners.append(index)
+            else:
+                expressions.append(rule.pattern.encode())
+                flags.append(hyperscan.HS_FLAG_PREFILTER)
+                owners.append(index)
+        self._owners = owners
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            self._db.compile(
+                expressions=expressions,
+                ids=list(range(len(expressions))),
+                elements=len(expressions),
+                flags=flags,
+            )
+        except hyperscan.error as e:  # pragma: no cover - rules are validated in tests
+            raise ValueError(f"a rule's prefilter does not compile: {e}") from e
+
+    # -- public API ---------------------------------------------------------
+
+    def scan_bytes(
+        self, data: bytes, location: Location, context: Context | None = None
+    ) -> list[Finding]:
+        """Findings in `data`, with lines counted from the start of `data`."""
+        return self._scan(data, location, context or Context(path=location.path), 1)
+
+    def scan_text(
+        self, text: str, location: Location, context: Context | None = None
+    ) -> list[Finding]:
+        return self.scan_bytes(text.encode("utf-8", "surrogateescape"), location, context)
+
+    def scan_stream(
+        self,
+        stream: Readable,
+        location: Location,
+        context: Context | None = None,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> Iterator[Finding]:
+        """Scan a stream in bounded memory: chunks cut after a line end."""
+        context = context or Context(path=location.path)
+        line = 1
+        carry = b""
+        while True:
+            block = stream.read(chunk_size)
+            if not block:
+                break
+            if on_bytes is not None:
+                on_bytes(len(block))
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n")
+            if cut < 0 or (len(data) > 4 * chunk_size):
+                # No line end in sight: scan what we have rather than grow without bound.
+                cut = len(data) - 1
+            head, carry = data[: cut + 1], data[cut + 1 :]
+            yield from self._scan(head, location, context, line)
+            line += head.count(b"\n")
+        if carry:
+            yield from self._scan(carry, location, context, line)
+
+    # -- internals ----------------------------------------------------------
+
+    def _hits(self, data: bytes) -> list[tuple[int, int]]:
+        hits: list[tuple[int, int]] = []
+        append = hits.append
+        owners = self._owners
+
+        def on_match(expr_id: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            append((to, owners[expr_id]))
+
+        self._db.scan(data, match_event_handler=on_match)
+        return hits
+
+    def _scan(
+        self, data: bytes, location: Location, context: Context, first_line: int
+    ) -> list[Finding]:
+        if not data:
+            return []
+        hits = self._hits(data)
+        if not hits:
+            return []
+        if context.kind is None:
+            context = Context(path=context.path, kind=kind_of_path(context.path))
+        by_rule: dict[int, list[int]] = {}
+        for to, rule_index in hits:
+            by_rule.setdefault(rule_index, []).append(to)
+        matches: list[tuple[int, int, int, bytes]] = []  # (start, rule index, line start, secret)
+        for rule_index, ends in by_rule.items():
+            rule = self.rules[rule_index]
+            for start, secret in self._confirm(rule, data, ends):
+                line_start = data.rfind(b"\n", 0, start) + 1
+                matches.append((start, rule_index, line_start, secret))
+        if not matches:
+            return []
+        matches.sort()
+        candidates: list[_Candidate] = []
+        line_no = first_line
+        counted_to = 0
+        for start, rule_index, line_start, secret in matches:
+            rule = self.rules[rule_index]
+            line_end = data.find(b"\n", start)
+            line = data[line_start : line_end if line_end >= 0 else len(data)]
+            if len(line) > LONG_LINE:
+                offset = start - line_start
+                line = line[max(0, offset - WINDOW) : offset + len(secret) + WINDOW]
+            confidence = rule.confidence
+            if rule.check is not None:
+                checked = rule.check(secret, line, context)
+                if checked is None:
+                    continue
+                confidence = checked
+            if _suppressed_inline(line):
+                continue
+            if line_start > counted_to:
+                line_no += data.count(b"\n", counted_to, line_start)
+                counted_to = line_start
+            finding = Finding(
+                rule_id=rule.id,
+                severity=rule.severity,
+                confidence=confidence,
+                location=location.at(line_no, start - line_start + 1),
+                fingerprint=_sha256(secret),
+                redacted=_redact(secret),
+                message=rule.description,
+                remediation=rule.remediation,
+                secret=_SecretValue(secret),
+            )
+            candidates.append(_Candidate(start, start + len(secret), rule_index, finding))
+        return _resolve_overlaps(candidates)
+
+    @staticmethod
+    def _confirm(rule: Rule, data: bytes, ends: list[int]) -> Iterator[tuple[int, bytes]]:
+        """(offset, secret) of each match of `rule` near the prefilter's hits.
+
+        Few hits: the rule's regex runs on the line (or a window of a long line)
+        around each. Many hits: one pass over the whole buffer is cheaper.
+        """
+        regex = rule.regex
+        secret_of = rule.secret_of
+        if not rule.multiline and len(ends) * DENSE_HIT_COST >= len(data):
+            for match in regex.finditer(data):
+                secret, offset = secret_of(match)
+                if secret:
+                    yield offset, secret
+            return
+        seen_windows: set[int] = set()
+        seen_starts: set[int] = set()
+        for to in ends:
+            anchor = max(0, to - 1)
+            line_start = data.rfind(b"\n", 0, anchor) + 1
+            if rule.multiline:
+                lo, hi = line_start, min(len(data), line_start + MULTILINE_WINDOW)
+            else:
+                line_end = data.find(b"\n", anchor)
+                if line_end < 0:
+                    line_end = len(data)
+                if line_end - line_start > LONG_LINE:
+                    lo, hi = max(line_start, to - WINDOW), min(line_end, to + WINDOW)
+                else:
+                    lo, hi = line_start, line_end
+            if lo in seen_windows:
+                continue
+            seen_windows.add(lo)
+            for match in regex.finditer(data, lo, hi):
+                secret, offset = secret_of(match)
+                if secret and offset not in seen_starts:
+                    seen_starts.add(offset)
+                    yield offset, secret
+
+
+def _suppressed_inline(line: bytes) -> bool:
+    return any(marker in line for marker in INLINE_MARKERS)
+
+
+def _resolve_overlaps(candidates: list[_Candidate]) -> list[Finding]:
+    """Where two rules claim overlapping bytes, keep the earlier (more specific) rule."""
+    if len(candidates) < 2:
+        return [c.finding for c in candidates]
+    kept: list[_Candidate] = []
+    for cand in sorted(candidates, key=lambda c: c.rule_index):
+        if all(cand.end <= k.start or cand.start >= k.end for k in kept):
+            kept.append(cand)
+    kept.sort(key=lambda c: c.start)
+    return [c.finding for c in kept]
+
+
+def scan_all(
+    engine: Engine, chunks: Iterable[tuple[Location, bytes, Context | None]]
+) -> list[Finding]:
+    """Scan `(location, text, context)` chunks, the shape every surface produces."""
+    out: list[Finding] = []
+    for location, data, context in chunks:
+        out.extend(engine.scan_bytes(data, location, context))
+    return out

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import hashlib
+import io
+
+from leakguard.engine import Engine
+from leakguard.models import Location, RuleId, Severity
+from leakguard.rules import Rule, RuleSet, builtin_rules
+from leakguard.rules.generic import KEYWORD_SECRET
+from tests.conftest import GITHUB_PAT, PASSWORD, fake
+
+ACME = Rule(
+    id=RuleId("acme-token"),
+    description="ACME token",
+    severity=Severity.HIGH,
+    pattern=r"(?P<secret>acme_[a-z0-9]{20})",
+    keywords=("acme_",),
+)
+
+
+def test_finding_carries_line_column_fingerprint_and_redaction(scan_text):
+    text = f'x = 1\n\n    token = "{GITHUB_PAT}"\n'
+    [finding] = scan_text(text)
+    assert finding.rule_id == "github-pat"
+    assert (finding.location.line, finding.location.column) == (3, 14)
+    assert finding.fingerprint == hashlib.sha256(GITHUB_PAT.encode()).hexdigest()
+    assert finding.secret.reveal() == GITHUB_PAT
+    assert GITHUB_PAT not in finding.redacted and finding.redacted.endswith("…")
+    assert GITHUB_PAT not in repr(finding)
+
+
+def test_lines_are_counted_across_many_hits(scan_text):
+    lines = [f"line {i}" for i in range(200)]
+    for n in (5, 77, 150):
+        lines[n] = f'key_{n} = "{fake("acme_", 20, "abcdefghij0123456789", seed=n)}"'
+    found = scan_text("\n".join(lines), rules=RuleSet([ACME]))
+    assert [f.location.line for f in found] == [6, 78, 151]
+
+
+def test_inline_markers_suppress(scan_text):
+    text = (
+        f'a = "{GITHUB_PAT}"  # leakguard:allow\n'
+        f'b = "{GITHUB_PAT}"  # pragma: allowlist secret\n'
+        f'c = "{GITHUB_PAT}"\n'
+    )
+    assert [f.location.line for f in scan_text(text)] == [3]
+
+
+def test_specific_rule_wins_over_generic_on_the_same_bytes(scan_text):
+    token = fake("acme_", 20, "abcdefghij0123456789")
+    found = scan_text(f'password = "{token}"\n', rules=RuleSet([ACME, KEYWORD_SECRET]))
+    assert [f.rule_id for f in found] == ["acme-token"]
+
+
+def test_generic_keyword_rule_still_reports_other_values(scan_text):
+    found = scan_text(f'db_password = "{PASSWORD}"\n')
+    assert [(f.rule_id, f.secret.reveal()) for f in found] == [("keyword-secret", PASSWORD)]
+
+
+def test_placeholders_and_references_are_not_secrets(scan_text):
+    text = "\n".join(
+        [
+            'password = "changeme"',
+            'password = "${DB_PASSWORD}"',
+            'password = "<your-password>"',
+            "password = os.environ['DB_PASSWORD']",
+            'api_key = "xxxxxxxxxxxxxxxx"',
+            "password = get_password()",
+            'password_file = "/run/secrets/db"',
+        ]
+    )
+    assert scan_text(text) == []
+    assert (
+        scan_text("DB_PASSWORD=${DB_PASSWORD}\nPASSWORD_FILE=/run/secrets/db\n", path=".env") == []
+    )
+
+
+def test_unquoted_values_count_in_config_not_in_code(scan_text):
+    assert [f.rule_id for f in scan_text(f"DB_PASSWORD={PASSWORD}\n", path=".env")] == [
+        "keyword-secret"
+    ]
+    assert scan_text(f"db_password = {PASSWORD}\n", path="app.py") == []
+
+
+def test_non_utf8_bytes_scan_like_any_other(scan_text):
+    data = b"caf\xe9 = 1\n\xff\xfe token = '" + GITHUB_PAT.encode() + b"'\n"
+    [finding] = scan_text(data)
+    assert finding.location.line == 2
+
+
+def test_long_lines_are_windowed_but_still_found(scan_text):
+    filler = "a" * 300_000
+    text = f'var x="{filler}";var t="{GITHUB_PAT}";var y="{filler}"'
+    [finding] = scan_text(text, path="bundle.min.js")
+    assert finding.secret.reveal() == GITHUB_PAT
+    assert finding.location.line == 1
+
+
+def test_stream_matches_whole_buffer_scan():
+    engine = Engine(builtin_rules())
+    lines = [f"filler line {i} with some words" for i in range(5000)]
+    for n in range(0, 5000, 613):
+        lines[n] = f'token_{n} = "{fake("gh" + "p_", 36, seed=n)}"'
+    data = ("\n".join(lines) + "\n").encode()
+    whole = engine.scan_bytes(data, Location(path="big.txt"))
+    streamed = list(engine.scan_stream(io.BytesIO(data), Location(path="big.txt"), chunk_size=4096))
+    key = [(f.location.line, f.location.column, f.fingerprint) for f in whole]
+    assert key == [(f.location.line, f.location.column, f.fingerprint) for f in streamed]
+    assert len(whole) == len(range(0, 5000, 613))
+
+
+def test_private_key_block_is_one_finding_on_its_first_line(scan_text):
+    body = "\n".join(fake("", 64, seed=i) for i in range(10))
+    text = f"x\n-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+    [finding] = scan_text(text, path="id_rsa")
+    assert finding.rule_id == "private-key" and finding.location.line == 2
+    assert "-----BEGIN RSA PRIVATE KEY-----" in finding.secret.reveal()
+    # A header in documentation, with no key material, is not a key.
+    assert scan_text("the file starts with -----BEGIN RSA PRIVATE KEY----- and ...\n") == []
