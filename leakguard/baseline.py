@@ -1,0 +1,202 @@
+"""Baselines: findings a team has accepted, so they are not reported again.
+
+A baseline holds fingerprints (sha256 of each secret), never the secrets.
+Identity is (rule, location without line, fingerprint): a baselined secret
+stays baselined when the lines around it move. File paths are stored
+relative to the baseline's own folder, so the baseline works from any
+working directory.
+
+Baselines written by detect-secrets (`.secrets.baseline`) can be imported:
+their entries carry a SHA-1 of the secret and a file name, and match any
+leakguard finding of the same secret in the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from leakguard import __version__
+from leakguard.errors import BaselineError
+from leakguard.fsutil import atomic_write
+from leakguard.models import Finding, Surface
+
+FORMAT = "leakguard-baseline"
+FORMAT_VERSION = 1
+DEFAULT_NAME = ".leakguard-baseline.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rule_id: str | None
+    surface: str
+    path: str | None
+    fingerprint: str | None  # sha256
+    sha1: str | None = None  # from an imported detect-secrets baseline
+    commit: str | None = None
+    image: str | None = None
+    layer: str | None = None
+    origin: str | None = None
+    line: int | None = None  # informational only
+
+    def key(self) -> tuple[object, ...]:
+        return (self.rule_id, self.surface, self.path, self.commit, self.image, self.layer,
+                self.origin, self.fingerprint)  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in _entry_fields(self).items() if v is not None}
+
+
+def _entry_fields(e: Entry) -> dict[str, Any]:
+    return {name: getattr(e, name) for name in Entry.__slots__}
+
+
+class Baseline:
+    def __init__(self, folder: Path, entries: Iterable[Entry]):
+        self.folder = folder.resolve()
+        self.entries = sorted(
+            set(entries), key=lambda e: (e.path or "", e.line or 0, e.rule_id or "")
+        )
+        self._keys = {e.key() for e in self.entries if e.fingerprint}
+        self._sha1 = {(e.path, e.sha1) for e in self.entries if e.sha1}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- matching --------------------------------------------------------------
+
+    def entry_for(self, finding: Finding) -> Entry:
+        loc = finding.location
+        path = loc.path
+        if loc.surface == Surface.FILE and path and path != "-":
+            path = os.path.relpath(os.path.abspath(path), self.folder).replace(os.sep, "/")
+        return Entry(
+            rule_id=finding.rule_id,
+            surface=loc.surface.value,
+            path=path,
+            fingerprint=finding.fingerprint,
+            commit=loc.commit,
+            image=loc.image,
+            layer=loc.layer,
+            origin=loc.origin.value if loc.origin else None,
+            line=loc.line,
+        )
+
+    def __contains__(self, finding: object) -> bool:
+        if not isinstance(finding, Finding):
+            return False
+        entry = self.entry_for(finding)
+        if entry.key() in self._keys:
+            return True
+        if self._sha1:
+            return any((entry.path, sha1) in self._sha1 for sha1 in _detect_secrets_hashes(finding))
+        return False
+
+    # -- files -----------------------------------------------------------------
+
+    @classmethod
+    def from_findings(cls, path: Path, findings: Iterable[Finding]) -> Baseline:
+        empty = cls(path.parent, [])
+        return cls(path.parent, [empty.entry_for(f) for f in findings])
+
+    def merged_with(self, other: Baseline) -> Baseline:
+        return Baseline(self.folder, [*self.entries, *other.entries])
+
+    def save(self, path: Path) -> None:
+        doc = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "tool_version": __version__,
+            "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "entries": [e.to_json() for e in self.entries],
+        }
+        atomic_write(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        doc = _read_json(path)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            if isinstance(doc, dict) and "plugins_used" in doc and "results" in doc:
+                raise BaselineError(
+                    f"{path} is a detect-secrets baseline",
+                    hint=f"convert it once with `leakguard baseline import {path}`",
+                )
+            raise BaselineError(f"{path} is not a leakguard baseline")
+        if doc.get("version") != FORMAT_VERSION:
+            raise BaselineError(f"{path}: baseline format version {doc.get('version')} is unknown")
+        try:
+            entries = [Entry(**_known(e)) for e in doc.get("entries", [])]
+        except TypeError as e:
+            raise BaselineError(f"{path}: malformed entry ({e})") from e
+        return cls(path.parent, entries)
+
+    @classmethod
+    def import_detect_secrets(cls, source: Path, target: Path) -> Baseline:
+        """Entries of a detect-secrets baseline, re-rooted at `target`'s folder."""
+        doc = _read_json(source)
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
+            raise BaselineError(f"{source} is not a detect-secrets baseline (no `results`)")
+        # detect-secrets records file names relative to where it was run: the
+        # baseline's own folder in the usual setup.
+        entries = []
+        for filename, secrets in doc["results"].items():
+            path = os.path.relpath(
+                os.path.abspath(os.path.join(source.parent, filename)), target.parent.resolve()
+            ).replace(os.sep, "/")
+            for item in secrets if isinstance(secrets, list) else []:
+                sha1 = item.get("hashed_secret") if isinstance(item, dict) else None
+                if isinstance(sha1, str):
+                    entries.append(
+                        Entry(
+                            rule_id=None,
+                            surface="file",
+                            path=path,
+                            fingerprint=None,
+                            sha1=sha1,
+                            line=item.get("line_number"),
+                        )  # fmt: skip
+                    )
+        return cls(target.parent, entries)
+
+
+# detect-secrets' GitHub and GitLab plugins hash only the token's prefix
+# ("ghp", "glpat"): its regexes capture the prefix group, not the token.
+_PREFIX_HASHED = re.compile(rb"^(gh[pousr]|glpat|gldt|glft|glsoat|glrt)(?=[_-])")
+
+
+def _detect_secrets_hashes(finding: Finding) -> Iterator[str]:
+    raw = finding.secret.raw
+    yield hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    if m := _PREFIX_HASHED.match(raw):
+        yield hashlib.sha1(m[1], usedforsecurity=False).hexdigest()
+
+
+def _known(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise TypeError("entry is not an object")
+    fields = {k: v for k, v in raw.items() if k in Entry.__slots__}
+    if not isinstance(fields.get("surface"), str):
+        raise TypeError("entry has no `surface`")
+    if not isinstance(fields.get("fingerprint") or fields.get("sha1"), str):
+        raise TypeError("entry has neither `fingerprint` nor `sha1`")
+    # to_json() leaves out empty fields; an imported entry has no rule or sha256
+    return {"rule_id": None, "path": None, "fingerprint": None, **fields}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        hint = "create one with `leakguard baseline create`"
+        raise BaselineError(f"baseline {path} does not exist", hint=hint) from None
+    except OSError as e:
+        raise BaselineError(f"cannot read baseline {path}: {e.strerror}") from e
+    except ValueError as e:
+        raise BaselineError(f"{path} is not valid JSON: {e}") from e

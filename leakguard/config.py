@@ -1,0 +1,202 @@
+"""Project configuration: `.leakguard.toml`, or `[tool.leakguard]` in pyproject.toml.
+
+```toml
+exclude = ["tests/fixtures/**", "*.min.js"]   # gitignore-style, relative to the config's folder
+disable = ["high-entropy-hex"]                # rule ids to switch off
+enable = ["public-ipv4"]                      # rules that are off by default
+baseline = ".leakguard-baseline.json"
+max_file_size = 268435456                     # bytes; larger files are skipped with a note
+respect_gitignore = false
+min_confidence = "low"                        # drop findings below this confidence
+
+[[rules]]                                     # extra rules of your own
+id = "acme-api-token"
+pattern = "acme_[a-z0-9]{32}"                 # Python regex; a group named `secret` picks the value
+keywords = ["acme_"]                          # optional: literal strings every match contains
+severity = "high"
+description = "ACME API token"
+remediation = "Revoke it in the ACME console."
+```
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leakguard.errors import ConfigError
+from leakguard.models import Confidence, RuleId, Severity
+from leakguard.rules import Rule, RuleSet, builtin_rules
+
+CONFIG_NAMES = (".leakguard.toml", "pyproject.toml")
+DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_KNOWN_KEYS = {
+    "exclude", "disable", "enable", "baseline", "max_file_size", "respect_gitignore",
+    "min_confidence", "rules",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path | None = None  # the folder the config file is in
+    source: Path | None = None
+    exclude: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    enable: tuple[str, ...] = ()
+    baseline: Path | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    respect_gitignore: bool = False
+    min_confidence: Confidence = Confidence.LOW
+    extra_rules: tuple[Rule, ...] = field(default=())
+
+    def ruleset(self) -> RuleSet:
+        """Custom rules first (most specific), then the built-in ones, minus disabled."""
+        builtin = builtin_rules()
+        known = {r.id for r in builtin} | {r.id for r in self.extra_rules}
+        unknown = [r for r in (*self.disable, *self.enable) if r not in known]
+        if unknown:
+            raise ConfigError(
+                f"unknown rule id {unknown[0]!r} in {self.source or 'options'}",
+                hint="`leakguard rules` lists every rule id",
+            )
+        clash = [r.id for r in self.extra_rules if r.id in builtin.by_id]
+        if clash:
+            raise ConfigError(
+                f"custom rule {clash[0]!r} has the id of a built-in rule",
+                hint="give it an id of its own, or disable the built-in one",
+            )
+        return RuleSet([*self.extra_rules, *builtin]).select(
+            disable=self.disable, enable=self.enable
+        )
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest config file from `start` upward, stopping at a repository root."""
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        dotfile = folder / ".leakguard.toml"
+        if dotfile.is_file():
+            return dotfile
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "leakguard" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("leakguard", {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: leakguard settings must be a table")
+    unknown = sorted(set(data) - _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting {unknown[0]!r}",
+            hint=f"known: {', '.join(sorted(_KNOWN_KEYS))}",
+        )
+    root = path.parent
+    baseline = data.get("baseline")
+    try:
+        return Config(
+            root=root,
+            source=path,
+            exclude=_strings(data, "exclude", path),
+            disable=_strings(data, "disable", path),
+            enable=_strings(data, "enable", path),
+            baseline=(root / str(baseline)) if baseline else None,
+            max_file_size=int(data.get("max_file_size", DEFAULT_MAX_FILE_SIZE)),
+            respect_gitignore=bool(data.get("respect_gitignore", False)),
+            min_confidence=Confidence(data.get("min_confidence", "low")),
+            extra_rules=tuple(_rule(r, path) for r in data.get("rules", [])),
+        )
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+
+
+def _strings(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: `{key}` must be a list of strings")
+    return tuple(value)
+
+
+def _rule(spec: Any, path: Path) -> Rule:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: each [[rules]] entry must be a table")
+    rule_id = str(spec.get("id", ""))
+    where = f"{path}: rule {rule_id or '(no id)'}"
+    if not _RULE_ID.match(rule_id):
+        raise ConfigError(f"{where}: id must be lowercase letters, digits and dashes")
+    pattern = spec.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"{where}: `pattern` is required")
+    try:
+        compiled = re.compile(pattern.encode())
+    except re.error as e:
+        raise ConfigError(f"{where}: pattern is not a valid regex: {e}") from e
+    if compiled.match(b""):
+        raise ConfigError(f"{where}: pattern matches the empty string")
+    keywords = _strings(spec, "keywords", path)
+    try:
+        severity = Severity(spec.get("severity", "high"))
+    except ValueError:
+        raise ConfigError(
+            f"{where}: severity must be one of {', '.join(s.value for s in Severity)}"
+        ) from None
+    rule = Rule(
+        id=RuleId(rule_id),
+        description=str(spec.get("description", f"Custom rule {rule_id}")),
+        severity=severity,
+        pattern=pattern,
+        keywords=keywords,
+        remediation=str(spec.get("remediation", Rule.remediation)),
+    )
+    _check_prefilter(rule, where)
+    return rule
+
+
+def _check_prefilter(rule: Rule, where: str) -> None:
+    import hyperscan
+
+    if rule.keywords:
+        return
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=[rule.pattern.encode()], flags=[hyperscan.HS_FLAG_PREFILTER])
+    except hyperscan.error as e:
+        raise ConfigError(
+            f"{where}: the prefilter cannot compile this pattern ({e})",
+            hint="add `keywords`: literal strings that every match contains",
+        ) from e
+
+
+def merged(config: Config, **overrides: Any) -> Config:
+    """The config with command-line options laid over it (None means 'not given')."""
+    from dataclasses import replace
+
+    given = {k: v for k, v in overrides.items() if v is not None and v != ()}
+    for key in ("exclude", "disable", "enable"):
+        if key in given:
+            given[key] = (*getattr(config, key), *given[key])
+    return replace(config, **given)
