@@ -1,0 +1,380 @@
+"""The file surface: files and directories on disk, and standard input.
+
+Walks the given paths (never into `.git/`, never through symlinks, never
+opening anything but regular files), skips binary files, and feeds each
+file's bytes to the engine: whole when small, in bounded chunks when large.
+Large trees are split across worker processes, one engine per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from leakguard.engine import CHUNK_SIZE, Engine
+from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
+
+log = logging.getLogger(__name__)
+
+BINARY_SNIFF = 8192
+# Below this much work a single process is faster than starting workers.
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+TASK_BYTES = 4 * 1024 * 1024
+TASK_FILES = 256
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    respect_gitignore: bool = False
+    # gitignore-style patterns, each list matched relative to its own root folder
+    excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    max_file_size: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileTarget:
+    path: str  # as reported
+    size: int
+
+
+@dataclass
+class Walk:
+    files: list[FileTarget] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+
+
+def walk(paths: Sequence[str], options: WalkOptions) -> Walk:
+    """Every regular, non-excluded file under `paths`, with what was passed over."""
+    out = Walk()
+    excluder = _Excluder(options.excludes)
+    for given in paths:
+        try:
+            st = os.stat(given)  # follows a symlink given by name, on purpose
+        except OSError as e:
+            out.skipped.append(Skipped(given, _os_reason(e)))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            _walk_dir(given, options, excluder, out)
+        elif stat.S_ISREG(st.st_mode):
+            _add_file(given, st.st_size, options, out)
+        else:
+            out.skipped.append(Skipped(given, f"not a regular file ({_kind(st.st_mode)})"))
+    return out
+
+
+def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -> None:
+    ignores = _GitIgnores(root) if options.respect_gitignore else None
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            out.skipped.append(Skipped(folder, _os_reason(e)))
+            continue
+        if ignores is not None:
+            ignores.enter(folder)
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file(follow_symlinks=False)
+            except OSError as e:
+                out.skipped.append(Skipped(entry.path, _os_reason(e)))
+                continue
+            if is_dir and entry.name == ".git":
+                continue
+            if excluder.excluded(entry.path, is_dir) or (
+                ignores is not None and ignores.ignored(entry.path, is_dir)
+            ):
+                out.stats.skipped_excluded += 1
+                continue
+            if is_dir:
+                subdirs.append(entry.path)
+            elif is_file:
+                try:
+                    size = entry.stat(follow_symlinks=False).st_size
+                except OSError as e:
+                    out.skipped.append(Skipped(entry.path, _os_reason(e)))
+                    continue
+                _add_file(entry.path, size, options, out)
+            # symlinks, FIFOs, sockets and devices inside a tree are passed over:
+            # a link's target is scanned where it really lives.
+        stack.extend(reversed(subdirs))
+
+
+def _add_file(path: str, size: int, options: WalkOptions, out: Walk) -> None:
+    if size > options.max_file_size:
+        out.skipped.append(
+            Skipped(
+                path,
+                f"larger than the {options.max_file_size // (1024 * 1024)} MiB bound "
+                f"({size // (1024 * 1024)} MiB); raise it with --max-file-size",
+                error=False,
+            )
+        )
+        return
+    out.files.append(FileTarget(_display(path), size))
+
+
+def _display(path: str) -> str:
+    path = os.path.normpath(path)
+    return path[2:] if path.startswith("./") else path
+
+
+# -- scanning -------------------------------------------------------------------
+
+ProgressCallback = Callable[[int, int], None]  # (files done, bytes done)
+
+
+def scan_files(
+    engine: Engine,
+    files: Sequence[FileTarget],
+    *,
+    jobs: int = 0,
+    progress: ProgressCallback | None = None,
+) -> ScanResult:
+    """Scan `files`, in worker processes when there is enough work for them."""
+    jobs = jobs or os.cpu_count() or 1
+    total = sum(f.size for f in files)
+    if jobs > 1 and total >= PARALLEL_MIN_BYTES and len(files) > 1 and _can_fork():
+        return _scan_parallel(engine, files, jobs, progress)
+    result = ScanResult()
+    done_files = done_bytes = 0
+    for target in files:
+        result.extend(scan_file(engine, target))
+        done_files += 1
+        done_bytes += target.size
+        if progress is not None:
+            progress(done_files, done_bytes)
+    return result
+
+
+def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
+    result = ScanResult()
+    location = Location(surface=Surface.FILE, path=target.path)
+    try:
+        # O_NONBLOCK: a path that became a FIFO since the walk must not hang us.
+        fd = os.open(target.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                result.skipped.append(Skipped(target.path, "no longer a regular file"))
+                return result
+            head = fh.read(BINARY_SNIFF)
+            if b"\0" in head:
+                result.stats.skipped_binary += 1
+                return result
+            if len(head) == BINARY_SNIFF:
+                head += fh.read(CHUNK_SIZE - BINARY_SNIFF)
+            result.stats.files += 1
+            if len(head) < CHUNK_SIZE:
+                result.stats.bytes += len(head)
+                result.findings.extend(engine.scan_bytes(head, location))
+            else:
+                stats = result.stats
+
+                def counted(n: int) -> None:
+                    stats.bytes += n
+
+                stream = _Prepend(head, fh)
+                result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
+    except OSError as e:
+        result.skipped.append(Skipped(target.path, _os_reason(e)))
+    return result
+
+
+def scan_stdin(engine: Engine, stream: BinaryIO | None = None) -> ScanResult:
+    result = ScanResult()
+    stream = stream if stream is not None else sys.stdin.buffer
+    result.stats.files = 1
+
+    def counted(n: int) -> None:
+        result.stats.bytes += n
+
+    location = Location(surface=Surface.FILE, path="-")
+    result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
+    return result
+
+
+class _Prepend:
+    """A stream that yields `head` first, then the rest of `fh`."""
+
+    def __init__(self, head: bytes, fh: BinaryIO):
+        self._head: bytes | None = head
+        self._fh = fh
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head is not None:
+            head, self._head = self._head, None
+            return head
+        return self._fh.read(n)
+
+
+# -- workers --------------------------------------------------------------------
+
+_WORKER_ENGINE: Engine | None = None
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _tasks(files: Sequence[FileTarget]) -> Iterator[list[FileTarget]]:
+    """Batches of similar work; the largest files first so no worker finishes last alone."""
+    batch: list[FileTarget] = []
+    size = 0
+    for target in sorted(files, key=lambda f: -f.size):
+        batch.append(target)
+        size += target.size
+        if size >= TASK_BYTES or len(batch) >= TASK_FILES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _run_task(batch: list[FileTarget]) -> tuple[ScanResult, int, int]:
+    assert _WORKER_ENGINE is not None
+    result = ScanResult()
+    for target in batch:
+        result.extend(scan_file(_WORKER_ENGINE, target))
+    return result, len(batch), sum(t.size for t in batch)
+
+
+def _scan_parallel(
+    engine: Engine, files: Sequence[FileTarget], jobs: int, progress: ProgressCallback | None
+) -> ScanResult:
+    import multiprocessing
+
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine  # inherited by the forked workers
+    ctx = multiprocessing.get_context("fork")
+    result = ScanResult()
+    done_files = done_bytes = 0
+    try:
+        with ctx.Pool(processes=jobs) as pool:
+            for part, n_files, n_bytes in pool.imap_unordered(_run_task, _tasks(files)):
+                result.extend(part)
+                done_files += n_files
+                done_bytes += n_bytes
+                if progress is not None:
+                    progress(done_files, done_bytes)
+    finally:
+        _WORKER_ENGINE = None
+    return result
+
+
+# -- exclusion ------------------------------------------------------------------
+
+
+class _Excluder:
+    def __init__(self, excludes: Iterable[tuple[str, tuple[str, ...]]]):
+        import pathspec
+
+        self._specs = [
+            (os.path.abspath(root), pathspec.GitIgnoreSpec.from_lines(patterns))
+            for root, patterns in excludes
+            if patterns
+        ]
+
+    def excluded(self, path: str, is_dir: bool) -> bool:
+        if not self._specs:
+            return False
+        absolute = os.path.abspath(path)
+        for root, spec in self._specs:
+            rel = os.path.relpath(absolute, root)
+            if rel.startswith(".."):
+                continue
+            if spec.match_file(rel + "/" if is_dir else rel):
+                return True
+        return False
+
+
+class _GitIgnores:
+    """`.gitignore` files met on the way down, each applying to its own subtree."""
+
+    def __init__(self, root: str):
+        self._specs: list[tuple[str, object]] = []
+        self._root = os.path.abspath(root)
+        # .gitignore files above the scan root (up to the repository root) apply too.
+        folder = self._root
+        above = []
+        while True:
+            parent = os.path.dirname(folder)
+            if os.path.exists(os.path.join(folder, ".git")) or parent == folder:
+                break
+            folder = parent
+            above.append(folder)
+        for folder in reversed(above):
+            self._load(folder)
+
+    def _load(self, folder: str) -> None:
+        import pathspec
+
+        try:
+            with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        self._specs.append((folder, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def enter(self, folder: str) -> None:
+        self._load(os.path.abspath(folder))
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        absolute = os.path.abspath(path)
+        for folder, spec in self._specs:
+            rel = os.path.relpath(absolute, folder)
+            if rel.startswith(".."):
+                continue
+            if spec.match_file(rel + "/" if is_dir else rel):  # type: ignore[attr-defined]
+                return True
+        return False
+
+
+def _os_reason(e: OSError) -> str:
+    return (e.strerror or str(e)).lower()
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "special file"
+
+
+def scan_paths(
+    engine: Engine,
+    paths: Sequence[str],
+    options: WalkOptions,
+    *,
+    jobs: int = 0,
+    stdin: BinaryIO | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScanResult:
+    """The file surface end to end: walk `paths` (`-` is standard input) and scan."""
+    import time
+
+    started = time.perf_counter()
+    result = ScanResult()
+    on_disk = [p for p in paths if p != "-"]
+    if len(on_disk) != len(paths):
+        result.extend(scan_stdin(engine, stdin))
+    found = walk(on_disk, options)
+    result.skipped.extend(found.skipped)
+    result.stats.add(found.stats)
+    result.extend(scan_files(engine, found.files, jobs=jobs, progress=progress))
+    result.stats.duration_s = time.perf_counter() - started
+    return result

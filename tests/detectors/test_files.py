@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from leakguard.detectors import files
+from leakguard.detectors.files import WalkOptions, scan_paths, walk
+
+from tests.conftest import GITHUB_PAT
+
+
+def _paths(result):
+    return sorted({f.location.path for f in result.findings})
+
+
+def test_walk_skips_git_dir_and_binary_files(tmp_path, engine):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text(f"token = '{GITHUB_PAT}'\n")
+    (tmp_path / "blob.bin").write_bytes(b"\0\1\2" + GITHUB_PAT.encode())
+    (tmp_path / "a.py").write_text(f"t = '{GITHUB_PAT}'\n")
+    result = scan_paths(engine, [str(tmp_path)], WalkOptions())
+    assert _paths(result) == [str(tmp_path / "a.py")]
+    assert result.stats.skipped_binary == 1
+    assert result.skipped == []
+
+
+def test_symlink_loop_and_fifo_in_tree_do_not_hang(tmp_path, engine):
+    (tmp_path / "sub").mkdir()
+    os.symlink("..", tmp_path / "sub" / "loop")
+    os.symlink(tmp_path / "sub", tmp_path / "again")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "sub" / "x.env").write_text(f"GITHUB_TOKEN={GITHUB_PAT}\n")
+    result = scan_paths(engine, [str(tmp_path)], WalkOptions())
+    assert _paths(result) == [str(tmp_path / "sub" / "x.env")]
+
+
+def test_a_fifo_named_on_the_command_line_is_a_skip_note(tmp_path, engine):
+    os.mkfifo(tmp_path / "pipe")
+    result = scan_paths(engine, [str(tmp_path / "pipe")], WalkOptions())
+    [skipped] = result.skipped
+    assert "FIFO" in skipped.reason and skipped.error
+
+
+def test_missing_path_is_reported_not_raised(tmp_path, engine):
+    result = scan_paths(engine, [str(tmp_path / "nope")], WalkOptions())
+    assert [s.reason for s in result.skipped] == ["no such file or directory"]
+
+
+def test_oversized_files_are_skipped_with_a_note(tmp_path, engine):
+    (tmp_path / "big.log").write_text("x" * 5000)
+    result = scan_paths(engine, [str(tmp_path)], WalkOptions(max_file_size=1000))
+    [skipped] = result.skipped
+    assert not skipped.error and "--max-file-size" in skipped.reason
+
+
+def test_respect_gitignore_is_opt_in(tmp_path, engine):
+    (tmp_path / ".gitignore").write_text(".env\nbuild/\n")
+    (tmp_path / ".env").write_text(f"GITHUB_TOKEN={GITHUB_PAT}\n")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "out.txt").write_text(f"token: {GITHUB_PAT}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".gitignore").write_text("*.cfg\n")
+    (tmp_path / "sub" / "a.cfg").write_text(f"token = {GITHUB_PAT}\n")
+    (tmp_path / "kept.txt").write_text(f"token: {GITHUB_PAT}\n")
+    everything = scan_paths(engine, [str(tmp_path)], WalkOptions())
+    assert len(_paths(everything)) == 4
+    respected = scan_paths(engine, [str(tmp_path)], WalkOptions(respect_gitignore=True))
+    assert _paths(respected) == [str(tmp_path / "kept.txt")]
+
+
+def test_excludes_are_gitignore_patterns_relative_to_their_root(tmp_path, engine):
+    for name in ("a/fixtures/x.txt", "a/real.txt", "b.min.js"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"token: {GITHUB_PAT}\n")
+    opts = WalkOptions(excludes=((str(tmp_path), ("fixtures/", "*.min.js")),))
+    assert _paths(scan_paths(engine, [str(tmp_path)], opts)) == [str(tmp_path / "a" / "real.txt")]
+    assert len(walk([str(tmp_path)], opts).files) == 1
+
+
+def test_parallel_scan_finds_exactly_what_a_serial_scan_finds(tmp_path, engine, monkeypatch):
+    for i in range(40):
+        body = "\n".join(f"line {j}" for j in range(500))
+        if i % 3 == 0:
+            body += f"\ntoken = '{GITHUB_PAT}'\n"
+        (tmp_path / f"f{i:02}.txt").write_text(body)
+    monkeypatch.setattr(files, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(files, "TASK_BYTES", 10_000)
+    found = walk([str(tmp_path)], WalkOptions()).files
+    serial = files.scan_files(engine, found, jobs=1)
+    parallel = files.scan_files(engine, found, jobs=2)
+    key = lambda r: sorted((f.location.path, f.location.line, f.fingerprint) for f in r.findings)  # noqa: E731
+    assert key(serial) == key(parallel) and len(serial.findings) == 14
+    assert serial.stats.files == parallel.stats.files == 40
+
+
+@pytest.mark.slow
+def test_a_200mb_file_is_scanned_in_bounded_memory(tmp_path):
+    big = tmp_path / "huge.log"
+    line = b"2026-01-01T00:00:00Z INFO request served in 12ms path=/api/v1/items?page=3\n"
+    with big.open("wb") as fh:
+        block = line * (1024 * 1024 // len(line))
+        for _ in range(200):
+            fh.write(block)
+        fh.write(f"late token = '{GITHUB_PAT}'\n".encode())
+    code = (
+        "import resource, sys\n"
+        "from leakguard.cli import main\n"
+        "rc = main(['scan', '--format', 'json', '-o', sys.argv[2], sys.argv[1]])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "sys.exit(rc)\n"
+    )
+    report = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(big), str(report)], capture_output=True, text=True
+    )
+    assert proc.returncode == 1, proc.stderr
+    peak_mb = int(proc.stdout.strip().splitlines()[-1])
+    assert peak_mb < 150, f"peak RSS {peak_mb} MB for a 200 MB file"
+    import json
+
+    [finding] = json.loads(report.read_text())["findings"]
+    assert finding["location"]["line"] == 200 * (1024 * 1024 // len(line)) + 1
+
+
+def test_unreadable_file_is_reported_and_the_rest_scanned(tmp_path):
+    (tmp_path / "secret.txt").write_text(f"token = '{GITHUB_PAT}'\n")
+    (tmp_path / "locked.txt").write_text("x\n")
+    os.chmod(tmp_path / "locked.txt", 0)
+    command = [sys.executable, "-m", "leakguard", "scan", str(tmp_path)]
+    if os.geteuid() == 0:
+        # root reads mode-0 files through CAP_DAC_OVERRIDE: drop it (and its
+        # read-only sibling) so the permission check applies as for any user.
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", *command]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "permission denied" in proc.stdout
+    assert "github-pat" in proc.stdout
+    assert "Traceback" not in proc.stderr
