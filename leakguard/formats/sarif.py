@@ -1,0 +1,190 @@
+"""SARIF 2.1.0 in the subset GitHub code scanning reads.
+
+One run; one rule per rule id seen in the findings; skipped targets become
+tool-execution notifications. Messages carry the redacted value, never the
+secret unless `show_secrets`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from leakguard.models import Finding, Location, ScanResult, Severity, Surface
+
+if TYPE_CHECKING:
+    from leakguard.formats import ReportOptions
+
+# The `id` of the published schema (tests validate against a vendored copy).
+SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+FINGERPRINT_KEY = "leakguard/v1"
+
+LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+}
+# GitHub ranks alerts of rules tagged "security" by this score (0.0-10.0):
+# >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, below 4.0 low.
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+}
+
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
+
+
+def render(result: ScanResult, options: ReportOptions) -> str:
+    return json.dumps(log(result, options), indent=2) + "\n"
+
+
+def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
+    worst: dict[str, Severity] = {}
+    for finding in result.findings:
+        seen = worst.get(finding.rule_id)
+        if seen is None or finding.severity.rank > seen.rank:
+            worst[finding.rule_id] = finding.severity
+
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for finding in result.findings:
+        if finding.rule_id not in index:
+            index[finding.rule_id] = len(rules)
+            rules.append(_rule(finding, worst[finding.rule_id]))
+
+    results = [_result(f, index[f.rule_id], options.show_secrets) for f in result.findings]
+    notifications = [
+        {
+            "level": "warning",
+            "message": {"text": f"Could not read {s.target}: {s.reason}"},
+            "properties": {"target": s.target, "reason": s.reason},
+        }
+        for s in result.skipped
+    ]
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "leakguard",
+                        "version": options.tool_version,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "results": results,
+            }
+        ],
+    }
+
+
+def _rule(finding: Finding, severity: Severity) -> dict[str, Any]:
+    return {
+        "id": finding.rule_id,
+        "name": _pascal(finding.rule_id),
+        "shortDescription": {"text": finding.message},
+        "help": {"text": finding.remediation},
+        "defaultConfiguration": {"level": LEVELS[severity]},
+        "properties": {
+            "tags": ["security", "secret"],
+            "security-severity": SECURITY_SEVERITY[severity],
+        },
+    }
+
+
+def _result(finding: Finding, rule_index: int, show_secrets: bool) -> dict[str, Any]:
+    shown = finding.secret.reveal() if show_secrets else finding.redacted
+    return {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": f"{finding.message}: {shown}"},
+        "locations": [_location(finding.location)],
+        "partialFingerprints": {FINGERPRINT_KEY: identity_fingerprint(finding)},
+        "properties": _properties(finding),
+    }
+
+
+def identity_fingerprint(finding: Finding) -> str:
+    """sha256 over rule id, path (else image ref) and secret fingerprint.
+
+    No line or column: the alert survives the secret moving within its file.
+    """
+    loc = finding.location
+    where = loc.path or loc.image or ""
+    return hashlib.sha256(
+        "\0".join((finding.rule_id, where, finding.fingerprint)).encode()
+    ).hexdigest()
+
+
+def _location(loc: Location) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(loc)}}
+    if loc.line is not None and loc.line >= 1:
+        region: dict[str, int] = {"startLine": loc.line}
+        if loc.column is not None and loc.column >= 1:
+            region["startColumn"] = loc.column
+        physical["region"] = region
+    out: dict[str, Any] = {"physicalLocation": physical}
+    if loc.surface is Surface.IMAGE and loc.image:
+        out["logicalLocations"] = [
+            {"name": loc.image, "fullyQualifiedName": loc.image, "kind": "resource"}
+        ]
+    return out
+
+
+def artifact_uri(loc: Location) -> str:
+    """A URI reference: a relative path with forward slashes where there is one.
+
+    Paths inside an image are made relative to the image's root; an image finding
+    without a path (env, label, history) points at the image reference.
+    """
+    if loc.path:
+        path = loc.path.replace("\\", "/")
+        if loc.surface is Surface.IMAGE:
+            path = path.lstrip("/")
+        elif path.startswith("/"):
+            return "file://" + quote(path)
+        elif _WINDOWS_DRIVE.match(path):
+            return "file:///" + quote(path)
+        while path.startswith("./"):
+            path = path[2:]
+        return quote(path) or "."
+    if loc.image:
+        return quote(loc.image, safe="/@")
+    if loc.commit:
+        return quote(loc.commit)
+    return "."
+
+
+def _properties(finding: Finding) -> dict[str, Any]:
+    loc = finding.location
+    props: dict[str, Any] = {
+        "severity": finding.severity.value,
+        "confidence": finding.confidence.value,
+        "surface": loc.surface.value,
+    }
+    for name in ("commit", "image", "layer"):
+        value = getattr(loc, name)
+        if value is not None:
+            props[name] = value
+    if loc.origin is not None:
+        props["origin"] = loc.origin.value
+    if loc.deleted:
+        props["deleted"] = True
+    return props
+
+
+def _pascal(rule_id: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", rule_id) if part)
