@@ -1,0 +1,384 @@
+"""The command line: parse, build objects, call the core, render, return an exit code.
+
+Heavy modules (the engine, detectors, renderers) are imported inside the
+commands that need them, so `leakguard --help` and git hooks start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from leakguard import __version__
+from leakguard.errors import ExitCode, LeakguardError, UsageError
+
+if TYPE_CHECKING:
+    from leakguard.config import Config
+    from leakguard.models import ScanResult
+
+log = logging.getLogger("leakguard")
+
+FORMATS = ("text", "json", "sarif")
+
+
+@dataclass
+class State:
+    verbose: bool = False
+    config_path: Path | None = None
+    explicit_config: bool = False
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self, paths: Sequence[str] = ()) -> Config:
+        from leakguard.config import find_config, load_config
+
+        if self._config is None:
+            path = self.config_path
+            if path is None:
+                start = next((p for p in paths if p != "-"), ".")
+                path = find_config(Path(start).resolve())
+            self._config = load_config(path)
+        return self._config
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def _parse_size(_ctx: Any, _param: Any, value: str | None) -> int | None:
+    if value is None:
+        return None
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = value.strip().lower().removesuffix("ib").removesuffix("b")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size (e.g. 100M, 2G, 4096)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="leakguard")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging, and tracebacks on errors.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: nearest .leakguard.toml or pyproject.toml [tool.leakguard]).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, config_path: Path | None) -> None:
+    """Find credentials leaked into container builds, and move them where they belong."""
+    state = ctx.ensure_object(State)
+    state.verbose = verbose
+    state.config_path = config_path
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: bool) -> None:
+    level = "DEBUG" if verbose else os.environ.get("LEAKGUARD_LOGLEVEL", "WARNING").upper()
+    logger = logging.getLogger("leakguard")
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else "WARNING")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("leakguard: %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+def _scan_options(f: Any) -> Any:
+    options = [
+        click.option("--respect-gitignore", is_flag=True, default=None,
+                     help="Skip files that .gitignore ignores (default: scan them; "
+                          "ignored files such as .env are the ones that leak into images)."),
+        click.option("--exclude", multiple=True, metavar="PATTERN",
+                     help="gitignore-style pattern, relative to each PATH; repeatable."),
+        click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
+        click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
+        click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
+                     help="Skip (with a note) files larger than this. Default 256M."),
+        click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
+                     help="Drop findings below this confidence."),
+        click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
+                     help="Worker processes (default: one per core)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _effective_config(state: State, paths: Sequence[str], **overrides: Any) -> Config:
+    from leakguard.config import merged
+    from leakguard.models import Confidence
+
+    if overrides.get("min_confidence"):
+        overrides["min_confidence"] = Confidence(overrides["min_confidence"])
+    return merged(state.config(paths), **overrides)
+
+
+def _run_scan(
+    config: Config, paths: Sequence[str], jobs: int, cli_excludes: tuple[str, ...] = ()
+) -> ScanResult:
+    from leakguard.detectors.files import WalkOptions, scan_paths
+    from leakguard.engine import Engine
+
+    excludes = [(p, cli_excludes) for p in paths if p != "-" and cli_excludes]
+    if config.exclude and config.root is not None:
+        excludes.append((str(config.root), config.exclude))
+    walk_options = WalkOptions(
+        respect_gitignore=config.respect_gitignore,
+        excludes=tuple(excludes),
+        max_file_size=config.max_file_size,
+    )
+    result: ScanResult = scan_paths(Engine(config.ruleset()), paths, walk_options, jobs=jobs)
+    return result
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[PATH]... [-]")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
+              show_default=True, help="Report format.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here instead of standard output.")  # fmt: skip
+@click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Do not report findings in this baseline (default: .leakguard-baseline.json "
+                   "here, or the config's `baseline`).")  # fmt: skip
+@click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
+@_scan_options
+@pass_state
+def scan(
+    state: State,
+    /,
+    paths: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    baseline_path: Path | None,
+    no_baseline: bool,
+    jobs: int,
+    exclude: tuple[str, ...],
+    **overrides: Any,
+) -> ExitCode:
+    """Scan files and folders (default: the current folder; `-` reads standard input).
+
+    Every file under PATH is scanned except `.git/` and binary files. Exit
+    codes: 0 clean, 1 findings, 2 usage error, 3 something could not be read.
+    """
+    from leakguard.policy import apply_policy, exit_code_for
+
+    paths = paths or (".",)
+    config = _effective_config(state, paths, **overrides)
+    result = _run_scan(config, paths, jobs, exclude)
+    baseline = None if no_baseline else _find_baseline(baseline_path, config)
+    result = apply_policy(result, baseline=baseline, min_confidence=config.min_confidence)
+    _report(result, fmt, output, show_secrets)
+    return exit_code_for(result)
+
+
+def _find_baseline(explicit: Path | None, config: Config) -> Any:
+    from leakguard.baseline import DEFAULT_NAME, Baseline
+
+    if explicit is not None:
+        return Baseline.load(explicit)
+    if config.baseline is not None:
+        return Baseline.load(config.baseline)
+    for folder in (Path.cwd(), config.root):
+        if folder is not None and (folder / DEFAULT_NAME).is_file():
+            return Baseline.load(folder / DEFAULT_NAME)
+    return None
+
+
+def _report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+    from leakguard.formats import Format, ReportOptions, render
+
+    to_terminal = output is None and sys.stdout.isatty()
+    color = to_terminal and fmt == "text" and "NO_COLOR" not in os.environ
+    text = render(Format(fmt), result, ReportOptions(show_secrets=show_secrets, color=color))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from leakguard.fsutil import atomic_write
+
+        try:
+            atomic_write(output, text.encode(), mode=0o600 if show_secrets else None)
+        except OSError as e:
+            raise UsageError(f"cannot write {output}: {e.strerror}") from e
+    if fmt != "text" or output is not None:
+        _summary_to_stderr(result)
+
+
+def _summary_to_stderr(result: ScanResult) -> None:
+    for skipped in result.skipped[:20]:
+        click.echo(f"leakguard: skipped {skipped.target}: {skipped.reason}", err=True)
+    if len(result.skipped) > 20:
+        click.echo(f"leakguard: ... and {len(result.skipped) - 20} more skipped", err=True)
+    stats = result.stats
+    click.echo(
+        f"leakguard: {len(result.findings)} finding(s) in {stats.files} file(s), "
+        f"{stats.bytes / 1e6:.1f} MB, {stats.duration_s:.2f}s",
+        err=True,
+    )
+
+
+# -- baseline -----------------------------------------------------------------
+
+
+@cli.group()
+def baseline() -> None:
+    """Accept today's findings so that only new ones are reported."""
+
+
+@baseline.command("create")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing baseline.")
+@_scan_options
+@pass_state
+def baseline_create(
+    state: State, /, paths: tuple[str, ...], output: Path, force: bool, jobs: int,
+    exclude: tuple[str, ...], **overrides: Any,
+) -> ExitCode:  # fmt: skip
+    """Record every current finding in a new baseline file (fingerprints, no secrets)."""
+    from leakguard.baseline import Baseline
+
+    if output.exists() and not force:
+        raise UsageError(f"{output} already exists", hint="use `baseline update`, or --force")
+    paths = paths or (".",)
+    config = _effective_config(state, paths, **overrides)
+    result = _run_scan(config, paths, jobs, exclude)
+    Baseline.from_findings(output, result.findings).save(output)
+    click.echo(f"leakguard: wrote {output} with {len(result.findings)} finding(s)", err=True)
+    return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
+
+
+@baseline.command("update")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("-b", "--baseline", "path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
+@_scan_options
+@pass_state
+def baseline_update(
+    state: State, /, paths: tuple[str, ...], path: Path, jobs: int, exclude: tuple[str, ...],
+    **overrides: Any,
+) -> ExitCode:  # fmt: skip
+    """Re-scan: add new findings to the baseline, drop entries whose secret is gone.
+
+    Entries imported from detect-secrets are kept as they are.
+    """
+    from leakguard.baseline import Baseline
+
+    old = Baseline.load(path)
+    paths = paths or (".",)
+    config = _effective_config(state, paths, **overrides)
+    result = _run_scan(config, paths, jobs, exclude)
+    fresh = Baseline.from_findings(path, result.findings)
+    imported = Baseline(path.parent, [e for e in old.entries if e.sha1])
+    fresh.merged_with(imported).save(path)
+    added = len({e.key() for e in fresh.entries} - {e.key() for e in old.entries})
+    click.echo(f"leakguard: {path}: {len(fresh)} finding(s), {added} new", err=True)
+    return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
+
+
+@baseline.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing baseline.")
+def baseline_import(source: Path, output: Path, force: bool) -> ExitCode:
+    """Convert a detect-secrets `.secrets.baseline` into a leakguard baseline."""
+    from leakguard.baseline import Baseline
+
+    if output.exists() and not force:
+        raise UsageError(f"{output} already exists", hint="use --force to overwrite it")
+    imported = Baseline.import_detect_secrets(source, output)
+    imported.save(output)
+    click.echo(f"leakguard: wrote {output} with {len(imported)} entries from {source}", err=True)
+    return ExitCode.CLEAN
+
+
+# -- rules --------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_state
+def rules(state: State, fmt: str) -> ExitCode:
+    """List every rule: id, severity, whether it is on, and what it finds."""
+    import json
+
+    from leakguard.rules import builtin_rules
+
+    config = state.config()
+    active = {r.id for r in config.ruleset()}
+    every = [*config.extra_rules, *builtin_rules()]
+    if fmt == "json":
+        rows = [
+            {
+                "id": r.id,
+                "severity": r.severity.value,
+                "enabled": r.id in active,
+                "description": r.description,
+                "remediation": r.remediation,
+                "detect_secrets_type": r.detect_secrets_type,
+            }  # fmt: skip
+            for r in every
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r.id) for r in every)
+        for r in every:
+            state_word = "on " if r.id in active else "off"
+            click.echo(f"{r.id:<{width}}  {r.severity.value:<8}  {state_word}  {r.description}")
+    return ExitCode.CLEAN
+
+
+# -- entry point ----------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every outcome becomes one of the documented exit codes."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        rv = cli.main(args=argv, prog_name="leakguard", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.Abort:
+        click.echo("leakguard: aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return ExitCode.USAGE
+    except LeakguardError as e:
+        if verbose:
+            log.exception("error")
+        click.echo(f"leakguard: error: {e.message}", err=True)
+        if e.hint:
+            click.echo(f"  hint: {e.hint}", err=True)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("leakguard: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`leakguard scan | head`): not an error of ours.
+        sys.stderr.close()
+        return ExitCode.CLEAN
+    except Exception as e:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"leakguard: internal error: {type(e).__name__}: {e}", err=True)
+        click.echo("  hint: run again with --verbose for a traceback, and report it", err=True)
+        return ExitCode.INTERNAL
+    return int(rv) if isinstance(rv, int) else ExitCode.CLEAN
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

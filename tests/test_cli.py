@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leakguard.cli import cli, main
+from leakguard.errors import ExitCode
+from tests.conftest import GITHUB_PAT, PASSWORD, STRIPE_KEY
+
+
+def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run the real entry point (the exit-code translation included), capturing output."""
+    runner = CliRunner()
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        with runner.isolation(input=stdin) as (out, err, *_):
+            code = main(list(args))
+            return code, out.getvalue().decode(), err.getvalue().decode()
+    finally:
+        os.chdir(old)
+
+
+def test_version_and_help_on_every_command():
+    code, out, _ = run("--version")
+    assert code == 0 and out.startswith("leakguard, version ")
+    for command in ([], ["scan"], ["baseline"], ["baseline", "create"], ["baseline", "update"],
+                    ["baseline", "import"], ["rules"]):  # fmt: skip
+        code, out, _ = run(*command, "--help")
+        assert code == 0 and "Usage:" in out
+
+
+def test_exit_codes_clean_findings_usage_unreadable(tmp_path, leaky_tree):
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "a.txt").write_text("nothing\n")
+    assert run("scan", str(tmp_path / "clean"))[0] == ExitCode.CLEAN
+    assert run("scan", str(leaky_tree))[0] == ExitCode.FINDINGS
+    assert run("scan", "--format", "yaml", str(leaky_tree))[0] == ExitCode.USAGE
+    code, out, err = run("scan", str(leaky_tree), str(tmp_path / "missing"))
+    assert code == ExitCode.UNREADABLE
+    assert "github-pat" in out and "missing" in out  # both: the leak and what was not read
+
+
+def test_text_report_is_redacted_unless_asked(leaky_tree):
+    code, out, _ = run("scan", str(leaky_tree))
+    assert code == 1
+    for secret in (GITHUB_PAT, STRIPE_KEY, PASSWORD):
+        assert secret not in out
+    assert "settings.py" in out and ".env" in out
+    code, out, _ = run("scan", "--show-secrets", str(leaky_tree))
+    assert GITHUB_PAT in out
+
+
+def test_json_report_to_file(tmp_path, leaky_tree):
+    report = tmp_path / "r.json"
+    code, out, err = run("scan", "-f", "json", "-o", str(report), str(leaky_tree))
+    assert code == 1 and out == ""
+    doc = json.loads(report.read_text())
+    assert doc["tool"] == "leakguard"
+    rules = sorted(f["rule_id"] for f in doc["findings"])
+    assert rules == ["github-pat", "keyword-secret", "stripe-secret-key"]
+    assert doc["stats"]["files"] == 3
+    assert "3 finding(s)" in err
+
+
+def test_show_secrets_report_file_is_private(tmp_path, leaky_tree):
+    report = tmp_path / "r.json"
+    run("scan", "-f", "json", "--show-secrets", "-o", str(report), str(leaky_tree))
+    assert report.stat().st_mode & 0o777 == 0o600
+    assert GITHUB_PAT in report.read_text()
+
+
+def test_stdin(leaky_tree):
+    code, out, _ = run("scan", "-f", "json", "-", stdin=f"export TOKEN={GITHUB_PAT}\n")
+    assert code == 1
+    [finding] = json.loads(out)["findings"]
+    assert finding["location"]["path"] == "-" and finding["location"]["line"] == 1
+
+
+def test_baseline_create_then_scan_is_clean_and_new_leaks_still_fail(tmp_path, leaky_tree):
+    assert run("baseline", "create", ".", cwd=leaky_tree)[0] == 0
+    baseline = (leaky_tree / ".leakguard-baseline.json").read_text()
+    assert GITHUB_PAT not in baseline and PASSWORD not in baseline
+    assert run("scan", ".", cwd=leaky_tree)[0] == 0
+    # lines moving does not un-baseline a secret
+    settings = leaky_tree / "app" / "settings.py"
+    settings.write_text("# moved down\n\n" + settings.read_text())
+    assert run("scan", ".", cwd=leaky_tree)[0] == 0
+    (leaky_tree / "new.py").write_text(f"password = '{PASSWORD}x'\n")
+    code, out, _ = run("scan", ".", cwd=leaky_tree)
+    assert code == 1 and "new.py" in out and "settings.py" not in out
+    # the baseline works from another working directory too
+    assert run("scan", "--baseline", str(leaky_tree / ".leakguard-baseline.json"),
+               str(leaky_tree / "app"))[0] == 0  # fmt: skip
+    assert run("scan", "--no-baseline", ".", cwd=leaky_tree)[0] == 1
+
+
+def test_baseline_update_adds_and_drops(leaky_tree):
+    run("baseline", "create", ".", cwd=leaky_tree)
+    (leaky_tree / ".env").write_text("NOTHING=here\n")
+    (leaky_tree / "new.py").write_text(f"password = '{PASSWORD}x'\n")
+    code, _, err = run("baseline", "update", ".", cwd=leaky_tree)
+    assert code == 0 and "1 new" in err
+    entries = json.loads((leaky_tree / ".leakguard-baseline.json").read_text())["entries"]
+    assert sorted(e["path"] for e in entries) == ["app/settings.py", "new.py"]
+
+
+def test_baseline_create_refuses_to_overwrite(leaky_tree):
+    run("baseline", "create", ".", cwd=leaky_tree)
+    code, _, err = run("baseline", "create", ".", cwd=leaky_tree)
+    assert code == ExitCode.USAGE and "already exists" in err and "hint:" in err
+
+
+@pytest.mark.skipif(shutil.which("detect-secrets") is None, reason="detect-secrets CLI missing")
+def test_import_a_real_detect_secrets_baseline(leaky_tree):
+    ds = subprocess.run(
+        ["detect-secrets", "scan", "--all-files", "."], cwd=leaky_tree, capture_output=True,
+        text=True, check=True,
+    )  # fmt: skip
+    (leaky_tree / ".secrets.baseline").write_text(ds.stdout)
+    code, out, _ = run("scan", "--baseline", ".secrets.baseline", ".", cwd=leaky_tree)
+    assert code == ExitCode.USAGE and "baseline import" in _
+    assert run("baseline", "import", ".secrets.baseline", cwd=leaky_tree)[0] == 0
+    # what detect-secrets found is not reported again; what it missed still is
+    ds_found = {
+        (name, item["hashed_secret"]) for name, items in json.loads(ds.stdout)["results"].items()
+        for item in items
+    }  # fmt: skip
+    assert ds_found, "detect-secrets found nothing: the test would prove nothing"
+
+    def reported(*args: str) -> dict[tuple[str, str], set[str]]:
+        """(path, rule) -> sha1s under which detect-secrets may know the secret."""
+        _, out, _ = run("scan", ".", "--exclude", ".secrets.baseline", "-f", "json",
+                        "--show-secrets", *args, cwd=leaky_tree)  # fmt: skip
+        found = {}
+        for f in json.loads(out)["findings"]:
+            secret = f["secret"]
+            # detect-secrets hashes only the "ghp" prefix of a GitHub token
+            forms = {secret, secret.split("_")[0]} if f["rule_id"] == "github-pat" else {secret}
+            found[f["location"]["path"], f["rule_id"]] = {
+                hashlib.sha1(x.encode()).hexdigest() for x in forms
+            }
+        return found
+
+    everything = reported("--no-baseline")
+    known = {key for key, hashes in everything.items() if {(key[0], h) for h in hashes} & ds_found}
+    assert ("app/settings.py", "github-pat") in known
+    assert known != everything.keys(), "leakguard should find more than detect-secrets here"
+    assert reported().keys() == everything.keys() - known
+
+
+def test_config_excludes_disables_and_custom_rules(leaky_tree):
+    acme = "ac" + "me_" + "k3y9" * 5
+    (leaky_tree / "vendor").mkdir()
+    (leaky_tree / "vendor" / "lib.py").write_text(f"t = '{GITHUB_PAT}'\n")
+    (leaky_tree / "custom.txt").write_text(f"ACME={acme}\n")
+    (leaky_tree / ".leakguard.toml").write_text(
+        'exclude = ["vendor/"]\n'
+        'disable = ["keyword-secret"]\n'
+        "[[rules]]\n"
+        'id = "acme-token"\n'
+        'pattern = "acme_[a-z0-9]{20}"\n'
+        'keywords = ["acme_"]\n'
+        'severity = "critical"\n'
+    )
+    code, out, _ = run("scan", "-f", "json", ".", cwd=leaky_tree)
+    found = {(f["rule_id"], f["location"]["path"]) for f in json.loads(out)["findings"]}
+    assert found == {
+        ("github-pat", "app/settings.py"),
+        ("stripe-secret-key", ".env"),
+        ("acme-token", "custom.txt"),
+    }
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("exclude = [", "not valid TOML"),
+        ('disable = ["no-such-rule"]', "unknown rule id"),
+        ("colour = true", "unknown setting"),
+        ('[[rules]]\nid = "x1"\npattern = "("', "not a valid regex"),
+        ('[[rules]]\nid = "x1"\npattern = "a*"', "empty string"),
+        ('[[rules]]\nid = "x1"\npattern = "abc"\nseverity = "huge"', "severity must be"),
+    ],
+)
+def test_bad_config_is_one_line_and_exit_2(tmp_path, content, message):
+    (tmp_path / ".leakguard.toml").write_text(content)
+    code, out, err = run("scan", ".", cwd=tmp_path)
+    assert code == ExitCode.USAGE
+    assert message in err and "Traceback" not in err
+    assert err.count("\n") <= 2
+
+
+def test_rules_lists_every_rule(tmp_path):
+    code, out, _ = run("rules", "-f", "json", cwd=tmp_path)
+    rows = json.loads(out)
+    ids = [r["id"] for r in rows]
+    assert code == 0 and len(ids) == len(set(ids)) and "github-pat" in ids
+    assert {r["id"]: r["enabled"] for r in rows}["public-ipv4"] is False
+
+
+def test_internal_errors_are_exit_70_without_traceback(monkeypatch, leaky_tree):
+    import leakguard.detectors.files as files
+
+    def boom(*a, **k):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(files, "scan_paths", boom)
+    code, _, err = run("scan", str(leaky_tree))
+    assert code == ExitCode.INTERNAL and "kaboom" in err and "Traceback" not in err
+    code, _, err = run("-v", "scan", str(leaky_tree))
+    assert code == ExitCode.INTERNAL and "Traceback" in err
+
+
+def test_installed_command_runs(leaky_tree):
+    exe = Path(sys.executable).parent / "leakguard"
+    proc = subprocess.run([str(exe), "scan", str(leaky_tree)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "github-pat" in proc.stdout
+
+
+def test_cli_object_is_a_click_group():
+    assert CliRunner().invoke(cli, ["--help"]).exit_code == 0
