@@ -1,1 +1,33 @@
-"""Detectors: one module per surface where leaks live."""
+"""Detectors: one module per surface where leaks live.
+
+Most files are plain text for the engine. Some have a structure that
+changes what a leak is (a Dockerfile's ARG default ends up in the image
+history; a Compose file's `environment:` ends up in the container): those
+go to the detector for that structure, found here by file name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from leakguard.engine import Engine
+    from leakguard.models import ScanResult
+
+# (engine, whole file content, path as given) -> findings and skips
+StructuredScanner = Callable[["Engine", bytes, str], "ScanResult"]
+
+# kind of file (leakguard.engine.kind_of_path) -> "module:function"
+STRUCTURED: dict[str, str] = {}
+
+
+def structured_scanner(kind: str | None) -> StructuredScanner | None:
+    """The detector that understands files of this kind, if there is one."""
+    target = STRUCTURED.get(kind or "")
+    if target is None:
+        return None
+    module, _, function = target.partition(":")
+    scanner: StructuredScanner = getattr(importlib.import_module(module), function)
+    return scanner

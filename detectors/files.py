@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from leakguard.engine import CHUNK_SIZE, Engine
+from leakguard.detectors import structured_scanner
+from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,13 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
             result.stats.files += 1
             if len(head) < CHUNK_SIZE:
                 result.stats.bytes += len(head)
-                result.findings.extend(engine.scan_bytes(head, location))
+                structured = structured_scanner(kind_of_path(target.path))
+                if structured is not None:
+                    found = structured(engine, head, target.path)
+                    result.findings.extend(found.findings)
+                    result.skipped.extend(found.skipped)
+                else:
+                    result.findings.extend(engine.scan_bytes(head, location))
             else:
                 stats = result.stats
 

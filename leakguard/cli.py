@@ -63,7 +63,29 @@ def _parse_size(_ctx: Any, _param: Any, value: str | None) -> int | None:
         raise click.BadParameter(f"{value!r} is not a size (e.g. 100M, 2G, 4096)") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules, imported only when run (or listed
+# by --help), so that `leakguard scan` in a git hook does not pay for docker,
+# hvac or GitPython. name -> (module, function)
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}.{attr} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="leakguard")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging, and tracebacks on errors.")
 @click.option(
@@ -91,7 +113,7 @@ def _configure_logging(verbose: bool) -> None:
         logger.addHandler(handler)
 
 
-def _scan_options(f: Any) -> Any:
+def scan_options(f: Any) -> Any:
     options = [
         click.option("--respect-gitignore", is_flag=True, default=None,
                      help="Skip files that .gitignore ignores (default: scan them; "
@@ -112,7 +134,7 @@ def _scan_options(f: Any) -> Any:
     return f
 
 
-def _effective_config(state: State, paths: Sequence[str], **overrides: Any) -> Config:
+def effective_config(state: State, paths: Sequence[str], **overrides: Any) -> Config:
     from leakguard.config import merged
     from leakguard.models import Confidence
 
@@ -150,7 +172,7 @@ def _run_scan(
               help="Do not report findings in this baseline (default: .leakguard-baseline.json "
                    "here, or the config's `baseline`).")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
-@_scan_options
+@scan_options
 @pass_state
 def scan(
     state: State,
@@ -173,15 +195,15 @@ def scan(
     from leakguard.policy import apply_policy, exit_code_for
 
     paths = paths or (".",)
-    config = _effective_config(state, paths, **overrides)
+    config = effective_config(state, paths, **overrides)
     result = _run_scan(config, paths, jobs, exclude)
-    baseline = None if no_baseline else _find_baseline(baseline_path, config)
+    baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = apply_policy(result, baseline=baseline, min_confidence=config.min_confidence)
-    _report(result, fmt, output, show_secrets)
+    report(result, fmt, output, show_secrets)
     return exit_code_for(result)
 
 
-def _find_baseline(explicit: Path | None, config: Config) -> Any:
+def find_baseline(explicit: Path | None, config: Config) -> Any:
     from leakguard.baseline import DEFAULT_NAME, Baseline
 
     if explicit is not None:
@@ -194,7 +216,7 @@ def _find_baseline(explicit: Path | None, config: Config) -> Any:
     return None
 
 
-def _report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
     from leakguard.formats import Format, ReportOptions, render
 
     to_terminal = output is None and sys.stdout.isatty()
@@ -210,10 +232,10 @@ def _report(result: ScanResult, fmt: str, output: Path | None, show_secrets: boo
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
     if fmt != "text" or output is not None:
-        _summary_to_stderr(result)
+        summary_to_stderr(result)
 
 
-def _summary_to_stderr(result: ScanResult) -> None:
+def summary_to_stderr(result: ScanResult) -> None:
     for skipped in result.skipped[:20]:
         click.echo(f"leakguard: skipped {skipped.target}: {skipped.reason}", err=True)
     if len(result.skipped) > 20:
@@ -239,7 +261,7 @@ def baseline() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing baseline.")
-@_scan_options
+@scan_options
 @pass_state
 def baseline_create(
     state: State, /, paths: tuple[str, ...], output: Path, force: bool, jobs: int,
@@ -251,7 +273,7 @@ def baseline_create(
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", hint="use `baseline update`, or --force")
     paths = paths or (".",)
-    config = _effective_config(state, paths, **overrides)
+    config = effective_config(state, paths, **overrides)
     result = _run_scan(config, paths, jobs, exclude)
     Baseline.from_findings(output, result.findings).save(output)
     click.echo(f"leakguard: wrote {output} with {len(result.findings)} finding(s)", err=True)
@@ -262,7 +284,7 @@ def baseline_create(
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("-b", "--baseline", "path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
-@_scan_options
+@scan_options
 @pass_state
 def baseline_update(
     state: State, /, paths: tuple[str, ...], path: Path, jobs: int, exclude: tuple[str, ...],
@@ -276,7 +298,7 @@ def baseline_update(
 
     old = Baseline.load(path)
     paths = paths or (".",)
-    config = _effective_config(state, paths, **overrides)
+    config = effective_config(state, paths, **overrides)
     result = _run_scan(config, paths, jobs, exclude)
     fresh = Baseline.from_findings(path, result.findings)
     imported = Baseline(path.parent, [e for e in old.entries if e.sha1])

@@ -74,6 +74,8 @@ def kind_of_path(path: str | None) -> str | None:
         return "dockerfile"
     if name.startswith(("dockerfile.", "containerfile.")):
         return "dockerfile"
+    if name.startswith(("docker-compose", "compose")) and name.endswith((".yml", ".yaml")):
+        return "compose"
     ext = os.path.splitext(name)[1] or ("." + name.lstrip(".") if name.startswith(".") else "")
     if ext in _CODE:
         return "code"

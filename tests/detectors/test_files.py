@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+
 from leakguard.detectors import files
 from leakguard.detectors.files import WalkOptions, scan_paths, walk
-
 from tests.conftest import GITHUB_PAT
 
 
