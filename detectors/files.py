@@ -380,8 +380,16 @@ def scan_paths(
     if len(on_disk) != len(paths):
         result.extend(scan_stdin(engine, stdin))
     found = walk(on_disk, options)
+    log.debug(
+        "walked %s: %d file(s) to scan, %d skipped, %.2fs", ", ".join(on_disk), len(found.files),
+        len(found.skipped), time.perf_counter() - started,
+    )  # fmt: skip
     result.skipped.extend(found.skipped)
     result.stats.add(found.stats)
     result.extend(scan_files(engine, found.files, jobs=jobs, progress=progress))
     result.stats.duration_s = time.perf_counter() - started
+    log.debug(
+        "scanned %d file(s), %d bytes in %.2fs: %d finding(s) before suppression",
+        result.stats.files, result.stats.bytes, result.stats.duration_s, len(result.findings),
+    )  # fmt: skip
     return result

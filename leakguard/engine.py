@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -121,6 +122,7 @@ class Engine:
                 owners.append(index)
         self._owners = owners
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        started = time.perf_counter()
         try:
             self._db.compile(
                 expressions=expressions,
@@ -130,6 +132,10 @@ class Engine:
             )
         except hyperscan.error as e:  # pragma: no cover - rules are validated in tests
             raise ValueError(f"a rule's prefilter does not compile: {e}") from e
+        log.debug(
+            "compiled %d rule(s), %d prefilter expression(s) in %.3fs",
+            len(self.rules), len(expressions), time.perf_counter() - started,
+        )  # fmt: skip
 
     # -- public API ---------------------------------------------------------
 

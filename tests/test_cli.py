@@ -229,3 +229,17 @@ def test_installed_command_runs(leaky_tree):
 
 def test_cli_object_is_a_click_group():
     assert CliRunner().invoke(cli, ["--help"]).exit_code == 0
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_no_output_or_debug_log_holds_a_secret(leaky_tree, fmt):
+    (leaky_tree / "latin1.ini").write_bytes(b"caf\xe9=1\ntoken = '" + GITHUB_PAT.encode() + b"x'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakguard", "-v", "scan", "-f", fmt, "."],
+        cwd=leaky_tree, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == ExitCode.FINDINGS, proc.stderr
+    assert "DEBUG" in proc.stderr  # the debug log was on
+    for secret in (GITHUB_PAT, STRIPE_KEY, PASSWORD):
+        assert secret not in proc.stdout + proc.stderr
+    assert "latin1.ini" in proc.stdout  # a file that is not UTF-8 is still scanned
