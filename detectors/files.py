@@ -285,13 +285,15 @@ def _scan_parallel(
 
 class _Excluder:
     def __init__(self, excludes: Iterable[tuple[str, tuple[str, ...]]]):
-        import pathspec
+        self._specs = []
+        wanted = [(root, patterns) for root, patterns in excludes if patterns]
+        if wanted:
+            import pathspec  # 35 ms of imports: only when there are patterns
 
-        self._specs = [
-            (os.path.abspath(root), pathspec.GitIgnoreSpec.from_lines(patterns))
-            for root, patterns in excludes
-            if patterns
-        ]
+            self._specs = [
+                (os.path.abspath(root), pathspec.GitIgnoreSpec.from_lines(patterns))
+                for root, patterns in wanted
+            ]
 
     def excluded(self, path: str, is_dir: bool) -> bool:
         if not self._specs:

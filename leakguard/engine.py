@@ -24,7 +24,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from leakguard.models import Finding, Location
 from leakguard.models import SecretValue as _SecretValue
@@ -95,6 +96,60 @@ class _Candidate:
     finding: Finding
 
 
+def _compiled(expressions: list[bytes], flags: list[int]) -> Any:
+    """One Hyperscan block database for all expressions, cached on disk.
+
+    Compiling takes tens of milliseconds per hundred rules: too much for a git
+    hook that runs on every push. The cache key covers the expressions, their
+    flags and the Hyperscan build; an unreadable or stale entry is recompiled.
+    """
+    import hashlib
+
+    import hyperscan
+
+    build = getattr(hyperscan, "__version__", "")
+    key = hashlib.sha256(repr((build, expressions, flags)).encode()).hexdigest()
+    folder = _cache_dir()
+    cache = folder / f"hs-{key[:32]}.db" if folder is not None else None
+    if cache is not None:
+        try:
+            db = hyperscan.loadb(cache.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)
+            log.debug("loaded %d prefilter expression(s) from %s", len(expressions), cache)
+            return db
+        except FileNotFoundError:
+            pass
+        except Exception as e:  # a truncated or foreign cache entry: compile afresh
+            log.debug("ignoring cache %s: %s", cache, e)
+    started = time.perf_counter()
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=expressions, ids=list(range(len(expressions))),
+                   elements=len(expressions), flags=flags)  # fmt: skip
+    except hyperscan.error as e:  # pragma: no cover - rules are validated in tests
+        raise ValueError(f"a rule's prefilter does not compile: {e}") from e
+    log.debug("compiled %d prefilter expression(s) in %.3fs", len(expressions),
+              time.perf_counter() - started)  # fmt: skip
+    if cache is not None:
+        try:
+            from leakguard.fsutil import atomic_write
+
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(cache, hyperscan.dumpb(db))
+        except OSError as e:
+            log.debug("cannot write cache %s: %s", cache, e)
+    return db
+
+
+def _cache_dir() -> Path | None:
+    """Where compiled rule databases are kept; LEAKGUARD_CACHE_DIR="" turns it off."""
+    explicit = os.environ.get("LEAKGUARD_CACHE_DIR")
+    if explicit is not None:
+        return Path(explicit) if explicit else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "leakguard"
+
+
 class Engine:
     """Compiled rules; scan text from any surface into findings."""
 
@@ -121,21 +176,7 @@ class Engine:
                 flags.append(hyperscan.HS_FLAG_PREFILTER)
                 owners.append(index)
         self._owners = owners
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        started = time.perf_counter()
-        try:
-            self._db.compile(
-                expressions=expressions,
-                ids=list(range(len(expressions))),
-                elements=len(expressions),
-                flags=flags,
-            )
-        except hyperscan.error as e:  # pragma: no cover - rules are validated in tests
-            raise ValueError(f"a rule's prefilter does not compile: {e}") from e
-        log.debug(
-            "compiled %d rule(s), %d prefilter expression(s) in %.3fs",
-            len(self.rules), len(expressions), time.perf_counter() - started,
-        )  # fmt: skip
+        self._db = _compiled(expressions, flags)
 
     # -- public API ---------------------------------------------------------
 

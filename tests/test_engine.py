@@ -117,3 +117,14 @@ def test_private_key_block_is_one_finding_on_its_first_line(scan_text):
     assert "-----BEGIN RSA PRIVATE KEY-----" in finding.secret.reveal()
     # A header in documentation, with no key material, is not a key.
     assert scan_text("the file starts with -----BEGIN RSA PRIVATE KEY----- and ...\n") == []
+
+
+def test_compiled_rules_are_cached_and_a_broken_cache_is_recompiled(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAKGUARD_CACHE_DIR", str(tmp_path))
+    data = f"token = '{GITHUB_PAT}'\n".encode()
+    fresh = Engine(builtin_rules()).scan_bytes(data, Location(path="a.py"))
+    [cached] = list(tmp_path.glob("hs-*.db"))
+    assert Engine(builtin_rules()).scan_bytes(data, Location(path="a.py")) == fresh
+    cached.write_bytes(cached.read_bytes()[:100])  # truncated by a crash or a full disk
+    assert Engine(builtin_rules()).scan_bytes(data, Location(path="a.py")) == fresh
+    assert [f.rule_id for f in fresh] == ["github-pat"]
