@@ -1,0 +1,191 @@
+"""`leakguard git`: secrets in every commit of a repository's history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
+from leakguard.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from leakguard.baseline import Baseline
+    from leakguard.config import Config
+    from leakguard.detectors.git_history import GitScan
+    from leakguard.models import ScanResult
+
+
+def rule_options(f: Any) -> Any:
+    options = [
+        click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
+        click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
+        click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
+                     help="Drop findings below this confidence."),
+        click.option("--baseline", "baseline_path",
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Do not report findings in this baseline (default: "
+                          ".leakguard-baseline.json here, or the config's `baseline`)."),
+        click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.command("git")
+@click.argument("repo", default=".", metavar="[REPO]")
+@click.option("--branch", "branches", multiple=True, metavar="REF",
+              help="Only commits reachable from this branch, tag or commit; repeatable "
+                   "(default: every ref).")  # fmt: skip
+@click.option(
+    "--rev-range",
+    "rev_ranges",
+    multiple=True,
+    metavar="A..B",
+    help="Only the commits in this range (`git log A..B`); repeatable.",
+)
+@click.option("--since", metavar="DATE", help="Only commits newer than DATE (as `git log`).")
+@click.option(
+    "--max-commits",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Read at most N commits, newest first.",
+)
+@click.option("--no-messages", is_flag=True, help="Do not scan commit messages.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Parallel git readers for long histories (default: one per core).",
+)
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
+              show_default=True, help="Report format.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here instead of standard output.")  # fmt: skip
+@click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
+@rule_options
+@pass_state
+def git(
+    state: State,
+    /,
+    repo: str,
+    branches: tuple[str, ...],
+    rev_ranges: tuple[str, ...],
+    since: str | None,
+    max_commits: int | None,
+    no_messages: bool,
+    jobs: int,
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    baseline_path: Path | None,
+    no_baseline: bool,
+    **overrides: Any,
+) -> ExitCode:
+    """Scan every commit of a git repository's history (default: every ref).
+
+    Reads the lines each commit adds (and its message), over branches, tags,
+    remote-tracking refs and the stash. A secret removed by a later commit is
+    still reported, marked as deleted. Exit codes: 0 clean, 1 findings,
+    2 usage error (an unknown revision), 3 not a repository or unreadable objects.
+    """
+    from leakguard.detectors.git_history import HistoryOptions, scan_history
+    from leakguard.engine import Engine
+
+    for rev in (*branches, *rev_ranges):
+        if rev.startswith("-"):
+            raise UsageError(f"{rev!r} is not a revision", hint="name a branch, tag or commit")
+    config = effective_config(state, [repo], **overrides)
+    options = HistoryOptions(
+        revs=(*branches, *rev_ranges),
+        since=since,
+        max_commits=max_commits,
+        max_blob_size=config.max_file_size,
+        scan_messages=not no_messages,
+    )
+    import os
+
+    jobs = jobs or os.cpu_count() or 1
+    scanned = scan_history(Engine(config.ruleset()), repo, options, jobs=jobs)
+    result = git_policy(scanned, config, baseline_path, no_baseline, repo)
+    report(result, fmt, output, show_secrets)
+    if fmt == "text" and output is None:
+        click.echo(_history_summary(scanned), err=True)
+    from leakguard.policy import exit_code_for
+
+    return exit_code_for(result)
+
+
+def git_policy(
+    scanned: GitScan, config: Config, baseline_path: Path | None, no_baseline: bool, repo: str
+) -> ScanResult:
+    """Baseline and confidence filtering for history findings.
+
+    A history finding is also accepted when the baseline holds the same secret
+    at the same path as a scan of the work tree reports it (a baseline made
+    with `leakguard baseline create` covers the commits that added those lines).
+    """
+    from leakguard.policy import apply_policy
+
+    baseline = None if no_baseline else find_baseline(baseline_path, config)
+    result = apply_policy(scanned.result, baseline=baseline, min_confidence=config.min_confidence)
+    if result.findings and (config.exclude or baseline is not None):
+        root = _work_tree(repo)
+        if config.exclude:
+            result = _drop_excluded(result, config, root)
+        if baseline is not None:
+            result = _drop_worktree_baselined(result, baseline, root)
+    return result
+
+
+def _drop_excluded(result: ScanResult, config: Config, root: str) -> ScanResult:
+    """The config's `exclude` patterns apply to paths in history as to files on disk."""
+    import os
+
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(config.exclude)
+    base = str(config.root) if config.root is not None else root
+    kept = []
+    for finding in result.findings:
+        path = finding.location.path
+        rel = os.path.relpath(os.path.join(root, path), base) if path else None
+        if rel is not None and not rel.startswith("..") and spec.match_file(rel):
+            result.stats.skipped_excluded += 1
+        else:
+            kept.append(finding)
+    result.findings = kept
+    return result
+
+
+def _drop_worktree_baselined(result: ScanResult, baseline: Baseline, root: str) -> ScanResult:
+    from leakguard.detectors.git_history import file_equivalent
+
+    kept = []
+    for finding in result.findings:
+        if file_equivalent(finding, root) in baseline:
+            result.stats.suppressed_baseline += 1
+        else:
+            kept.append(finding)
+    result.findings = kept
+    return result
+
+
+def _work_tree(repo: str) -> str:
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "-C", repo, "rev-parse", "--show-toplevel"], capture_output=True, check=False
+    )
+    top = proc.stdout.decode("utf-8", "replace").strip()
+    return top if proc.returncode == 0 and top else repo
+
+
+def _history_summary(scanned: GitScan) -> str:
+    return (
+        f"leakguard: read {scanned.commits} commit(s), "
+        f"{scanned.patch_bytes / 1e6:.1f} MB of patches"
+    )
