@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from leakguard.detectors import structured_scanner
@@ -784,14 +784,9 @@ def _progress(
 
 def with_history_fields(location: Location, *, present_in_head: bool | None,
                         occurrences: int) -> Location:  # fmt: skip
-    """Set `deleted` (not at HEAD any more), and the history-only fields the model has."""
-    names = {f.name for f in fields(location)}
-    extra: dict[str, Any] = {}
-    if "present_in_head" in names:
-        extra["present_in_head"] = present_in_head
-    if "occurrences" in names:
-        extra["occurrences"] = occurrences
-    return replace(location, deleted=present_in_head is False, **extra)
+    """`deleted` means: no longer in HEAD's version of the file."""
+    return replace(location, deleted=present_in_head is False,
+                   present_in_head=present_in_head, occurrences=occurrences)  # fmt: skip
 
 
 def _present_in_head(

@@ -122,6 +122,10 @@ class Location:
     layer: str | None = None
     origin: Origin | None = None
     deleted: bool = False
+    # git history: is the secret still in HEAD's version of the file, and in
+    # how many commits was it seen (the finding is the first of them)
+    present_in_head: bool | None = None
+    occurrences: int | None = None
 
     def identity(self) -> tuple[object, ...]:
         """Location without line and column: lines move, the place does not."""

@@ -80,7 +80,7 @@ def test_secret_added_then_removed_is_found_in_the_commit_that_added_it(tmp_path
     assert (loc.surface, loc.path, loc.line, loc.commit) == (Surface.GIT, "app.py", 3, leak)
     assert loc.author == "Ada <ada@example.test>"
     assert loc.date and loc.date.startswith("2024-01-01T00:00:02")
-    assert loc.deleted  # gone from HEAD
+    assert loc.deleted and loc.present_in_head is False  # gone from HEAD
     assert GITHUB_PAT not in repr(f)
 
 
@@ -94,8 +94,8 @@ def test_secret_still_at_head_is_not_deleted_and_counted_once_per_commit(tmp_pat
     scanned = scan_history(engine, str(repo.path))
     [f] = scanned.result.findings
     assert f.location.commit == first
-    assert not f.location.deleted
-    assert list(scanned.occurrences.values()) == [2]
+    assert not f.location.deleted and f.location.present_in_head
+    assert list(scanned.occurrences.values()) == [2] == [f.location.occurrences]
 
 
 def test_side_branch_and_tag_only_commits_are_scanned(tmp_path, engine):

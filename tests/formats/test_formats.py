@@ -73,6 +73,8 @@ def test_json_contract(leaky_result: ScanResult) -> None:
         "layer": None,
         "origin": None,
         "deleted": False,
+        "present_in_head": None,
+        "occurrences": None,
     }
     assert report["skipped"][1] == {"target": "samples/big.tar", "reason": "larger than 50 MB"}
     assert report["stats"]["duration_s"] == 1.234
