@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 StructuredScanner = Callable[["Engine", bytes, str], "ScanResult"]
 
 # kind of file (leakguard.engine.kind_of_path) -> "module:function"
-STRUCTURED: dict[str, str] = {}
+STRUCTURED: dict[str, str] = {
+    "dockerfile": "leakguard.detectors.dockerfile:scan",
+    "compose": "leakguard.detectors.compose:scan",
+}
 
 
 def structured_scanner(kind: str | None) -> StructuredScanner | None:

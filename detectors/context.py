@@ -1,0 +1,464 @@
+"""Build contexts: what `docker build` sends, and what a broad COPY puts in the image.
+
+`.dockerignore` is read and matched the way Docker does it (moby's
+patternmatcher), which differs from `.gitignore` in ways that matter here:
+patterns are anchored at the context root (`*.env` does not match
+`config/app.env`; `**/*.env` does), a pattern that matches a folder excludes
+everything in it, `!` re-includes, the last matching line wins, and an
+excluded folder is not descended into unless a `!` pattern starts with its
+path. BuildKit's `<Dockerfile>.dockerignore` next to the Dockerfile takes
+precedence over the context's `.dockerignore`.
+
+Given a Dockerfile, `scan_context` reports each credential file that a
+`COPY`/`ADD` from the context would put into the image (at the COPY line, with
+the `.dockerignore` line to add), and, when asked, the secrets found in every
+copied file.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from leakguard.detectors.credfiles import credential_file_kind
+from leakguard.detectors.dockerfile import (
+    DockerfileSyntaxError,
+    Instruction,
+    parse_dockerfile,
+)
+from leakguard.errors import TargetUnreadable
+from leakguard.models import (
+    Confidence,
+    Finding,
+    Location,
+    RuleId,
+    ScanResult,
+    SecretValue,
+    Severity,
+    Skipped,
+    Surface,
+    fingerprint,
+)
+from leakguard.rules import Context
+from leakguard.rules.container import CONTEXT_CHECKS, CONTEXT_REMEDIATION, CONTEXT_RULE_ID
+
+if TYPE_CHECKING:
+    from leakguard.engine import Engine
+
+RULE_ID = CONTEXT_RULE_ID
+REMEDIATION = CONTEXT_REMEDIATION
+CHECKS = CONTEXT_CHECKS
+# Bounds for walking a context from `leakguard scan` (names only).
+MAX_CONTEXT_FILES = 100_000
+MAX_SCANNED_FILE = 16 * 1024 * 1024
+
+# -- .dockerignore --------------------------------------------------------------------
+
+_ESCAPE_IN_REGEX = set(".+()|{}$")
+
+
+@dataclass(frozen=True, slots=True)
+class IgnorePattern:
+    text: str  # cleaned, as Docker keeps it ("!" removed)
+    exclusion: bool  # a "!" line: re-include
+    line: int  # line in the ignore file
+    regex: re.Pattern[str] | None
+    kind: str  # "exact" | "prefix" | "suffix" | "regexp"
+
+    def match(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            if path.endswith(suffix):
+                return True
+            return suffix[:1] == "/" and path == suffix[1:]
+        assert self.regex is not None
+        return self.regex.match(path) is not None
+
+
+def _clean(path: str) -> str:
+    """Go's filepath.Clean for "/"-separated paths."""
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    out = "/".join(parts)
+    return ("/" + out) if rooted else (out or ".")
+
+
+def compile_pattern(text: str, exclusion: bool, line: int) -> IgnorePattern:
+    """One cleaned pattern, compiled the way moby's patternmatcher does."""
+    regex = "^"
+    kind = "exact"
+    i, n = 0, len(text)
+    first = True
+    while i < n:
+        ch = text[i]
+        i += 1
+        if ch == "*":
+            if i < n and text[i] == "*":
+                i += 1
+                if i < n and text[i] == "/":
+                    i += 1
+                if i >= n:
+                    if kind == "exact":
+                        kind = "prefix"
+                    else:
+                        regex += ".*"
+                        kind = "regexp"
+                else:
+                    regex += "(.*/)?"
+                    kind = "regexp"
+                if first:
+                    kind = "suffix"
+            else:
+                regex += "[^/]*"
+                kind = "regexp"
+        elif ch == "?":
+            regex += "[^/]"
+            kind = "regexp"
+        elif ch in _ESCAPE_IN_REGEX:
+            regex += "\\" + ch
+        elif ch == "\\":
+            # An escaped character matches itself (compared through the regex, as
+            # Docker 20.10 does; a later patternmatcher compared it as written).
+            if i < n:
+                regex += re.escape(text[i])
+                i += 1
+            else:
+                regex += "\\\\"
+            kind = "regexp"
+        elif ch in "[]":
+            regex += ch
+            kind = "regexp"
+        else:
+            regex += re.escape(ch) if ch in "^" else ch
+        first = False
+    regex += "$"
+    compiled = None
+    if kind == "regexp":
+        try:
+            compiled = re.compile(regex, re.S)
+        except re.error as e:
+            raise ValueError(f"bad pattern {text!r}: {e}") from None
+    return IgnorePattern(text, exclusion, line, compiled, kind)
+
+
+def parse_dockerignore(text: str) -> list[IgnorePattern]:
+    """The patterns of a .dockerignore, with their line numbers."""
+    out = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if number == 1:
+            raw = raw.lstrip("\ufeff")
+        if raw.startswith("#"):
+            continue
+        pattern = raw.strip()
+        if not pattern:
+            continue
+        exclusion = pattern.startswith("!")
+        if exclusion:
+            pattern = pattern[1:].strip()
+        if pattern:
+            pattern = _clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        out.append(compile_pattern(pattern, exclusion, number))
+    return out
+
+
+@dataclass(frozen=True)
+class DockerIgnore:
+    patterns: tuple[IgnorePattern, ...] = ()
+    path: str | None = None  # the file the patterns came from
+
+    def excluded(self, rel: str) -> bool:
+        """Docker's MatchesOrParentMatches: the last pattern that matches the path,
+        or one of its parent folders, decides."""
+        matched = False
+        parent = posixpath.dirname(rel)
+        parents = parent.split("/") if parent else []
+        for pattern in self.patterns:
+            if pattern.exclusion != matched:
+                continue
+            hit = pattern.match(rel)
+            if not hit and parents:
+                hit = any(pattern.match("/".join(parents[: k + 1])) for k in range(len(parents)))
+            if hit:
+                matched = not pattern.exclusion
+        return matched
+
+    def may_descend(self, rel_dir: str) -> bool:
+        """Whether Docker walks into an excluded folder (a `!` pattern under it)."""
+        prefix = rel_dir + "/"
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
+
+    def line_for(self, rel: str) -> str:
+        """The line to add to exclude `rel`."""
+        return rel
+
+
+def load_dockerignore(context_dir: str, dockerfile: str | None = None) -> DockerIgnore:
+    """`<Dockerfile>.dockerignore` next to the Dockerfile, else `<context>/.dockerignore`."""
+    candidates = []
+    if dockerfile is not None:
+        candidates.append(dockerfile + ".dockerignore")
+    candidates.append(os.path.join(context_dir, ".dockerignore"))
+    for candidate in candidates:
+        try:
+            with open(candidate, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise TargetUnreadable(
+                f"cannot read {candidate}: {(e.strerror or str(e)).lower()}",
+                hint="without it, what the build context holds cannot be known",
+            ) from e
+        try:
+            return DockerIgnore(tuple(parse_dockerignore(text)), candidate)
+        except ValueError as e:
+            raise TargetUnreadable(f"{candidate}: {e}", hint="Docker rejects it too") from e
+    return DockerIgnore()
+
+
+@dataclass
+class ContextListing:
+    root: str
+    files: list[str] = field(default_factory=list)  # relative, "/"-separated, sorted
+    ignore: DockerIgnore = field(default_factory=DockerIgnore)
+    skipped: list[Skipped] = field(default_factory=list)
+    truncated: bool = False
+
+
+def list_context(
+    context_dir: str, dockerfile: str | None = None, *, limit: int | None = None
+) -> ContextListing:
+    """Every file (and symlink) `docker build` would send from `context_dir`."""
+    ignore = load_dockerignore(context_dir, dockerfile)
+    listing = ContextListing(root=context_dir, ignore=ignore)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        folder = os.path.join(context_dir, rel_dir) if rel_dir else context_dir
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            continue  # removed while we walked: Docker would not send it either
+        except OSError as e:
+            listing.skipped.append(Skipped(folder, (e.strerror or str(e)).lower()))
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if ignore.excluded(rel):
+                if is_dir and ignore.may_descend(rel):
+                    subdirs.append(rel)
+                continue
+            if is_dir:
+                subdirs.append(rel)
+            else:
+                listing.files.append(rel)
+                if limit is not None and len(listing.files) >= limit:
+                    listing.truncated = True
+                    listing.files.sort()
+                    return listing
+        stack.extend(reversed(subdirs))
+    listing.files.sort()
+    return listing
+
+
+# -- what COPY takes ----------------------------------------------------------------------
+
+
+def _source_regex(source: str) -> re.Pattern[str]:
+    """Go's filepath.Match for one COPY source (each `*` stays within a folder)."""
+    out = ""
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "*":
+            out += "[^/]*"
+        elif ch == "?":
+            out += "[^/]"
+        elif ch == "[":
+            end = source.find("]", i + 1)
+            if end < 0:
+                out += re.escape(ch)
+            else:
+                body = source[i + 1 : end]
+                body = "^" + body[1:] if body.startswith("^") or body.startswith("!") else body
+                out += "[" + body.replace("\\", "\\\\") + "]"
+                i = end
+        elif ch == "\\" and i + 1 < len(source):
+            i += 1
+            out += re.escape(source[i])
+        else:
+            out += re.escape(ch)
+        i += 1
+    return re.compile(out + "$")
+
+
+def copied_from_context(
+    instructions: Sequence[Instruction], files: Iterable[str]
+) -> dict[str, Instruction]:
+    """Context file -> the first COPY/ADD (not --from, not a URL) that copies it."""
+    files = list(files)
+    out: dict[str, Instruction] = {}
+    for ins in instructions:
+        if ins.instruction not in ("COPY", "ADD") or ins.flag("from") is not None or ins.heredocs:
+            continue
+        words = [w.value for w in ins.arguments]
+        for source in words[:-1]:
+            if "://" in source or source.startswith("git@"):
+                continue
+            pattern = _clean(source.lstrip("/")) if source not in ("", "/") else "."
+            if pattern in (".", ""):
+                chosen = files
+            else:
+                regex = _source_regex(pattern)
+                chosen = [
+                    f for f in files
+                    if regex.match(f) or any(
+                        regex.match(f[:k]) for k in range(len(f)) if f[k] == "/"
+                    )
+                ]  # fmt: skip
+            for f in chosen:
+                out.setdefault(f, ins)
+    return out
+
+
+# -- the scan -------------------------------------------------------------------------------
+
+
+def scan_context(
+    engine: Engine | None,
+    dockerfile: str,
+    context_dir: str | None = None,
+    *,
+    instructions: list[Instruction] | None = None,
+    limit: int | None = None,
+) -> ScanResult:
+    """Credential files (and, with an engine, secrets in any file) that the
+    Dockerfile's COPY/ADD would take from the build context into the image."""
+    result = ScanResult()
+    context_dir = context_dir if context_dir is not None else os.path.dirname(dockerfile) or "."
+    if instructions is None:
+        try:
+            with open(dockerfile, "rb") as fh:
+                text = fh.read().decode("utf-8", "surrogateescape")
+        except OSError as e:
+            raise TargetUnreadable(
+                f"cannot read {dockerfile}: {(e.strerror or str(e)).lower()}",
+                hint="give the Dockerfile's path (or a folder that has one)",
+            ) from e
+        try:
+            instructions = parse_dockerfile(text)
+        except DockerfileSyntaxError as e:
+            result.skipped.append(Skipped(dockerfile, f"not a valid Dockerfile: {e.message}"))
+            return result
+    if not any(i.instruction in ("COPY", "ADD") and i.flag("from") is None for i in instructions):
+        return result
+    listing = list_context(context_dir, dockerfile, limit=limit)
+    result.skipped.extend(listing.skipped)
+    if listing.truncated:
+        result.skipped.append(Skipped(
+            context_dir, f"build context has more than {limit} files; only those were checked",
+            error=False,
+        ))  # fmt: skip
+    copied = copied_from_context(instructions, listing.files)
+    for rel, ins in sorted(copied.items()):
+        kind = credential_file_kind(rel)
+        if kind is not None:
+            result.findings.append(_credential_finding(dockerfile, listing, rel, ins, kind))
+        if engine is not None:
+            _scan_copied(engine, os.path.join(context_dir, rel), rel, ins, dockerfile, kind,
+                         result)  # fmt: skip
+    return result
+
+
+def _credential_finding(
+    dockerfile: str, listing: ContextListing, rel: str, ins: Instruction, kind: str
+) -> Finding:
+    where = (
+        f"add `{listing.ignore.line_for(rel)}` to {os.path.basename(listing.ignore.path)}"
+        if listing.ignore.path
+        else f"add `{rel}` to a .dockerignore (there is none)"
+    )
+    command = f"{ins.instruction} {ins.command.strip()}"
+    command = command if len(command) <= 60 else command[:57] + "..."
+    return Finding(
+        rule_id=RuleId(RULE_ID),
+        severity=Severity.HIGH,
+        confidence=Confidence.HIGH,
+        location=Location(surface=Surface.DOCKERFILE, path=dockerfile, line=ins.line, column=1),
+        fingerprint=fingerprint(f"context:{rel}".encode()),
+        redacted=rel,
+        message=f"`{command}` copies {rel} ({kind} credential file) into the image; {where}",
+        remediation=REMEDIATION,
+        secret=SecretValue(rel.encode()),
+    )
+
+
+def _scan_copied(
+    engine: Engine,
+    path: str,
+    rel: str,
+    ins: Instruction,
+    dockerfile: str,
+    kind: str | None,
+    result: ScanResult,
+) -> None:
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SCANNED_FILE:
+            return
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        result.skipped.append(Skipped(path, (e.strerror or str(e)).lower()))
+        return
+    if b"\0" in data[:8192]:
+        return
+    result.stats.files += 1
+    result.stats.bytes += len(data)
+    location = Location(surface=Surface.FILE, path=os.path.normpath(path))
+    note = (
+        f" (copied into the image by {ins.instruction} at {dockerfile}:{ins.line}; "
+        f"add `{rel}` to .dockerignore)"
+    )
+    for f in engine.scan_bytes(data, location, Context(path=path, kind=kind)):
+        result.findings.append(replace(f, message=f.message + note))
+
+
+def scan_for_dockerfile(
+    engine: Engine, dockerfile: str, instructions: list[Instruction]
+) -> ScanResult:
+    """For `leakguard scan`: credential files a Dockerfile next to its context copies
+    (names only; the files' contents are scanned by the file walk)."""
+    try:
+        return scan_context(None, dockerfile, instructions=instructions, limit=MAX_CONTEXT_FILES)
+    except TargetUnreadable as e:
+        return ScanResult(skipped=[Skipped(dockerfile, e.message)])

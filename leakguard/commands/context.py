@@ -1,0 +1,99 @@
+"""`leakguard context`: what `docker build` would send, and what COPY puts in the image."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
+from leakguard.errors import ExitCode, UsageError
+
+
+@click.command("context")
+@click.argument("target", required=False, default=".", metavar="[DIR|DOCKERFILE|COMPOSE]")
+@click.option(
+    "--dockerfile",
+    type=click.Path(dir_okay=False),
+    help="Dockerfile to use with a context folder (default: DIR/Dockerfile).",
+)
+@click.option(
+    "--list",
+    "list_only",
+    is_flag=True,
+    help="Only print the files the build context holds, one per line.",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here instead of standard output.",
+)
+@click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
+@click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
+@pass_state
+def context(
+    state: State, /, target: str, dockerfile: str | None, list_only: bool, fmt: str,
+    output: Path | None, show_secrets: bool, no_baseline: bool, **overrides: Any,
+) -> ExitCode:  # fmt: skip
+    """Check a build context: the credential files and secrets that COPY/ADD would
+    put into the image, after `.dockerignore`.
+
+    TARGET is a context folder (with its Dockerfile, or --dockerfile), a
+    Dockerfile (its folder is the context), or a Compose file (every service's
+    `build:`). Exit codes: 0 clean, 1 findings, 3 something could not be read.
+    """
+    from leakguard.detectors.context import list_context, scan_context
+    from leakguard.engine import Engine, kind_of_path
+    from leakguard.models import ScanResult
+    from leakguard.policy import apply_policy, exit_code_for
+
+    builds = _builds(target, dockerfile, kind_of_path(target))
+    if list_only:
+        for folder, file in builds:
+            for rel in list_context(folder, file).files:
+                click.echo(os.path.join(folder, rel) if len(builds) > 1 else rel)
+        return ExitCode.CLEAN
+    config = effective_config(state, [target], **overrides)
+    engine = Engine(config.ruleset())
+    result = ScanResult()
+    for folder, file in builds:
+        result.extend(scan_context(engine, file, folder))
+    baseline = None if no_baseline else find_baseline(None, config)
+    result = apply_policy(
+        result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
+    )
+    report(result, fmt, output, show_secrets)
+    return exit_code_for(result)
+
+
+def _builds(target: str, dockerfile: str | None, kind: str | None) -> list[tuple[str, str]]:
+    """(context folder, Dockerfile) pairs to check."""
+    if os.path.isdir(target):
+        file = dockerfile or os.path.join(target, "Dockerfile")
+        if not os.path.isfile(file):
+            raise UsageError(f"no Dockerfile at {file}", hint="name it with --dockerfile")
+        return [(target, file)]
+    if not os.path.exists(target):
+        raise UsageError(
+            f"{target} does not exist", hint="give a folder, Dockerfile or Compose file"
+        )
+    if kind == "compose":
+        from leakguard.detectors.compose import build_targets
+
+        builds = [(b.context, b.dockerfile) for b in build_targets(target)]
+        if not builds:
+            raise UsageError(f"no service in {target} has a `build:`")
+        return builds
+    return [(os.path.dirname(target) or ".", target)]
