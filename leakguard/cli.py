@@ -66,7 +66,15 @@ def _parse_size(_ctx: Any, _param: Any, value: str | None) -> int | None:
 # Commands that live in their own modules, imported only when run (or listed
 # by --help), so that `leakguard scan` in a git hook does not pay for docker,
 # hvac or GitPython. name -> (module, function)
-LAZY_COMMANDS: dict[str, tuple[str, str]] = {}
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "migrate": ("leakguard.commands.migrate", "migrate"),
+    "secrets": ("leakguard.commands.migrate", "secrets"),
+    "git": ("leakguard.commands.git", "git"),
+    "hook": ("leakguard.commands.hook", "hook"),
+    "image": ("leakguard.commands.image", "image"),
+    "sweep": ("leakguard.commands.sweep", "sweep"),
+    "context": ("leakguard.commands.context", "context"),
+}
 
 
 class _LazyGroup(click.Group):
@@ -198,7 +206,9 @@ def scan(
     config = effective_config(state, paths, **overrides)
     result = _run_scan(config, paths, jobs, exclude)
     baseline = None if no_baseline else find_baseline(baseline_path, config)
-    result = apply_policy(result, baseline=baseline, min_confidence=config.min_confidence)
+    result = apply_policy(
+        result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
+    )
     report(result, fmt, output, show_secrets)
     return exit_code_for(result)
 
@@ -332,32 +342,36 @@ def baseline_import(source: Path, output: Path, force: bool) -> ExitCode:
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_state
 def rules(state: State, fmt: str) -> ExitCode:
-    """List every rule: id, severity, whether it is on, and what it finds."""
+    """List every rule: id, severity, whether it is on, and what it finds.
+
+    Pattern rules run on every surface; checks (kind "check") are the
+    container-specific findings of the Dockerfile, Compose and context detectors.
+    """
     import json
 
     from leakguard.rules import builtin_rules
+    from leakguard.rules.container import CHECKS
 
     config = state.config()
-    active = {r.id for r in config.ruleset()}
-    every = [*config.extra_rules, *builtin_rules()]
+    active = {r.id for r in config.ruleset()} | (CHECKS.keys() - set(config.disable))
+    rows = [
+        {"id": r.id, "kind": "pattern", "severity": r.severity.value, "enabled": r.id in active,
+         "description": r.description, "remediation": r.remediation,
+         "detect_secrets_type": r.detect_secrets_type}
+        for r in (*config.extra_rules, *builtin_rules())
+    ] + [
+        {"id": rule_id, "kind": "check", "severity": c.severity.value,
+         "enabled": rule_id in active, "description": c.description,
+         "remediation": c.remediation, "detect_secrets_type": None}
+        for rule_id, c in CHECKS.items()
+    ]  # fmt: skip
     if fmt == "json":
-        rows = [
-            {
-                "id": r.id,
-                "severity": r.severity.value,
-                "enabled": r.id in active,
-                "description": r.description,
-                "remediation": r.remediation,
-                "detect_secrets_type": r.detect_secrets_type,
-            }  # fmt: skip
-            for r in every
-        ]
         click.echo(json.dumps(rows, indent=2))
     else:
-        width = max(len(r.id) for r in every)
-        for r in every:
-            state_word = "on " if r.id in active else "off"
-            click.echo(f"{r.id:<{width}}  {r.severity.value:<8}  {state_word}  {r.description}")
+        width = max(len(row["id"]) for row in rows)
+        for row in rows:
+            on = "on " if row["enabled"] else "off"
+            click.echo(f"{row['id']:<{width}}  {row['severity']:<8}  {on}  {row['description']}")
     return ExitCode.CLEAN
 
 

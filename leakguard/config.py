@@ -55,8 +55,10 @@ class Config:
 
     def ruleset(self) -> RuleSet:
         """Custom rules first (most specific), then the built-in ones, minus disabled."""
+        from leakguard.rules.container import CHECKS
+
         builtin = builtin_rules()
-        known = {r.id for r in builtin} | {r.id for r in self.extra_rules}
+        known = {r.id for r in builtin} | {r.id for r in self.extra_rules} | CHECKS.keys()
         unknown = [r for r in (*self.disable, *self.enable) if r not in known]
         if unknown:
             raise ConfigError(

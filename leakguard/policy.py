@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from leakguard.baseline import Baseline
 from leakguard.errors import ExitCode
-from leakguard.models import Confidence, ScanResult
+from leakguard.models import Confidence, Finding, ScanResult, Surface
 
 
 def apply_policy(
@@ -12,10 +14,26 @@ def apply_policy(
     *,
     baseline: Baseline | None = None,
     min_confidence: Confidence = Confidence.LOW,
+    disable: Collection[str] = (),
 ) -> ScanResult:
-    """Drop baselined and low-confidence findings; count what was dropped."""
+    """Drop duplicates, disabled checks, baselined and low-confidence findings.
+
+    Two surfaces may see the same secret at the same place (a Compose file's
+    `env_file`, and the same file on the walk): it is reported once, by the
+    surface that knows more about it.
+    """
     kept = []
-    for finding in result.findings:
+    seen = set()
+    disabled = set(disable)
+    for finding in sorted(result.findings, key=_most_specific_first):
+        loc = finding.location
+        key = (finding.rule_id, loc.path, loc.line, loc.column, loc.commit, loc.image,
+               loc.layer, loc.origin, finding.fingerprint)  # fmt: skip
+        if key in seen:
+            continue
+        seen.add(key)
+        if finding.rule_id in disabled:
+            continue
         if finding.confidence.rank < min_confidence.rank:
             continue
         if baseline is not None and finding in baseline:
@@ -25,6 +43,10 @@ def apply_policy(
     out = ScanResult(findings=kept, skipped=list(result.skipped), stats=result.stats)
     out.sort()
     return out
+
+
+def _most_specific_first(finding: Finding) -> bool:
+    return finding.location.surface == Surface.FILE
 
 
 def exit_code_for(result: ScanResult) -> ExitCode:

@@ -243,3 +243,26 @@ def test_no_output_or_debug_log_holds_a_secret(leaky_tree, fmt):
     for secret in (GITHUB_PAT, STRIPE_KEY, PASSWORD):
         assert secret not in proc.stdout + proc.stderr
     assert "latin1.ini" in proc.stdout  # a file that is not UTF-8 is still scanned
+
+
+def test_container_checks_are_listed_and_can_be_disabled(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "FROM scratch\nARG NPM_TOKEN\nRUN echo $NPM_TOKEN > /dev/null\n"
+    )
+    code, out, _ = run("scan", "-f", "json", ".", cwd=tmp_path)
+    assert code == ExitCode.FINDINGS
+    assert [f["rule_id"] for f in json.loads(out)["findings"]] == ["dockerfile-secret-arg"]
+    assert run("scan", "--disable", "dockerfile-secret-arg", ".", cwd=tmp_path)[0] == 0
+    code, out, _ = run("rules", "-f", "json")
+    [row] = [r for r in json.loads(out) if r["id"] == "dockerfile-secret-arg"]
+    assert (row["kind"], row["enabled"]) == ("check", True)
+
+
+def test_a_secret_seen_by_two_surfaces_is_reported_once(tmp_path):
+    # the Compose detector follows env_file into .env; the walk reads .env too
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    env_file: .env\n")
+    (tmp_path / ".env").write_text(f"STRIPE_KEY={STRIPE_KEY}\n")
+    code, out, _ = run("scan", "-f", "json", ".", cwd=tmp_path)
+    [finding] = json.loads(out)["findings"]
+    assert finding["location"]["surface"] == "compose"  # the surface that knows more
+    assert "env_file" in finding["message"]

@@ -131,7 +131,12 @@ def git_policy(
     from leakguard.policy import apply_policy
 
     baseline = None if no_baseline else find_baseline(baseline_path, config)
-    result = apply_policy(scanned.result, baseline=baseline, min_confidence=config.min_confidence)
+    result = apply_policy(
+        scanned.result,
+        baseline=baseline,
+        min_confidence=config.min_confidence,
+        disable=config.disable,
+    )
     if result.findings and (config.exclude or baseline is not None):
         root = _work_tree(repo)
         if config.exclude:
