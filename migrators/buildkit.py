@@ -1,0 +1,417 @@
+"""BuildKit: build-time secrets in a Dockerfile become `RUN --mount=type=secret`.
+
+- `ARG NAME=literal` / `ENV NAME=literal` that later `RUN`s of the stage use:
+  the pair goes, and each of those `RUN`s mounts the secret and sets `NAME`
+  from it for its own shell only (`export NAME="$(cat /run/secrets/name)"`),
+  the form that Docker Engine 20.10 and later builds with its built-in
+  frontend, offline. With `syntax="1.10"`: `--mount=type=secret,id=name,env=NAME`
+  and a `# syntax=docker/dockerfile:1.10` line.
+- a literal typed into a `RUN`: replaced by `$(cat /run/secrets/name)`, quoted
+  for where it stands, and the `RUN` mounts the secret.
+
+The text is changed by span edits located by the Dockerfile parser; the
+result is parsed again, and a file whose rewrite does not parse, or a use
+leakguard cannot rewrite safely (exec form, heredoc, an `ENV` that copies the
+value, a global `ARG`), is left alone and reported as needing a manual change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from leakguard.detectors.dockerfile import (
+    DockerfileSyntaxError,
+    Instruction,
+    KeyValue,
+    parse_directives,
+    parse_dockerfile,
+    referenced_names,
+)
+from leakguard.migrators.plan import SECRETS_DIR, Plan, SecretMove, Skipped, Workspace
+from leakguard.models import Finding, SecretValue
+
+SECRET_DIR_IN_BUILD = "/run/secrets"
+SYNTAX_LINE = "# syntax=docker/dockerfile:{version}\n"
+
+
+@dataclass
+class _Spans:
+    """Character edits on physical lines (0-based line, 0-based columns)."""
+
+    edits: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)
+    prepend: list[str] = field(default_factory=list)
+
+    def add(self, line: int, start: int, end: int, text: str) -> None:
+        self.edits.setdefault(line, []).append((start, end, text))
+
+    def apply(self, lines: list[str]) -> str:
+        out = []
+        for i, line in enumerate(lines):
+            if i in self.deleted:
+                continue
+            for start, end, text in sorted(self.edits.get(i, []), reverse=True):
+                line = line[:start] + text + line[end:]
+            out.append(line)
+        return "".join(self.prepend) + "".join(out)
+
+
+def _quote_state(command: str, offset: int, escape: str = "\\") -> str:
+    """'' outside quotes, "'" or '"' inside them, at `offset` of a shell command."""
+    state = ""
+    i = 0
+    while i < offset:
+        c = command[i]
+        if state == "'":
+            if c == "'":
+                state = ""
+        elif c == escape and state != "'":
+            i += 1
+        elif c == '"':
+            state = "" if state == '"' else '"'
+        elif c == "'" and state == "":
+            state = "'"
+        i += 1
+    return state
+
+
+def _reference(name: str, state: str) -> str:
+    sub = f"$(cat {SECRET_DIR_IN_BUILD}/{name})"
+    if state == "'":
+        return f"'\"{sub}\"'"
+    if state == '"':
+        return sub
+    return f'"{sub}"'
+
+
+class BuildKitSecrets:
+    target: ClassVar[str] = "buildkit"
+
+    def __init__(
+        self,
+        root: Path,
+        workspace: Workspace,
+        *,
+        syntax: str | None = None,
+        vault_path: str | None = None,
+        compose_files: Sequence[Path] = (),
+    ) -> None:
+        self.root = Path(root)
+        self.ws = workspace
+        self.syntax = syntax
+        self.vault_path = vault_path
+        # Compose files whose services may build a Dockerfile: a runtime ENV
+        # secret moves to the service that runs the image.
+        self.compose_files = list(compose_files)
+        self._path = Path()
+        # instruction line -> (line, column) of its pairs removed so far
+        self._removed: dict[int, set[tuple[int, int]]] = {}
+
+    def plan(self, findings: Sequence[Finding]) -> Plan:
+        from leakguard.engine import kind_of_path
+
+        by_file: dict[str, list[Finding]] = {}
+        for f in findings:
+            if f.location.path and kind_of_path(f.location.path) == "dockerfile":
+                by_file.setdefault(f.location.path, []).append(f)
+        plans = [self._plan_file(Path(p), group) for p, group in by_file.items()]
+        moves = tuple(m for p in plans for m in p.moves)
+        skipped = tuple(s for p in plans for s in p.skipped)
+        values = {k: v for p in plans for k, v in p.values.items()}
+        notes = tuple(n for p in plans for n in p.notes)
+        return Plan((), moves, skipped, values, notes)
+
+    def _plan_file(self, path: Path, findings: list[Finding]) -> Plan:
+        text = self.ws.read(path)
+        if text is None:
+            return Plan(skipped=tuple(Skipped(f, "the file is gone") for f in findings))
+        try:
+            instructions = parse_dockerfile(text)
+        except DockerfileSyntaxError as e:
+            return Plan(skipped=tuple(Skipped(f, f"does not parse: {e.message}") for f in findings))
+        self._path = path
+        self._removed = {}
+        lines = text.splitlines(keepends=True)
+        escape = parse_directives(text.split("\n")).get("escape", "\\")
+        spans = _Spans()
+        mounts: dict[int, dict[str, str | None]] = {}  # RUN index -> {secret: env var}
+        moves: list[SecretMove] = []
+        skipped: list[Skipped] = []
+        values: dict[str, SecretValue] = {}
+        done_pairs: set[tuple[int, int, int]] = set()
+        rel = os.path.relpath(path, self.root).replace(os.sep, "/")
+
+        for f in sorted(findings, key=lambda f: (f.location.line or 0, f.location.column or 0)):
+            line = f.location.line or 0
+            index = next((k for k, ins in enumerate(instructions)
+                          if ins.line <= line <= ins.end_line), None)  # fmt: skip
+            if index is None:
+                skipped.append(Skipped(f, "not inside an instruction (a comment?): "
+                                          "needs manual change"))  # fmt: skip
+                continue
+            ins = instructions[index]
+            if ins.instruction in ("ARG", "ENV"):
+                pair = next((p for p in ins.pairs if p.value_line == line and p.value
+                             and f.secret.reveal() in p.value), None)  # fmt: skip
+                if pair is None:
+                    skipped.append(Skipped(f, f"not the value of an {ins.instruction}: "
+                                              "needs manual change"))  # fmt: skip
+                    continue
+                if (index, pair.line, pair.column) in done_pairs:
+                    continue
+                why = self._plan_pair(instructions, index, pair, f, lines, escape, spans, mounts,
+                                      moves, values, rel)  # fmt: skip
+                if why:
+                    skipped.append(Skipped(f, why))
+                else:
+                    done_pairs.add((index, pair.line, pair.column))
+            elif ins.instruction == "RUN":
+                why = self._plan_inline(ins, index, f, lines, spans, mounts, moves, values, rel)
+                if why:
+                    skipped.append(Skipped(f, why))
+            else:
+                skipped.append(Skipped(f, f"in a {ins.instruction} instruction: needs manual "
+                                          "change"))  # fmt: skip
+
+        for index, secrets in mounts.items():
+            self._add_mounts(instructions[index], secrets, lines, spans)
+        if mounts and self.syntax and not parse_directives(text.split("\n")).get("syntax"):
+            spans.prepend.append(SYNTAX_LINE.format(version=self.syntax))
+        new_text = spans.apply(lines)
+        if new_text == text:
+            return Plan(skipped=tuple(skipped))
+        try:
+            parse_dockerfile(new_text)
+        except DockerfileSyntaxError as e:
+            reason = f"the rewrite would not parse ({e.message}): needs manual change"
+            return Plan(skipped=tuple(skipped) + tuple(Skipped(f, reason) for f in findings))
+        self.ws.write(path, new_text)
+        notes: tuple[str, ...] = ()
+        built = [m for m in moves if any(c.startswith("build:") for c in m.consumers)]
+        if built:
+            flags = " ".join(f"--secret id={m.name},src={_rel(m.local_file, self.root)}"
+                             for m in built if m.local_file)  # fmt: skip
+            context = os.path.relpath(path.parent, self.root).replace(os.sep, "/")
+            file_flag = "" if path.name == "Dockerfile" else f" -f {rel}"
+            notes = (f"build with: DOCKER_BUILDKIT=1 docker build {flags}{file_flag} {context}",)
+        return Plan((), tuple(moves), tuple(skipped), values, notes)
+
+    def _move(
+        self, name: str, value: SecretValue, consumer: str, moves: list[SecretMove],
+        values: dict[str, SecretValue],
+    ) -> str:  # fmt: skip
+        base = name
+        n = 2
+        while name in values and values[name] != value:
+            name = f"{base}_{n}"
+            n += 1
+        if name in values:
+            for k, m in enumerate(moves):
+                if m.name == name and consumer not in m.consumers:
+                    moves[k] = SecretMove(m.name, m.destination, (*m.consumers, consumer),
+                                          m.fingerprint, m.redacted, m.local_file)  # fmt: skip
+            return name
+        local = self.root / SECRETS_DIR / name
+        destination = (f"vault:{self.vault_path}#{name}" if self.vault_path
+                       else f"file:{_rel(local, self.root)}")  # fmt: skip
+        values[name] = value
+        moves.append(SecretMove(name, destination, (consumer,), value.fingerprint, value.redacted,
+                                local_file=local))  # fmt: skip
+        return name
+
+    def _plan_pair(
+        self, instructions: list[Instruction], index: int, pair: KeyValue, f: Finding,
+        lines: list[str], escape: str, spans: _Spans, mounts: dict[int, dict[str, str | None]],
+        moves: list[SecretMove], values: dict[str, SecretValue], rel: str,
+    ) -> str | None:  # fmt: skip
+        ins = instructions[index]
+        assert pair.value is not None
+        if "$" in pair.value:
+            return "the value refers to another variable: needs manual change"
+        if ins.stage < 0:
+            return "a global ARG (before FROM): needs manual change"
+        if pair.line != pair.value_line:
+            return "the pair spans lines: needs manual change"
+        users = []
+        if ins.instruction == "ENV":
+            later = [i for i in instructions if i.stage > ins.stage]
+            if any(pair.key in referenced_names(i.command) for i in later):
+                return f"a later build stage uses ${pair.key}: needs manual change"
+        for k in range(index + 1, len(instructions)):
+            other = instructions[k]
+            if other.stage != ins.stage:
+                break
+            if other.instruction in ("ARG", "ENV") and any(p.key == pair.key for p in other.pairs):
+                break  # redefined: later uses are not this value
+            text = other.command + "".join(h.content for h in other.heredocs)
+            if pair.key not in referenced_names(text) and not (
+                other.instruction == "RUN" and ins.instruction == "ENV" and pair.key in text
+            ):
+                continue
+            if other.instruction != "RUN":
+                where = f"{other.instruction} on line {other.line}"
+                return f"{where} uses ${pair.key}: needs manual change"
+            if other.json_form or other.heredocs:
+                return (
+                    f"the RUN on line {other.line} is in exec or heredoc form: needs manual change"
+                )
+            users.append(k)
+        value = SecretValue(pair.value.encode("utf-8", "surrogateescape"))
+        final = ins.stage == max(i.stage for i in instructions)
+        runtime = ins.instruction == "ENV" and final
+        services = self._runtime_services() if runtime else []
+        if not users and not services:
+            if ins.instruction == "ENV":
+                return (
+                    "a runtime ENV secret (no RUN uses it, no Compose service builds this "
+                    "Dockerfile): set it when the container runs: needs manual change"
+                )
+            return "no RUN uses this ARG: remove it by hand"
+        for compose_path, service in services:
+            why = self._to_service(compose_path, service, pair.key, value, moves, values, rel)
+            if why:
+                return why
+        self._remove_pair(ins, pair, lines, escape, spans)
+        if not users:
+            return None
+        stage = ins.stage_name or str(ins.stage)
+        name = self._move(pair.key.lower(), value, f"build:{rel}:{stage}:{pair.key}", moves, values)
+        if runtime and not services:
+            k = next(i for i, m in enumerate(moves) if m.name == name)
+            note = f"no longer in the image's ENV: set {pair.key} where the container runs"
+            moves[k] = SecretMove(name, moves[k].destination, moves[k].consumers,
+                                  moves[k].fingerprint, moves[k].redacted, moves[k].local_file,
+                                  note=note)  # fmt: skip
+        for k in users:
+            mounts.setdefault(k, {})[name] = pair.key
+        return None
+
+    def _runtime_services(self) -> list[tuple[Path, str]]:
+        from leakguard.migrators.compose_secrets import services_building
+
+        found: list[tuple[Path, str]] = services_building(self.ws, self.compose_files, self._path)
+        return found
+
+    def _to_service(
+        self, compose_path: Path, service: str, key: str, value: SecretValue,
+        moves: list[SecretMove], values: dict[str, SecretValue], rel: str,
+    ) -> str | None:  # fmt: skip
+        """The ENV value moves to the git-ignored env file the service loads."""
+        from leakguard.migrators.compose_secrets import ensure_env_file, secret_name
+
+        local = self.root / SECRETS_DIR / f"{secret_name(service)}.env"
+        why: str | None = ensure_env_file(self.ws, compose_path, service, local)
+        if why:
+            return why
+        name = key.lower()
+        if name in values and values[name] != value:
+            name = f"{secret_name(service)}_{name}"
+        if name in values:
+            return None
+        values[name] = value
+        consumer = f"compose:{_rel(compose_path, self.root)}:{service}:{key}"
+        destination = (f"vault:{self.vault_path}#{name}" if self.vault_path
+                       else f"file:{_rel(local, self.root)}#{key}")  # fmt: skip
+        moves.append(SecretMove(name, destination, (consumer, f"image:{rel}:ENV"),
+                                value.fingerprint, value.redacted, local_file=local,
+                                note=f"env_file: {key} leaves the image for the service's "
+                                     "git-ignored env file", env_key=key))  # fmt: skip
+        return None
+
+    def _remove_pair(
+        self, ins: Instruction, pair: KeyValue, lines: list[str], escape: str, spans: _Spans
+    ) -> None:
+        gone = self._removed.setdefault(ins.line, set())
+        gone.add((pair.line, pair.column))
+        if len(gone) == len(ins.pairs):  # nothing left: the whole instruction goes
+            for i in range(ins.line - 1, ins.end_line):
+                spans.deleted.add(i)
+                spans.edits.pop(i, None)
+            return
+        i = pair.line - 1
+        line = lines[i]
+        start = pair.column - 1
+        assert pair.raw_value is not None
+        end = pair.value_column - 1 + len(pair.raw_value)
+        while end < len(line) and line[end] in " \t":
+            end += 1
+        rest = (line[:start] + line[end:]).strip()
+        if i == ins.line - 1 or rest not in ("", escape):
+            spans.add(i, start, end, "")
+            return
+        spans.deleted.add(i)
+        if rest == "":  # the pair ended the instruction: the line before must stop continuing
+            j = i - 1
+            while j >= ins.line - 1 and (j in spans.deleted or not lines[j].strip()
+                                         or lines[j].lstrip().startswith("#")):  # fmt: skip
+                j -= 1
+            m = re.search(re.escape(escape) + r"[ \t]*(\r?\n)?$", lines[j])
+            if m:
+                spans.add(j, m.start(), m.start() + len(m.group(0)) - len(m.group(1) or ""), "")
+
+    def _plan_inline(
+        self, ins: Instruction, index: int, f: Finding, lines: list[str], spans: _Spans,
+        mounts: dict[int, dict[str, str | None]], moves: list[SecretMove],
+        values: dict[str, SecretValue], rel: str,
+    ) -> str | None:  # fmt: skip
+        secret = f.secret.reveal()
+        if ins.json_form or ins.heredocs:
+            return "a RUN in exec or heredoc form: needs manual change"
+        if "credential-file" in str(f.rule_id):
+            return (
+                "the RUN writes a credential file into the layer: write it under a secret "
+                "mount, or remove it in the same RUN: needs manual change"
+            )
+        if "$(" in secret or "${" in secret or SECRET_DIR_IN_BUILD in secret:
+            return "not a literal (it reads a variable or a secret mount)"
+        if len(secret) < 8 or secret not in ins.command:
+            return "not a literal in the RUN command: needs manual change"
+        consumer = f"build:{rel}:{ins.stage_name or ins.stage}:RUN"
+        base = re.sub(r"[^a-z0-9_]", "_", str(f.rule_id).lower())
+        name = self._move(base, f.secret, consumer, moves, values)
+        start = 0
+        while (offset := ins.command.find(secret, start)) >= 0:
+            start = offset + len(secret)
+            line, col = ins.locate(offset)
+            end_line, end_col = ins.locate(offset + len(secret) - 1)
+            if end_line != line or end_col != col + len(secret) - 1:
+                return "the literal is split across lines: needs manual change"
+            if any(s[0] <= col - 1 < s[1] for s in spans.edits.get(line - 1, [])):
+                continue
+            state = _quote_state(ins.command, offset)
+            end = col - 1 + len(secret)
+            text = _reference(name, state)
+            if state == "'" and ins.command[offset + len(secret) : offset + len(secret) + 1] == "'":
+                end, text = end + 1, text[:-1]  # the quote closed here: no empty '' after it
+            spans.add(line - 1, col - 1, end, text)
+        mounts.setdefault(index, {}).setdefault(name, None)
+        return None
+
+    def _add_mounts(
+        self, ins: Instruction, secrets: dict[str, str | None], lines: list[str], spans: _Spans
+    ) -> None:
+        first = lines[ins.line - 1]
+        m = re.match(r"[ \t]*RUN\b", first, re.IGNORECASE)
+        assert m is not None
+        flags = ""
+        exports = []
+        for name, var in secrets.items():
+            mount = f"--mount=type=secret,id={name}"
+            if var is not None and self.syntax:
+                mount += f",env={var}"
+            elif var is not None:
+                exports.append(f'export {var}="$(cat {SECRET_DIR_IN_BUILD}/{name})"')
+            flags += " " + mount
+        spans.add(ins.line - 1, m.end(), m.end(), flags)
+        if exports:
+            _, line, col = ins.segments[0]
+            spans.add(line - 1, col - 1, col - 1, " && ".join(exports) + " && ")
+
+
+def _rel(path: Path | None, root: Path) -> str:
+    return os.path.relpath(path or root, root).replace(os.sep, "/")

@@ -1,0 +1,368 @@
+"""Plan, show, apply: the shape every migrator shares.
+
+A migrator's `plan()` only reads. It returns a frozen `Plan`: the new text of
+each file it would change (with the hash of the text it read), where each
+secret would go (a name and a destination, never the value) and the findings
+it could not rewrite safely, each with the reason. The CLI prints
+`plan.diff()`; `apply_plan()` writes, refusing a file that changed since it
+was read and putting every original back if anything fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from leakguard.errors import ChangeRefused
+from leakguard.fsutil import SECRETS_MANIFEST, atomic_write
+from leakguard.models import Finding, SecretValue
+
+log = logging.getLogger(__name__)
+
+SECRETS_DIR = "secrets"
+MANIFEST_NAME = SECRETS_MANIFEST
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FileEdit:
+    """The whole new text of one file; `before_sha256` None means a new file."""
+
+    path: Path
+    before_sha256: str | None
+    after_text: str
+    before_text: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMove:
+    """Where one secret goes. `destination` is "file:PATH", "swarm:NAME" or
+    "vault:MOUNT/PATH#KEY"; `local_file` is the git-ignored file that builds
+    and Compose read (written by `apply`, or by `secrets pull` for Vault)."""
+
+    name: str
+    destination: str
+    consumers: tuple[str, ...]
+    fingerprint: str
+    redacted: str
+    local_file: Path | None = None
+    note: str = ""
+    # Set when `local_file` is an env file (`KEY=value` lines) rather than the bare value.
+    env_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A finding left alone: it needs a manual change, for `reason`."""
+
+    finding: Finding
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    edits: tuple[FileEdit, ...] = ()
+    moves: tuple[SecretMove, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    # name -> value, for `apply` only: never shown, never in the diff.
+    values: Mapping[str, SecretValue] = field(default_factory=dict, repr=False, compare=False)
+    # Shell commands a user runs after applying (e.g. `docker build --secret ...`).
+    notes: tuple[str, ...] = ()
+    # Other secrets that may show in the diff's context lines: redacted too.
+    hidden: tuple[SecretValue, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.edits and not self.moves
+
+    def diff(self) -> str:
+        """A unified diff of every file edit; moved values appear redacted."""
+        chunks: list[str] = []
+        for edit in self.edits:
+            name = _display(edit.path).lstrip("/")
+            old = edit.before_text.splitlines(keepends=True)
+            new = edit.after_text.splitlines(keepends=True)
+            fromfile = "/dev/null" if edit.before_sha256 is None else f"a/{name}"
+            lines = list(difflib.unified_diff(old, new, fromfile, f"b/{name}"))
+            chunks.extend(line if line.endswith("\n") else line + "\n\\ No newline\n"
+                          for line in lines)  # fmt: skip
+        return self.redact("".join(chunks))
+
+    def redact(self, text: str) -> str:
+        """`text` with every value of this plan replaced by its redacted form."""
+        every = {*self.values.values(), *self.hidden}
+        for value in sorted(every, key=lambda v: -len(v.raw)):
+            shown = value.reveal()
+            if shown:
+                text = text.replace(shown, value.redacted)
+        return text
+
+    def table(self) -> str:
+        """One line per moved secret: name, destination, redacted value, consumers."""
+        rows = [
+            f"{m.name}\t{m.destination}\t{m.redacted}\t{', '.join(m.consumers)}"
+            + (f"\t({m.note})" if m.note else "")
+            for m in self.moves
+        ]
+        return "".join(r + "\n" for r in rows)
+
+    def merged(self, other: Plan) -> Plan:
+        return merge([self, other])
+
+
+def _display(path: Path) -> str:
+    if not path.is_absolute():
+        return str(path)
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+def merge(plans: Iterable[Plan]) -> Plan:
+    """One plan from several; edits of the same file must chain (each migrator
+    plans against the text the previous one produced)."""
+    edits: dict[Path, FileEdit] = {}
+    moves: list[SecretMove] = []
+    skipped: list[Skipped] = []
+    values: dict[str, SecretValue] = {}
+    notes: list[str] = []
+    for plan in plans:
+        for edit in plan.edits:
+            first = edits.get(edit.path)
+            if first is not None:
+                edit = FileEdit(edit.path, first.before_sha256, edit.after_text, first.before_text)
+            edits[edit.path] = edit
+        moves.extend(plan.moves)
+        seen = {(s.finding.rule_id, s.finding.location) for s in skipped}
+        skipped.extend(
+            s for s in plan.skipped if (s.finding.rule_id, s.finding.location) not in seen
+        )
+        values.update(plan.values)
+        notes.extend(n for n in plan.notes if n not in notes)
+    return Plan(tuple(edits.values()), tuple(moves), tuple(skipped), values, tuple(notes))
+
+
+class Migrator(Protocol):
+    target: ClassVar[str]
+
+    def plan(self, findings: Sequence[Finding]) -> Plan: ...
+
+
+class Workspace:
+    """The text of files as a plan will leave them, read once from disk.
+
+    Migrators that touch the same file (Compose then the manifest, say) read
+    and edit through one workspace, so their edits chain.
+    """
+
+    def __init__(self) -> None:
+        self._original: dict[Path, bytes | None] = {}
+        self._current: dict[Path, str] = {}
+
+    def read(self, path: Path) -> str | None:
+        path = Path(path)
+        if path in self._current:
+            return self._current[path]
+        if path not in self._original:
+            try:
+                self._original[path] = path.read_bytes()
+            except FileNotFoundError:
+                self._original[path] = None
+            except OSError as e:
+                raise ChangeRefused(f"cannot read {path}: {e.strerror}") from e
+        raw = self._original[path]
+        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+
+    def write(self, path: Path, text: str) -> None:
+        self.read(path)
+        self._current[Path(path)] = text
+
+    def edits(self) -> tuple[FileEdit, ...]:
+        out = []
+        for path, text in self._current.items():
+            raw = self._original.get(path)
+            before = None if raw is None else raw.decode("utf-8", "surrogateescape")
+            if before == text:
+                continue
+            digest = None if raw is None else sha256_of(raw)
+            out.append(FileEdit(path, digest, text, before or ""))
+        return tuple(out)
+
+
+def ensure_ignored(ws: Workspace, ignore_file: Path, pattern: str) -> None:
+    """Add `pattern` to a .gitignore/.dockerignore unless it is already there."""
+    text = ws.read(ignore_file) or ""
+    wanted = {pattern, pattern.strip("/"), pattern.rstrip("/"), "/" + pattern.strip("/")}
+    if any(line.strip() in wanted for line in text.splitlines()):
+        return
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# local secret files written by leakguard (0600, never committed)\n" + pattern + "\n"
+    ws.write(ignore_file, text)
+
+
+# -- apply ------------------------------------------------------------------------
+
+# A store for secrets kept outside the project (Vault, Swarm): called with the
+# moves and their values before any file is touched; raises ChangeRefused.
+RemoteStore = Callable[[Sequence[SecretMove], Mapping[str, SecretValue]], None]
+
+
+@dataclass
+class Applied:
+    written: list[Path] = field(default_factory=list)
+    secret_files: list[Path] = field(default_factory=list)
+
+
+def local_contents(
+    moves: Sequence[SecretMove], values: Mapping[str, SecretValue], *, overwrite: bool = False
+) -> dict[Path, bytes]:
+    """The new content of each local secret file (only those that change).
+
+    Refuses when a file already holds a different value for a secret, unless
+    `overwrite` (the source of truth is elsewhere, as with `secrets pull`).
+    """
+    from leakguard.migrators.compose_secrets import env_line
+
+    grouped: dict[Path, list[SecretMove]] = {}
+    for move in moves:
+        if move.local_file is not None and move.name in values:
+            grouped.setdefault(move.local_file, []).append(move)
+    out: dict[Path, bytes] = {}
+    for path, group in grouped.items():
+        try:
+            current: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        except OSError as e:
+            raise ChangeRefused(f"cannot read {path}: {e.strerror}") from e
+        if group[0].env_key is None:
+            value = values[group[0].name].raw
+            if current is not None and current != value and not overwrite:
+                raise ChangeRefused(
+                    f"{path} exists and holds a different value for {group[0].name!r}",
+                    hint="move that file away (or put the value you want in it) and run again",
+                )
+            if current != value:
+                out[path] = value
+            continue
+        text = current or b""
+        lines = text.splitlines(keepends=True)
+        for move in group:
+            assert move.env_key is not None
+            wanted = env_line(move.env_key, values[move.name].raw)
+            prefix = move.env_key.encode() + b"="
+            same = [ln for ln in lines if ln.startswith(prefix)]
+            if same and all(ln.rstrip(b"\r\n") == wanted.rstrip(b"\n") for ln in same):
+                continue
+            if same and overwrite:
+                lines = [ln for ln in lines if not ln.startswith(prefix)]
+            elif same:
+                raise ChangeRefused(
+                    f"{path} already sets {move.env_key} to a different value",
+                    hint="remove that line (or put the value you want in it) and run again",
+                )
+            if lines and not lines[-1].endswith(b"\n"):
+                lines[-1] += b"\n"
+            lines.append(wanted)
+        new = b"".join(lines)
+        if new != text or current is None:
+            out[path] = new
+    return out
+
+
+def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
+    """Write the plan: all of it, or (on any failure) none of the files."""
+    for edit in plan.edits:
+        try:
+            raw: bytes | None = edit.path.read_bytes()
+        except FileNotFoundError:
+            raw = None
+        except OSError as e:
+            raise ChangeRefused(f"cannot read {edit.path}: {e.strerror}") from e
+        now = None if raw is None else sha256_of(raw)
+        if raw is not None and not stat.S_IMODE(edit.path.stat().st_mode) & stat.S_IWUSR:
+            raise ChangeRefused(
+                f"{edit.path} is read-only; nothing was written",
+                hint="make it writable (chmod u+w) if it should change, and run again",
+            )
+        if now != edit.before_sha256:
+            raise ChangeRefused(
+                f"{edit.path} changed since the plan was made; nothing was written",
+                hint="run the migration again to plan against the current file",
+            )
+    local_moves = [m for m in plan.moves if not m.destination.startswith(("vault:", "swarm:"))]
+    secret_files = local_contents(local_moves, plan.values)
+    remote = [m for m in plan.moves if m.destination.startswith(("vault:", "swarm:"))]
+    if remote:
+        if store is None:
+            raise ChangeRefused("this plan needs a secret store to apply it")
+        store(remote, plan.values)
+
+    backups: list[tuple[Path, bytes | None, int | None]] = []
+    applied = Applied()
+    try:
+        write_secret_files(secret_files, backups)
+        applied.secret_files.extend(secret_files)
+        for edit in plan.edits:
+            _backup(edit.path, backups)
+            edit.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(edit.path, edit.after_text.encode("utf-8", "surrogateescape"))
+            applied.written.append(edit.path)
+    except BaseException as e:
+        restore(backups)
+        if isinstance(e, OSError):
+            where = f" {e.filename}" if e.filename else ""
+            raise ChangeRefused(
+                f"cannot write{where}: {e.strerror}; every file was put back as it was",
+                hint="fix the cause (permissions, free space) and run again",
+            ) from e
+        raise
+    return applied
+
+
+_DIR = -1  # a backup entry for a folder that apply created
+
+
+def write_secret_files(
+    files: Mapping[Path, bytes], backups: list[tuple[Path, bytes | None, int | None]]
+) -> None:
+    """Write local secret files 0600 in a 0700 folder, keeping backups."""
+    for path, data in files.items():
+        if not path.parent.exists():
+            backups.append((path.parent, None, _DIR))  # made here: removed on restore
+        _backup(path, backups)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write(path, data, mode=0o600)
+
+
+def _backup(path: Path, backups: list[tuple[Path, bytes | None, int | None]]) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        backups.append((path, path.read_bytes(), mode))
+    except FileNotFoundError:
+        backups.append((path, None, None))
+
+
+def restore(backups: list[tuple[Path, bytes | None, int | None]]) -> None:
+    for path, data, mode in reversed(backups):
+        try:
+            if mode == _DIR:
+                if path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+            elif data is None:
+                if path.exists():
+                    os.unlink(path)
+            else:
+                atomic_write(path, data, mode=mode)
+        except OSError as e:  # pragma: no cover - best effort, logged
+            log.error("could not restore %s: %s", path, e.strerror)

@@ -1,0 +1,97 @@
+"""The plan/apply core and the command's contract: exit codes, refusals, no values shown."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from leakguard.migrators.plan import FileEdit, Plan, SecretMove, apply_plan, sha256_of
+from leakguard.models import SecretValue
+from tests.conftest import GITHUB_PAT, PASSWORD
+from tests.migrators.conftest import Run
+from tests.migrators.projects import compose_project, tree_hashes
+
+
+def test_the_diff_and_table_never_hold_a_value(tmp_path: Path) -> None:
+    path = tmp_path / "a.yml"
+    before = f"token: {GITHUB_PAT}\n"
+    plan = Plan(
+        edits=(FileEdit(path, sha256_of(before.encode()), "token_file: /run/x\n", before),),
+        moves=(SecretMove("token", "file:secrets/token", ("c",), "f", "ghp_…"),),
+        values={"token": SecretValue(GITHUB_PAT.encode())},
+    )
+    shown = plan.diff() + plan.table() + repr(plan)
+    assert GITHUB_PAT not in shown
+    assert "-token: ghp_…\n" in plan.diff() and "+token_file: /run/x\n" in plan.diff()
+
+
+def test_apply_keeps_the_file_mode_and_writes_secret_files_0600(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("a: 1\n")
+    path.chmod(0o640)
+    local = tmp_path / "secrets" / "token"
+    plan = Plan(
+        edits=(FileEdit(path, sha256_of(b"a: 1\n"), "a: 2\n", "a: 1\n"),),
+        moves=(SecretMove("token", "file:secrets/token", (), "", "", local_file=local),),
+        values={"token": SecretValue(PASSWORD.encode())},
+    )
+    applied = apply_plan(plan)
+    assert applied.written == [path] and applied.secret_files == [local]
+    assert path.read_text() == "a: 2\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert local.read_text() == PASSWORD and stat.S_IMODE(local.stat().st_mode) == 0o600
+
+
+def test_an_env_file_with_another_value_for_the_key_is_refused(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    project = compose_project(tmp_path / "p", "example/app", "postgres:16")
+    (project / "secrets").mkdir()
+    (project / "secrets" / "app.env").write_text("OTHER=1\nGITHUB_TOKEN=old\n")
+    before = tree_hashes(project)
+    run = leakguard("migrate", "--apply", str(project))
+    assert run.code == 4 and "already sets GITHUB_TOKEN to a different value" in run.err
+    assert tree_hashes(project) == before
+
+
+def test_an_env_file_keeps_its_other_lines(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
+    project = compose_project(tmp_path / "p", "example/app", "postgres:16")
+    (project / "secrets").mkdir()
+    (project / "secrets" / "app.env").write_text("OTHER=1")
+    assert leakguard("migrate", "--apply", str(project)).code == 0
+    assert (project / "secrets" / "app.env").read_text() == f"OTHER=1\nGITHUB_TOKEN={GITHUB_PAT}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("docker-compose.yml", f"services:\n  app: [\n    TOKEN: {GITHUB_PAT}\n", "skipped"),
+        ("Dockerfile", f"RUN echo {GITHUB_PAT}\n", "skipped"),
+    ],
+)
+def test_a_malformed_file_is_reported_and_left_alone(
+    tmp_path: Path, leakguard: Callable[..., Run], name: str, text: str, reason: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    run = leakguard("migrate", "--apply", str(tmp_path))
+    assert run.code == 3 and reason in run.err and "Traceback" not in run.err
+    assert (tmp_path / name).read_text() == text
+    assert sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_usage_errors_exit_2(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
+    assert leakguard("migrate", str(tmp_path / "missing")).code == 2
+    run = leakguard("migrate", "--to", "vault", str(tmp_path), env={"VAULT_ADDR": ""})
+    assert run.code == 2 and "--vault-addr" in run.err
+    run = leakguard("secrets", "docker-flags", env={}, cwd=tmp_path)
+    assert run.code == 2 and "no leakguard-secrets.toml" in run.err
+
+
+def test_a_clean_folder_has_nothing_to_do(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
+    (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    image: x\n")
+    run = leakguard("migrate", "--apply", str(tmp_path))
+    assert run.code == 0 and "moved 0 secret(s)" in run.err
+    assert sorted(os.listdir(tmp_path)) == ["docker-compose.yml"]
