@@ -30,6 +30,7 @@ from leakguard.detectors.dockerfile import (
     is_literal,
     shell_commands,
 )
+from leakguard.fsutil import managed_secret_files
 from leakguard.models import (
     Confidence,
     Finding,
@@ -377,6 +378,8 @@ def _add(walk: _Walk, rule_id: str, line: int, column: int, secret: bytes, messa
 
 def _env_file(walk: _Walk, target: str, node: Any, what: str, required: bool) -> None:
     where = f" ({walk.path}:{_lines(node)[0]})" if node is not None else ""
+    if os.path.abspath(target) in managed_secret_files(os.path.dirname(walk.path) or "."):
+        return  # a secret file `leakguard migrate` made: where the secret belongs
     try:
         with open(target, "rb") as fh:
             data = fh.read(64 * 1024 * 1024)

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from leakguard.detectors import structured_scanner
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
+from leakguard.fsutil import SECRETS_MANIFEST, managed_secret_files
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def walk(paths: Sequence[str], options: WalkOptions) -> Walk:
 
 def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -> None:
     ignores = _GitIgnores(root) if options.respect_gitignore else None
+    managed: frozenset[str] = frozenset()
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -82,6 +84,8 @@ def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -
             continue
         if ignores is not None:
             ignores.enter(folder)
+        if any(e.name == SECRETS_MANIFEST for e in entries):
+            managed |= managed_secret_files(folder)
         subdirs = []
         for entry in entries:
             try:
@@ -100,6 +104,9 @@ def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -
             if is_dir:
                 subdirs.append(entry.path)
             elif is_file:
+                if managed and os.path.abspath(entry.path) in managed:
+                    out.skipped.append(Skipped(entry.path, _MANAGED, error=False))
+                    continue
                 try:
                     size = entry.stat(follow_symlinks=False).st_size
                 except OSError as e:
@@ -109,6 +116,9 @@ def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -
             # symlinks, FIFOs, sockets and devices inside a tree are passed over:
             # a link's target is scanned where it really lives.
         stack.extend(reversed(subdirs))
+
+
+_MANAGED = f"a local secret file that {SECRETS_MANIFEST} lists (where the secret belongs)"
 
 
 def _add_file(path: str, size: int, options: WalkOptions, out: Walk) -> None:

@@ -33,3 +33,31 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+SECRETS_MANIFEST = "leakguard-secrets.toml"
+
+
+def managed_secret_files(folder: str) -> frozenset[str]:
+    """Absolute paths of the local secret files that `folder`'s secrets manifest lists.
+
+    `leakguard migrate` moves secrets out of Dockerfiles and Compose files
+    into such files (0600, git- and docker-ignored) and records them, without
+    values, in `leakguard-secrets.toml`: they are where secrets belong, not
+    leaks. A missing or unreadable manifest lists nothing.
+    """
+    import tomllib
+
+    try:
+        with open(os.path.join(folder, SECRETS_MANIFEST), "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return frozenset()
+    tables = data.get("secrets")
+    if not isinstance(tables, dict):
+        return frozenset()
+    return frozenset(
+        os.path.abspath(os.path.join(folder, t["file"]))
+        for t in tables.values()
+        if isinstance(t, dict) and isinstance(t.get("file"), str)
+    )

@@ -55,8 +55,10 @@ def _location(location: Location) -> dict[str, Any]:
     return out
 
 
-def _skipped(skipped: Skipped) -> dict[str, str]:
-    return {"target": skipped.target, "reason": skipped.reason}
+def _skipped(skipped: Skipped) -> dict[str, str | bool]:
+    # error: false is a note (a file over the size bound, a managed secret
+    # file); true means something could not be read, and the exit code is 3
+    return {"target": skipped.target, "reason": skipped.reason, "error": skipped.error}
 
 
 def _stats(stats: ScanStats) -> dict[str, int | float]:

@@ -58,12 +58,15 @@ def layout(result: ScanResult, show_secrets: bool = False) -> list[Line]:
                 lines.append([(hint, "dim")])
         lines.append([])
 
-    if result.skipped:
-        lines.append([("Could not read:", "bold yellow")])
-        lines.extend(
-            [(f"  {_printable(s.target)}: {_printable(s.reason)}", None)] for s in result.skipped
-        )
-        lines.append([])
+    for title, style, error in (("Could not read:", "bold yellow", True),
+                                ("Skipped:", "dim", False)):  # fmt: skip
+        these = [s for s in result.skipped if s.error is error]
+        if these:
+            lines.append([(title, style)])
+            lines.extend(
+                [(f"  {_printable(s.target)}: {_printable(s.reason)}", None)] for s in these
+            )
+            lines.append([])
 
     lines.append([(summary(result), "bold")])
     return lines
@@ -100,8 +103,11 @@ def summary(result: ScanResult) -> str:
         f" in {_plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB,"
         f" {stats.duration_s:.2f}s"
     )
-    if result.skipped:
-        text += f"; {len(result.skipped)} could not be read"
+    errors = sum(1 for s in result.skipped if s.error)
+    if errors:
+        text += f"; {errors} could not be read"
+    if len(result.skipped) > errors:
+        text += f"; {len(result.skipped) - errors} skipped"
     return text
 
 

@@ -76,7 +76,11 @@ def test_json_contract(leaky_result: ScanResult) -> None:
         "present_in_head": None,
         "occurrences": None,
     }
-    assert report["skipped"][1] == {"target": "samples/big.tar", "reason": "larger than 50 MB"}
+    assert report["skipped"][1] == {
+        "target": "samples/big.tar",
+        "reason": "larger than 50 MB",
+        "error": True,
+    }
     assert report["stats"]["duration_s"] == 1.234
     assert report["stats"]["skipped_binary"] == 1
 

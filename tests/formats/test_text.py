@@ -115,3 +115,15 @@ def test_input_cannot_inject_escape_codes() -> None:
     out = render(Format.TEXT, ScanResult(findings=[hostile]), ReportOptions())
     assert "\x1b" not in out and "\x07" not in out
     assert "evil\\x1b[2J\\nname.env" in out
+
+
+def test_skip_notes_are_not_read_errors() -> None:
+    result = ScanResult(
+        skipped=[Skipped("a.bin", "permission denied"),
+                 Skipped("secrets/db", "a local secret file", error=False)],  # fmt: skip
+        stats=ScanStats(files=1),
+    )
+    assert summary(result).endswith("; 1 could not be read; 1 skipped")
+    text = render(Format.TEXT, result, ReportOptions())
+    assert text.index("Could not read:") < text.index("a.bin") < text.index("Skipped:")
+    assert text.index("Skipped:") < text.index("secrets/db")
