@@ -32,6 +32,7 @@ from leakguard.models import SecretValue as _SecretValue
 from leakguard.models import fingerprint as _sha256
 from leakguard.models import redact as _redact
 from leakguard.rules import Context, Rule, RuleSet
+from leakguard.rules.filekinds import credential_file_kind
 
 
 class Readable(Protocol):
@@ -66,9 +67,16 @@ _SHELL = {".sh", ".bash", ".zsh", ".ksh", ".fish", ".ps1", ".bat", ".cmd"}
 
 
 def kind_of_path(path: str | None) -> str | None:
-    """The syntax a file is written in, as far as its name tells."""
+    """The syntax a file is written in, as far as its name tells.
+
+    Credential files get their own kind ("npmrc", "kubeconfig", "dotenv", ...:
+    see leakguard.detectors.credfiles), which rules for those files look for.
+    """
     if not path:
         return None
+    credential: str | None = credential_file_kind(path)
+    if credential is not None:
+        return credential
     name = os.path.basename(path).lower()
     if name.startswith(".env") or name.endswith(".env"):
         return "config"

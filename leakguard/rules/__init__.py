@@ -24,8 +24,10 @@ class Context:
     `kind` is a hint for rules whose meaning depends on syntax: "code",
     "config" (key/value files: .env, .ini, .properties, YAML, TOML),
     "dockerfile", "dockerfile-env" (the value of an ENV/ARG), "compose",
-    "shell", "commit-message". Surfaces may set it; otherwise it is derived
-    from the path.
+    "shell", "commit-message", or the kind of a credential file ("npmrc",
+    "docker-config", "kubeconfig", "dotenv", ...: see
+    leakguard.detectors.credfiles). Surfaces may set it; otherwise it is
+    derived from the path.
     """
 
     path: str | None = None
@@ -100,6 +102,6 @@ class RuleSet:
 
 def builtin_rules() -> RuleSet:
     """Every rule leakguard ships, in a stable order."""
-    from leakguard.rules import generic, providers
+    from leakguard.rules import catalog, credfiles, generic, providers
 
-    return RuleSet([*providers.RULES, *generic.RULES])
+    return RuleSet([*providers.RULES, *catalog.RULES, *credfiles.RULES, *generic.RULES])

@@ -17,7 +17,14 @@ import re
 
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
-from leakguard.rules.values import is_word, not_a_secret, shannon_entropy
+from leakguard.rules.values import (
+    in_sample,
+    is_known_example,
+    is_sample_path,
+    is_word,
+    not_a_secret,
+    shannon_entropy,
+)
 
 # -- private keys -------------------------------------------------------------
 
@@ -27,8 +34,15 @@ _KEY_BODY = re.compile(rb"[A-Za-z0-9+/=]{40,}")
 def _check_private_key(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     # A header followed by prose or "..." is documentation, not a key.
     if secret.startswith(b"PuTTY"):
-        return Confidence.HIGH if b"Private-Lines" in secret else None
-    return Confidence.HIGH if _KEY_BODY.search(secret) else None
+        found = b"Private-Lines" in secret
+    else:
+        found = bool(_KEY_BODY.search(secret))
+    if not found:
+        return None
+    if b"..." in secret or b"EXAMPLE" in secret or is_sample_path(context.path):
+        # Cut short or marked in documentation, or a test fixture's key.
+        return Confidence.LOW
+    return Confidence.HIGH
 
 
 PRIVATE_KEY = Rule(
@@ -67,7 +81,7 @@ def _check_jwt(secret: bytes, line: bytes, context: Context) -> Confidence | Non
         return None
     if not isinstance(header, dict) or "alg" not in header:
         return None
-    if header.get("alg") == "none":
+    if header.get("alg") == "none" or is_sample_path(context.path) or is_known_example(secret):
         return Confidence.LOW
     return Confidence.HIGH
 
@@ -95,9 +109,12 @@ JWT = Rule(
 def _check_url_password(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     if not_a_secret(secret) or secret.lower() in (b"pass", b"password", b"pwd", b"passwd"):
         return None
-    if secret.startswith((b"$", b"%", b"{")):
+    if secret.startswith((b"$", b"{")):  # printf-style % formats: is_reference
         return None
-    return Confidence.MEDIUM if is_word(secret) else Confidence.HIGH
+    if is_known_example(secret):
+        return Confidence.LOW
+    confidence = Confidence.MEDIUM if is_word(secret) else Confidence.HIGH
+    return in_sample(secret, context.path, confidence)
 
 
 URL_CREDENTIALS = Rule(
@@ -162,18 +179,88 @@ def _words(key: bytes) -> list[bytes]:
     return out
 
 
+# Words that, anywhere after the secret word, make the name describe the secret
+# (`TOKEN_LINESTATEMENT_END`, `PasswordLastUsed`, `Token.OutPromptNum`).
+_DESCRIBING = _NOT_VALUE_SUFFIXES | {
+    b"num", b"number", b"end", b"begin", b"start", b"used", b"last", b"date", b"time",
+    b"changed", b"updated", b"created", b"style", b"color", b"message", b"msg", b"text",
+    b"title", b"error", b"errors", b"status", b"state", b"detail", b"details", b"info",
+    b"help", b"description", b"desc", b"example", b"template", b"list", b"param", b"params",
+    b"parameter", b"option", b"options", b"flag", b"flags", b"attr", b"attribute", b"prefix",
+    b"suffix", b"separator", b"char", b"chars", b"input", b"output", b"column", b"form",
+    b"widget", b"button", b"dialog", b"page", b"view", b"link", b"request", b"response",
+    b"forgot", b"change", b"confirm", b"confirmation", b"verify", b"validator", b"strength",
+    b"rules", b"rule", b"requirements", b"age", b"history", b"rotation", b"placeholder",
+    b"mask", b"masked", b"missing", b"invalid", b"exception", b"handler", b"callback",
+    b"func", b"function", b"getter", b"setter", b"prop", b"property", b"util", b"utils",
+    b"module", b"parser", b"lexer", b"types", b"cls", b"regexp", b"factory", b"builder",
+    b"loader", b"reader", b"writer", b"cache", b"generator", b"context", b"builtin", b"prompt",
+    b"spec", b"schema", b"doc", b"docs", b"rotated", b"sid", b"names", b"keys", b"ids",
+    b"encryption", b"scheme", b"digest", b"strategy", b"backend", b"salt", b"rounds",
+    b"iterations", b"cost", b"complexity", b"kdf", b"const", b"constant", b"label",
+}  # fmt: skip
+# Tokens that are no credential: pagination cursors, idempotency and lock tokens,
+# lexer tokens and CSRF nonces (`NextToken`, `client_token`, `LockToken`).
+_NOT_CREDENTIAL_TOKENS = {
+    b"next", b"page", b"continuation", b"pagination", b"marker", b"cursor", b"sync", b"lock",
+    b"purchase", b"import", b"grant", b"copy", b"client", b"change", b"update", b"backward",
+    b"forward", b"idempotency", b"input", b"output", b"csrf", b"xsrf", b"cancel", b"resume",
+    b"previous", b"prev", b"first", b"upload", b"request", b"continue", b"starting", b"stop",
+}  # fmt: skip
+
+
 def _names_a_secret(key: bytes) -> bool:
     words = _words(key)
-    if not words or words[-1] in _NOT_VALUE_SUFFIXES:
+    if not words:
         return False
     for i, word in enumerate(words):
+        names = False
         if word in _SECRET_WORDS or word.endswith((b"password", b"passwd", b"secret", b"token")):
-            return True
-        if word == b"key" and i > 0 and words[i - 1] in _KEY_WORDS_BEFORE_KEY:
-            return True
-        if word.endswith(b"key") and word[:-3] in _KEY_WORDS_BEFORE_KEY:
-            return True
+            names = not (word == b"token" and i > 0 and words[i - 1] in _NOT_CREDENTIAL_TOKENS)
+        elif word == b"key" and i > 0 and words[i - 1] in _KEY_WORDS_BEFORE_KEY:
+            names = True
+        elif word.endswith(b"key") and word[:-3] in _KEY_WORDS_BEFORE_KEY:
+            names = True
+        if names:
+            return not any(w in _DESCRIBING for w in words[i + 1 :])
     return False
+
+
+_WORDISH = re.compile(rb"^#?[A-Za-z]+(?:[ _.-][A-Za-z]+)*[.!]?$")
+_COLOR = re.compile(rb"^#(?:[0-9A-Fa-f]{3,4}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
+_VERSION = re.compile(rb"^v?\d+(?:\.\d+)*[-+]?$")
+# Regular-expression syntax: a validation pattern for a secret, not the secret.
+_REGEX_SYNTAX = re.compile(
+    rb"\]\{|\]\+|\]\*|\\[dswDSW]|\(\?|\[\^?[a-zA-Z0-9]-[a-zA-Z0-9]|\{\d+,\d*\}"
+)
+_MENTIONS_SECRET = re.compile(rb"(?i)passw|token|secret|credential|api.?key")
+_DATE = re.compile(rb"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
+
+
+def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidence | None:
+    """How much a value assigned to a secret-named key looks like a secret."""
+    if _MENTIONS_SECRET.search(value):
+        # "NextToken", "no-password-required", "SomeKindOfPassword1": names, prose, examples.
+        return None if _WORDISH.match(value) else Confidence.LOW
+    if b" " in value:
+        if not quoted or value.count(b" ") >= 2 or value.rstrip().endswith((b".", b":", b"?")):
+            return None  # prose, a style spec, a command line
+        return Confidence.LOW
+    if _DATE.match(value) or value.startswith((b"http://", b"https://", b"/", b"./", b"~/")):
+        return None
+    if _COLOR.match(value) or _VERSION.match(value) or _REGEX_SYNTAX.search(value):
+        return None
+    if _WORDISH.match(value) or value.isdigit():
+        return Confidence.LOW  # dictionary words, identifiers, PINs: a note at most
+    if is_known_example(value):
+        return Confidence.LOW
+    if len(value) >= 8 and shannon_entropy(value) >= 2.5:
+        return Confidence.HIGH
+    return Confidence.MEDIUM
+
+
+def _flat(text: bytes) -> bytes:
+    return bytes(c for c in text.lower() if 48 <= c <= 57 or 97 <= c <= 122)
 
 
 def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence | None:
@@ -189,7 +276,16 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
     key = _KEY_BEFORE.search(before)
     if key is None or not _names_a_secret(key.group(1)):
         return None
+    if before[: key.start(1)].endswith(b"::"):
+        return None  # `"AWS::IAM::AccessKey": ...`: a type name, not a variable
+    if b"public" in key.group(1).lower():
+        return None  # public keys and their tokens are meant to be seen
     separator = before[key.end(1) :]
+    if b"==" in separator or b"!=" in before[-4:]:
+        # A comparison: `if token == "async"` is a lexer; `if password == "s3cr3t!x"`
+        # hard-codes one, and looks like it.
+        if len(secret) < 8 or shannon_entropy(secret.strip()) < 3.0:
+            return None
     if b"=" not in separator and b":" not in separator:
         # `NAME "value"` with no operator: only C's #define and Dockerfile's legacy ENV form.
         head = before.lstrip().lower()
@@ -198,13 +294,15 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
     value = secret.strip()
     if len(value) < 4 or not_a_secret(value) or value == key.group(1):
         return None
+    if value.startswith(b"?") or (b"=" in value and b", " in value):
+        return None  # `${VAR:?message}`; an argument list cut by the quotes
+    flat_value, flat_key = _flat(value), _flat(key.group(1))
+    if len(flat_value) >= 6 and (flat_value in flat_key or flat_key in flat_value):
+        return None  # `SN_dhSinglePass_x = "dhSinglePass-x"`: the name spelled again
     if b" " in value and not quoted:
         return None
-    if is_word(value):
-        return Confidence.LOW
-    if len(value) >= 8 and shannon_entropy(value) >= 2.5:
-        return Confidence.HIGH
-    return Confidence.MEDIUM
+    confidence = Confidence.LOW if is_word(value) else _value_confidence(value, quoted, context)
+    return in_sample(value, context.path, confidence)
 
 
 KEYWORD_SECRET = Rule(
@@ -232,6 +330,32 @@ _HASH_CONTEXT = re.compile(
 _SECRETISH_NAME = re.compile(rb"(?i)secret|token|passw|pwd|api.?key|private|credential|auth")
 
 
+def _named_by_key(secret: bytes, line: bytes) -> bool | None:
+    """Whether the name the value is assigned to names a secret (None: no name found)."""
+    at = line.find(secret)
+    if at <= 0:
+        return None
+    key = _KEY_BEFORE.search(line[:at])
+    if key is None:
+        return None
+    return _names_a_secret(key.group(1))
+
+
+# Engine windows around a hit on a very long line are this wide each side: a line
+# that fills both is minified code or a data blob.
+WINDOW_HINT = 1024
+_GENERATED = re.compile(
+    r"(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock"
+    r"|Pipfile\.lock|Cargo\.lock|go\.sum|composer\.lock|Gemfile\.lock|uv\.lock|[^/]+\.lock"
+    r"|[^/]+\.min\.(?:js|css|mjs)|[^/]+\.(?:js|css)\.map|RECORD)$"
+)
+
+
+def _is_generated(path: str | None) -> bool:
+    """Lockfiles, minified bundles and source maps, package RECORD files."""
+    return path is not None and bool(_GENERATED.search(path.replace("\\", "/")))
+
+
 def _make_entropy_check(limit: float, hex_only: bool) -> Check:
     # Entropy can exceed `limit` bits only with more than 2**limit distinct characters:
     # a cheap test that rejects most candidates before any arithmetic.
@@ -246,11 +370,17 @@ def _make_entropy_check(limit: float, hex_only: bool) -> Check:
             return None  # dotted: versions, hostnames, JWTs (their own rule)
         if shannon_entropy(secret) <= limit or not_a_secret(secret) or _UUID.match(secret):
             return None
-        named = bool(_SECRETISH_NAME.search(line))
+        by_key = _named_by_key(secret, line)
+        named = by_key if by_key is not None else bool(_SECRETISH_NAME.search(line))
         if not named and _HASH_CONTEXT.search(line):
             return None
-        if not named and hex_only and context.kind == "code" and len(secret) in (32, 40, 64):
-            return None  # md5/sha1/sha256 constants in code
+        if not named and hex_only and len(secret) in (32, 40, 56, 64, 96, 128):
+            return None  # md5/sha1/sha2 digests: in code, SBOMs, lockfiles and manifests
+        if not named and (_is_generated(context.path) or len(line) >= 2 * WINDOW_HINT):
+            return None  # lockfiles, source maps, minified bundles: hashes and ids galore
+        if is_sample_path(context.path) or is_known_example(secret):
+            # Test fixtures, examples and docs: only a secret-like name makes it worth a note.
+            return Confidence.LOW if named else None
         return Confidence.MEDIUM if named else Confidence.LOW
 
     return check

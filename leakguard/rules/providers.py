@@ -446,6 +446,8 @@ REGISTRIES = [
             "Revoke it at npmjs.com → Access Tokens (or `npm token revoke`), then create a "
             "new granular token."
         ),
+        # Like GitHub's, the last 6 characters are a CRC32 checksum of the 30 before.
+        check=valid_if(github_checksum_ok, Confidence.LOW),
         detect_secrets_type="NPM tokens",
     ),
     _rule(
@@ -501,7 +503,8 @@ REGISTRIES = [
         "artifactory-password",
         "JFrog Artifactory encrypted password",
         CRITICAL,
-        rf"{_L}(?P<secret>AP[0-9A-F][A-Za-z0-9]{{8,128}}){_R}",
+        r"(?<![A-Za-z0-9_+/:])(?<!sha256=)(?<!sha384=)(?<!sha512=)(?<!sha1=)(?<!md5=)"
+        rf"(?P<secret>AP[0-9A-F][A-Za-z0-9]{{8,128}}){_R_B64}",
         prefilter=r"AP[0-9A-F][A-Za-z0-9]{8}",
         remediation=(
             "Change the user's password in Artifactory (which invalidates its encrypted "

@@ -6,15 +6,20 @@ Every test here is a rule anyone can read; each returns True for "not a secret".
 
 from __future__ import annotations
 
+import hashlib
 import math
+import posixpath
 import re
 from collections import Counter
+
+from leakguard.models import Confidence
 
 # Words that mark a value as an example or a hole to fill in.
 PLACEHOLDER_WORDS = (
     b"changeme", b"change_me", b"change-me", b"example", b"placeholder", b"your", b"dummy",
     b"sample", b"redacted", b"replace", b"insert", b"todo", b"fixme", b"notreal", b"fake",
-    b"xxxx", b"****", b"....", b"<", b"secret_here", b"password_here", b"foobar",
+    b"anonymous", b"xxxx", b"****", b"...", "\u2026".encode(), b"<", b"secret_here",
+    b"password_here", b"foobar",
 )  # fmt: skip
 
 # Shapes that point at a secret kept elsewhere instead of holding one.
@@ -23,13 +28,19 @@ _REFERENCE = re.compile(
         \$\{[^}]*\}?                       # ${VAR}, ${VAR:-...}
       | \$\(.*                             # $(cat file)
       | \$[A-Za-z_][A-Za-z0-9_]*$          # $VAR
+      | \$[A-Za-z_][A-Za-z0-9_]*/.*        # $dir/private/key.pem
+      | (?:\\x[0-9A-Fa-f]{2})+$           # "\x6d\x61...": bytes spelled out (a label)
       | \{\{.*\}\}                         # {{ .Values.x }}
       | \{\{.*                             # {{ ... (cut by the line)
-      | %\([A-Za-z_]+\)s                   # %(name)s
-      | %[sd]$ | \{\d*\}$ | \{[a-z_]+\}$    # %s, {}, {name}
+      | .*%\([A-Za-z_]+\)[sdr]             # %(name)s
+      | %[-\#0-9.]*[sdrxq](?:[^A-Za-z0-9].*)?$    # %s, %s:%s, printf formats
+      | .*\{\d*\}.* | .*\{[A-Za-z_][\w.]*(?:![rs])?(?::[^}]*)?\}.*   # {}, {name}, {0}
+      | .*\$\{[^}]*\}.*                    # a ${VAR} anywhere in it
+      | %[A-Za-z_][A-Za-z0-9_]*%$          # %VAR% (Windows)
       | <[^>]*>?                           # <your-token>
       | /run/secrets/.* | /var/run/secrets/.*
-      | (?:os\.)?environ.* | process\.env.* | getenv.* | ENV\[.*
+      | (?:os\.)?environ.* | process\.env.* | getenv.* | ENV\[.* | ENV\.fetch.*
+      | System\.getenv.* | Deno\.env.* | import\.meta\.env.* | secrets\.[A-Za-z_].*
       | (?:file|env|vault|secret|ref|op|arn):.*    # scheme-style references
     )""",
     re.X,
@@ -37,7 +48,7 @@ _REFERENCE = re.compile(
 
 _REPEATED = re.compile(rb"^(.)\1+$|^(..)\2+$|^(...)\3+$")
 _IDENTIFIER = re.compile(
-    rb"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\)?)?$|^[A-Za-z_]\w*\("
+    rb"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\)?)?$|^[A-Za-z_][\w.]*\("
 )
 _SEQUENTIAL = (
     b"abcdefghijklmnopqrstuvwxyz", b"0123456789", b"9876543210", b"qwertyuiop", b"asdfghjkl",
@@ -46,7 +57,64 @@ _LITERALS = {
     b"none", b"null", b"nil", b"true", b"false", b"undefined", b"yes", b"no", b"on", b"off",
     b"required", b"optional", b"string", b"str", b"bool", b"int", b"bytes", b"password",
     b"secret", b"token", b"empty", b"default", b"hidden", b"unset", b"n/a", b"na", b"tbd",
+    b"read", b"write", b"readonly", b"read-only", b"read-write", b"readwrite",
 }  # fmt: skip
+
+
+# sha256 of documented example credentials that ship in vendor docs, SDKs and
+# their tests (AWS's IAM user guide keys, jwt.io's sample token, Stripe's docs
+# test keys, the classic "hunter2"). Stored as hashes so this file holds none.
+KNOWN_EXAMPLES = frozenset({
+    "1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3",
+    "78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598",
+    "c6ea27c534f993d31f0aef882e3d200e7b87470c379ae79c8f9b19d3bd363dc9",
+    "e21b597ba6b9cafa59d9ebc4d65c0385f5eb3fa56abab2607fa76589ad849a33",
+    "7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606",
+    "2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326",
+    "b1471f544ceeea31333bde7e1ecbaad6eac0d4a749412ad29bd66ef895b81c6b",
+    "f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7",
+})  # fmt: skip
+
+
+def is_known_example(value: bytes) -> bool:
+    """One of the documented example credentials above (compared by sha256)."""
+    return hashlib.sha256(value).hexdigest() in KNOWN_EXAMPLES
+
+
+# Folders and file names of tests, fixtures, examples and documentation: a generic
+# hit there is far more often sample data than a leak.
+_SAMPLE_DIRS = frozenset({
+    "test", "tests", "testing", "testdata", "test_data", "fixtures", "fixture", "__tests__",
+    "spec", "specs", "examples", "example", "doc", "docs", "man", "mocks",
+})  # fmt: skip
+_SAMPLE_FILE = re.compile(
+    r"^(?:test_.+\.py|.+_test\.(?:py|go|rb|exs)|.+\.(?:spec|test)\.[jt]sx?|.+Tests?\.java"
+    r"|examples?-\d+\.json|.+\.(?:rst|md|html|[1-8])(?:\.gz)?)$"
+)
+
+
+def is_sample_path(path: str | None) -> bool:
+    """A path under tests, fixtures, examples or docs (site-packages/x/tests,
+    /usr/share/doc, node_modules/x/test), or a test or documentation file."""
+    if not path:
+        return False
+    norm = path.replace("\\", "/")
+    parts = norm.lower().split("/")
+    if "/usr/share/doc/" in norm or "/usr/share/man/" in norm:
+        return True
+    if any(part in _SAMPLE_DIRS for part in parts[:-1]):
+        return True
+    return bool(_SAMPLE_FILE.match(posixpath.basename(norm)))
+
+
+def in_sample(value: bytes, path: str | None, confidence: Confidence | None) -> Confidence | None:
+    """A generic hit in a test, example or documentation file (`is_sample_path`): a
+    value that looks real stays as a low-confidence note, a weak one (a word, fewer
+    than 8 characters) is dropped. Elsewhere `confidence` is unchanged."""
+    if confidence is None or not is_sample_path(path):
+        return confidence
+    weak = len(value) < 8 or is_word(value) or value.isdigit()
+    return None if weak or confidence is not Confidence.HIGH else Confidence.LOW
 
 
 def shannon_entropy(value: bytes) -> float:

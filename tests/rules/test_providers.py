@@ -321,13 +321,16 @@ def _cases() -> list[Case]:
     add(Case("databricks-token", (Hit(f"token={(t := 'dapi' + r(32, HEX) + '-2')}", t),), ()))
 
     # -- registries and CI
-    npm, npm2 = "npm_" + r(36), "npm_" + r(36)
+    npm, npm2 = github("npm_"), github("npm_")
+    bad_npm = npm[:-1] + ("A" if npm[-1] != "A" else "B")
     add(
         Case(
             "npm-access-token",
             (
                 Hit(f"//registry.npmjs.org/:_authToken={npm}", npm),
                 Hit(f"NPM_TOKEN={npm2}", npm2),
+                # A failing checksum: a made-up token, reported as doubtful.
+                Hit(f"NPM_TOKEN={bad_npm}", bad_npm, Confidence.LOW),
             ),
             (
                 f"NPM_TOKEN={npm[:-1]}",

@@ -1,0 +1,181 @@
+"""False-positive control: placeholders, references, names and documented examples
+are not reported (or only as low-confidence notes); real-looking values still are.
+
+Values are assembled at run time; the repository itself holds none a scanner reports.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from leakguard.engine import Engine
+from leakguard.models import Confidence, Location
+from leakguard.rules import Context, builtin_rules
+from leakguard.rules.checks import crc32_base62
+from leakguard.rules.values import is_known_example, is_sample_path
+from tests.conftest import AWS_KEY_ID, GITHUB_PAT, PASSWORD, fake
+
+_BODY = fake("", 30, seed=31)
+VALID_PAT = "gh" + "p_" + _BODY + crc32_base62(_BODY.encode()).decode()
+
+ENGINE = Engine(builtin_rules())
+
+
+def found(
+    text: str, path: str = "app/settings.py", kind: str | None = None
+) -> list[tuple[str, str]]:
+    context = Context(path=path, kind=kind) if kind else None
+    findings = ENGINE.scan_bytes(text.encode(), Location(path=path), context)
+    return [(f.rule_id, f.confidence.value) for f in findings]
+
+
+def reported(text: str, path: str = "app/settings.py", kind: str | None = None) -> list[str]:
+    """Rule ids reported above the low-confidence note level."""
+    return [rule for rule, confidence in found(text, path, kind) if confidence != "low"]
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ('DB_PASSWORD = "${DB_PASSWORD}"\n', "app/settings.py"),
+        ("DB_PASSWORD=${DB_PASSWORD:-}\n", ".env"),
+        ('token = "$(cat /run/secrets/token)"\n', "deploy.yaml"),
+        ("password: {{ .Values.db.password }}\n", "chart/templates/secret.yaml"),
+        ('password = "%(password)s"\n', "app/settings.py"),
+        ("password = os.environ['DB_PASSWORD']\n", "settings.cfg"),
+        ("DB_PASSWORD_FILE=/run/secrets/db_password\n", ".env"),
+        ("api_key: /var/run/secrets/api-key\n", "config.yaml"),
+        (
+            "RUN printf '//registry.npmjs.org/:_authToken=%s\\n' \"$NPM_TOKEN\" > ~/.npmrc\n",
+            "build.sh",
+        ),
+        ('auth_token = "{}:{}".format(user, key)\n', "app/client.py"),
+        ('"output_token": "NextToken",\n', "paginators-1.json"),
+        (
+            '"NextToken": "' + "eyJOZXh0VG9rZW4iOiBudWxs" + "LCAiYm90b190cnVuY2F0ZSJ9" + '",\n',
+            "data/list.json",
+        ),
+        ('"AWS::IAM::AccessKey": "' + "72c2d9dd" + "90025459" + '",\n', "providers.json"),
+        ('ACCESS_KEY = "aws_access_key_id"\n', "botocore/credentials.py"),
+        ('NOPASSWORD = "no-password-required"\n', "app/utils.py"),
+        ('Token.Name.Builtin: "bold #038B8B",\n', "styles/lily.py"),
+        ('Token: "#ddd0c0",\n', "styles/coffee.py"),
+        ("token: 3.0-\n", "VERSIONS"),
+        ('"PasswordLastUsed": "2016-09-24T16:18:07Z",\n', "iam.json"),
+        ('if token == "async":\n', "lexer.py"),
+        (
+            '"pattern": "^arn:aws:secretsmanager:[a-z0-9-]{1,20}:secret:'
+            '[a-zA-Z0-9/_+=.@-]{1,512}$"\n',
+            "schema.json",
+        ),
+        ('publicKeyToken="6595b64144ccf1df"\n', "manifest.xml"),
+        ('"GrantToken": "The grant token."\n', "kms.json"),
+        ('password = "changeme"\n', "app/settings.py"),
+        ("    permissions:\n      id-token: write\n", ".github/workflows/ci.yml"),
+        (': "${DB_PASSWORD:?DB_PASSWORD must be set}"\n', "deploy.sh"),
+        ('#define SN_dhSinglePass_stdDH_sha1kdf "dhSinglePass-stdDH-sha1kdf"\n', "obj_mac.h"),
+        ("#password_encryption = scram-sha-256\n", "postgresql.conf"),
+        ("//registry.npmjs.org/:_authToken=MYTOKEN\n", "docs/npmrc.txt"),
+        ("def login(self, user='', passwd='', acct=''):\n", "ftplib.py"),
+        ("const u = new URL('https://abc:xyz123@example.com');\n", "/usr/share/doc/node/url.md"),
+        ('#define TLS_MD_MASTER_SECRET_CONST "\\x6d\\x61\\x73\\x74\\x65\\x72"\n', "tls1.h"),
+        ("private_key = $dir/private/cakey.pem # the CA key\n", "openssl.cnf"),
+        ("$pass = '-anonymous@'\n", "Net/FTP.pm"),
+        ('api_key = "<your-api-key>"\n', "app/settings.py"),
+        ('secret = "xxxxxxxxxxxxxxxx"\n', "app/settings.py"),
+        ('token = f.encrypt(b"A really secret message.")\n', "README"),
+        ('"content": "' + "7cc1186384beb7dd8eedea376413fd65" * 2 + '"\n', "sbom.cdx.json"),
+    ],
+)
+def test_placeholders_references_and_names_are_not_reported(text: str, path: str) -> None:
+    assert reported(text, path) == [], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'DB_PASSWORD = "{PASSWORD}"\n',
+        f'"password": "{PASSWORD}",\n',
+        f'client_secret: "{PASSWORD}"\n',
+        f'if password == "{PASSWORD}":\n',
+        f'SECRET_KEY_BASE = "{PASSWORD}{PASSWORD}"\n',
+        f"<password>{PASSWORD}</password>\n",
+    ],
+)
+def test_hard_coded_values_are_still_reported(text: str) -> None:
+    assert reported(text) != [], text
+    if not text.startswith(("if", "<")):
+        assert reported(text.replace('"', ""), ".env") != [], text
+
+
+def test_dictionary_words_are_a_low_note_at_most() -> None:
+    assert found('password = "Sunshine"\n') in ([("keyword-secret", "low")], [])
+    assert found('password = "wile_coyote"\n') in ([("keyword-secret", "low")], [])
+
+
+def test_documented_example_keys_are_low() -> None:
+    example_id = "AKIAIOSF" + "ODNN7EXAMPLE"
+    assert is_known_example(example_id.encode())
+    assert found(f"aws_access_key_id = {example_id}\n") == [("aws-access-key-id", "low")]
+    assert found(f"aws_access_key_id = {AWS_KEY_ID}\n") == [("aws-access-key-id", "high")]
+
+
+def test_sample_paths_lower_generic_hits_but_not_provider_tokens() -> None:
+    text = f'DB_PASSWORD = "{PASSWORD}"\ntoken = "{VALID_PAT}"\n'
+    assert found(text, "pkg/site-packages/lib/tests/test_db.py") == [
+        ("keyword-secret", "low"),
+        ("github-pat", "high"),
+    ]
+    assert found(text, "app/db.py") == [("keyword-secret", "high"), ("github-pat", "high")]
+
+
+@pytest.mark.parametrize(
+    ("path", "sample"),
+    [
+        ("/usr/lib/python3/site-packages/foo/tests/data.py", True),
+        ("/usr/share/doc/foo/README", True),
+        ("node_modules/foo/test/fixture.js", True),
+        ("botocore/data/s3/2006-03-01/examples-1.json", True),
+        ("src/app/test_settings.py", True),
+        ("samples/.env", False),
+        ("/tmp/pytest-of-root/pytest-1/test_x0/app.py", False),
+        ("src/app/settings.py", False),
+        (None, False),
+    ],
+)
+def test_sample_paths(path: str | None, sample: bool) -> None:
+    assert is_sample_path(path) is sample
+
+
+def test_truncated_or_example_private_keys_are_low() -> None:
+    body = "MIIEowIBAAKCAQEAqKpRgnn6yq26U3yt5YFZquyukfRjbMXDcNOK4rMCxDR"
+    head, tail = "-----BEGIN RSA PRIVATE" + " KEY-----", "-----END RSA PRIVATE" + " KEY-----"
+    assert found(f"{head}\n{body}...Xz9\n{tail}\n") == [("private-key", "low")]
+    assert found(f"{head}\n{body}{body}\n{tail}\n") == [("private-key", "high")]
+    assert found(f"{head}\n{body}{body}\n{tail}\n", "test/certdata/key.pem") == [
+        ("private-key", "low")
+    ]
+
+
+def test_confidence_filter_reaches_checksum_failures() -> None:
+    broken = GITHUB_PAT[:-1] + ("A" if GITHUB_PAT[-1] != "A" else "B")
+    assert found(f"GITHUB_TOKEN={broken}\n") == [("github-pat", Confidence.LOW.value)]
+
+
+def test_hashes_in_lockfiles_and_minified_code_are_not_reported() -> None:
+    blob = fake("", 44, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/", seed=40)
+    line = f'  "x": "{blob}",\n'
+    assert found(line, "web/src/data.js") == [("high-entropy-base64", "low")]
+    assert found(line, "web/package-lock.json") == []
+    assert found(line, "web/dist/app.min.js") == []
+    minified = "var a=1;" * 600 + f'b="{blob}";' + "c=2;" * 600 + "\n"
+    assert found(minified, "web/src/bundle.js") == []
+    # A secret-like name still counts, even in a lockfile.
+    assert found(f'  "api_secret": "{blob}",\n', "web/package-lock.json") != []
+
+
+def test_url_passwords_that_start_with_percent_are_still_passwords() -> None:
+    assert found('DATABASE_URL = "mysql://svc:%2nvu' + 'yHfu_Dyl.pEq@db:3306/shop"\n') == [
+        ("url-credentials", "high")
+    ]
+    assert found('url = "mysql://svc:%s@db/shop" % password\n') == []
