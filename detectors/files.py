@@ -20,6 +20,7 @@ from leakguard.detectors import structured_scanner
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
 from leakguard.fsutil import SECRETS_MANIFEST, managed_secret_files
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
+from leakguard.rules.filekinds import credential_file_kind
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,16 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
                 return result
             head = fh.read(BINARY_SNIFF)
             if b"\0" in head:
-                result.stats.skipped_binary += 1
+                if credential_file_kind(target.path) is None:
+                    result.stats.skipped_binary += 1
+                    return result
+                # a keystore or DER key: no pattern reads it, its presence is the leak
+                from leakguard.detectors.credfiles import presence
+
+                result.stats.files += 1
+                data = head + fh.read(CHUNK_SIZE)
+                result.stats.bytes += len(data)
+                result.findings.extend(presence(engine, data, target.path, location))
                 return result
             if len(head) == BINARY_SNIFF:
                 head += fh.read(CHUNK_SIZE - BINARY_SNIFF)

@@ -139,3 +139,16 @@ def test_unreadable_file_is_reported_and_the_rest_scanned(tmp_path):
     assert "permission denied" in proc.stdout
     assert "github-pat" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_a_binary_keystore_is_reported_by_its_presence_other_binaries_are_not(tmp_path, engine):
+    (tmp_path / "release.jks").write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + os.urandom(900))
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + os.urandom(900))
+    result = scan_paths(engine, [str(tmp_path)], WalkOptions())
+    [finding] = result.findings
+    assert (finding.rule_id, finding.location.path) == (
+        "credential-file",
+        str(tmp_path / "release.jks"),
+    )
+    assert finding.location.line is None
+    assert result.stats.skipped_binary == 1

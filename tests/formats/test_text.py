@@ -119,8 +119,10 @@ def test_input_cannot_inject_escape_codes() -> None:
 
 def test_skip_notes_are_not_read_errors() -> None:
     result = ScanResult(
-        skipped=[Skipped("a.bin", "permission denied"),
-                 Skipped("secrets/db", "a local secret file", error=False)],  # fmt: skip
+        skipped=[
+            Skipped("a.bin", "permission denied"),
+            Skipped("secrets/db", "a local secret file", error=False),
+        ],  # fmt: skip
         stats=ScanStats(files=1),
     )
     assert summary(result).endswith("; 1 could not be read; 1 skipped")
