@@ -66,6 +66,9 @@ _CONFIG = {
 _SHELL = {".sh", ".bash", ".zsh", ".ksh", ".fish", ".ps1", ".bat", ".cmd"}
 
 
+_KNOWN_EXTENSIONS = _CODE | _CONFIG | _SHELL | {".md", ".rst", ".txt", ".json"}
+
+
 def kind_of_path(path: str | None) -> str | None:
     """The syntax a file is written in, as far as its name tells.
 
@@ -80,13 +83,14 @@ def kind_of_path(path: str | None) -> str | None:
     name = os.path.basename(path).lower()
     if name.startswith(".env") or name.endswith(".env"):
         return "config"
+    ext = os.path.splitext(name)[1] or ("." + name.lstrip(".") if name.startswith(".") else "")
     if name in ("dockerfile", "containerfile") or name.endswith(".dockerfile"):
         return "dockerfile"
-    if name.startswith(("dockerfile.", "containerfile.")):
+    # Dockerfile.prod, Containerfile.alpine; but dockerfile.py is Python
+    if name.startswith(("dockerfile.", "containerfile.")) and ext not in _KNOWN_EXTENSIONS:
         return "dockerfile"
     if name.startswith(("docker-compose", "compose")) and name.endswith((".yml", ".yaml")):
         return "compose"
-    ext = os.path.splitext(name)[1] or ("." + name.lstrip(".") if name.startswith(".") else "")
     if ext in _CODE:
         return "code"
     if ext in _CONFIG:

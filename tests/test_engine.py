@@ -128,3 +128,15 @@ def test_compiled_rules_are_cached_and_a_broken_cache_is_recompiled(tmp_path, mo
     cached.write_bytes(cached.read_bytes()[:100])  # truncated by a crash or a full disk
     assert Engine(builtin_rules()).scan_bytes(data, Location(path="a.py")) == fresh
     assert [f.rule_id for f in fresh] == ["github-pat"]
+
+
+def test_file_kinds_by_name():
+    from leakguard.engine import kind_of_path
+
+    assert kind_of_path("build/Dockerfile.prod") == "dockerfile"
+    assert kind_of_path("Containerfile") == "dockerfile"
+    assert kind_of_path("api.Dockerfile") == "dockerfile"
+    assert kind_of_path("detectors/dockerfile.py") == "code"  # a Python module, not a Dockerfile
+    assert kind_of_path("docs/Dockerfile.md") is None
+    assert kind_of_path("compose.override.yaml") == "compose"
+    assert kind_of_path("deploy/.npmrc") == "npmrc"
