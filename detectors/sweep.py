@@ -1,0 +1,219 @@
+"""A whole registry: every repository, every tag, every layer read once.
+
+Images in one registry share most of their layers (base images, common
+dependencies). A sweep lists repositories and tags (`_catalog` and
+`tags/list`, following pagination), resolves each tag to its images (every
+platform), and scans each distinct layer once, however many images hold it;
+each image's report is then put together from its layers' results.
+
+Scaling past one machine: `shard=(i, n)` scans only the layers (and image
+configs) whose digest hashes to shard i of n, so n machines split the work
+without talking to each other, and the layer cache (keyed by layer digest and
+ruleset version) makes an interrupted sweep resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from leakguard.detectors.image import (
+    Image,
+    ImageOptions,
+    KnownImage,
+    Layer,
+    LayerCache,
+    LayerScan,
+    assemble,
+    base_of,
+    registry_images,
+    scan_layers,
+)
+from leakguard.engine import Engine
+from leakguard.errors import TargetUnreadable, UsageError
+from leakguard.models import ScanResult, Skipped
+from leakguard.registry import RegistryClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    repositories: tuple[str, ...] = ()  # glob patterns; empty: every repository
+    shard: tuple[int, int] = (0, 1)  # (index from 0, count)
+    jobs: int = 0
+    discovery_threads: int = 8
+    insecure: bool = False
+    skip_inherited: bool = False  # a layer is reported on the base image only
+
+
+@dataclass
+class SweepStats:
+    repositories: int = 0
+    tags: int = 0
+    images: int = 0
+    layer_refs: int = 0  # layers summed over every image
+    layers: int = 0  # distinct layers in this shard
+    layers_scanned: int = 0  # read now (not from the cache)
+    layers_cached: int = 0
+    bytes_scanned: int = 0  # compressed bytes downloaded and read
+    seconds: float = 0.0
+
+    @property
+    def layers_per_second(self) -> float:
+        return self.layers_scanned / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.bytes_scanned / 1e6 / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class SweepResult:
+    result: ScanResult
+    stats: SweepStats = field(default_factory=SweepStats)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`i/n` with 1 <= i <= n, as given on the command line; (i - 1, n) returned."""
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected I/N, e.g. 2/8") from None
+    if not 1 <= index <= count:
+        raise UsageError(f"--shard {text!r}: I must be between 1 and N")
+    return index - 1, count
+
+
+def in_shard(key: str, shard: tuple[int, int]) -> bool:
+    index, count = shard
+    if count <= 1:
+        return True
+    return int(hashlib.sha256(key.encode()).hexdigest()[:16], 16) % count == index
+
+
+def sweep(
+    engine: Engine,
+    host: str,
+    image_options: ImageOptions,
+    options: SweepOptions,
+    *,
+    cache: LayerCache | None = None,
+    progress: Callable[[LayerScan], None] | None = None,
+) -> SweepResult:
+    started = time.perf_counter()
+    stats = SweepStats()
+    result = ScanResult()
+    local = threading.local()
+
+    def client() -> RegistryClient:
+        found: RegistryClient | None = getattr(local, "client", None)
+        if found is None:
+            found = local.client = RegistryClient(host, insecure=options.insecure)
+        return found
+
+    lister = RegistryClient(host, insecure=options.insecure)
+    repos = [r for r in lister.catalog() if _wanted(r, options.repositories)]
+    stats.repositories = len(repos)
+
+    def tags_of(repo: str) -> list[tuple[str, str]]:
+        try:
+            return [(repo, tag) for tag in client().tags(repo)]
+        except TargetUnreadable as e:
+            result.skipped.append(Skipped(f"{host}/{repo}", e.message))
+            return []
+
+    def images_of(item: tuple[str, str]) -> list[Image]:
+        repo, tag = item
+        try:
+            found: list[Image] = registry_images(
+                f"{host}/{repo}:{tag}", image_options, client=client()
+            )
+            return found
+        except TargetUnreadable as e:
+            result.skipped.append(Skipped(f"{host}/{repo}:{tag}", e.message))
+            return []
+
+    with ThreadPoolExecutor(options.discovery_threads) as pool:
+        tagged = [t for group in pool.map(tags_of, repos) for t in group]
+        stats.tags = len(tagged)
+        images = [i for group in pool.map(images_of, tagged) for i in group]
+    stats.images = len(images)
+
+    distinct: dict[str, Layer] = {}
+    for image in images:
+        for layer in image.layers:
+            stats.layer_refs += 1
+            distinct.setdefault(layer.digest, layer)
+    mine = [layer for d, layer in distinct.items() if in_shard(d, options.shard)]
+    stats.layers = len(mine)
+
+    def counted(scan: LayerScan) -> None:
+        if scan.cached:
+            stats.layers_cached += 1
+        else:
+            stats.layers_scanned += 1
+            stats.bytes_scanned += distinct[scan.digest].size
+        if progress is not None:
+            progress(scan)
+
+    scans = scan_layers(
+        engine, mine, image_options, jobs=options.jobs, cache=cache, progress=counted
+    )
+    # Every swept image is a candidate base of the others.
+    known = [
+        KnownImage(
+            i.name,
+            tuple(layer.digest for layer in i.layers),
+            len(i.config.get("history") or []) or None,
+        )
+        for i in images
+    ]
+    for image in images:
+        ordered: list[LayerScan | None] = []
+        for layer in image.layers:
+            scan = scans.get(layer.digest)
+            if scan is None and cache is not None:
+                scan = cache.get(layer.digest)  # another shard's layer: its deletions count
+                if scan is not None:
+                    scan.findings = []
+                    scan.skipped = []
+            ordered.append(scan)
+        part = assemble(engine, image, ordered, base_of(image, known), options.skip_inherited)
+        if not in_shard(image.name, options.shard):
+            part.findings = [
+                f
+                for f in part.findings
+                if f.location.layer is not None
+                and f.location.origin is not None
+                and f.location.origin.value == "layer-file"
+            ]
+        result.extend(part)
+    lister.close()
+    # A layer's notes once, not once per image that holds it.
+    seen: set[tuple[str, str]] = set()
+    notes = []
+    for note in result.skipped:
+        key = (note.target.split(": ", 1)[-1], note.reason)
+        if key not in seen:
+            seen.add(key)
+            notes.append(note)
+    result.skipped = notes
+    # Each distinct layer counted once, not once per image that holds it.
+    result.stats.files = sum(s.stats.files for s in scans.values())
+    result.stats.bytes = sum(s.stats.bytes for s in scans.values())
+    result.stats.skipped_binary = sum(s.stats.skipped_binary for s in scans.values())
+    stats.seconds = time.perf_counter() - started
+    result.stats.duration_s = stats.seconds
+    result.sort()
+    return SweepResult(result, stats)
+
+
+def _wanted(repo: str, patterns: tuple[str, ...]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(repo, p) for p in patterns)

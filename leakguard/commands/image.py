@@ -1,0 +1,189 @@
+"""`leakguard image`: every layer, env var, label and history entry of container images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
+from leakguard.errors import ExitCode
+
+if TYPE_CHECKING:
+    from leakguard.config import Config
+    from leakguard.detectors.image import ImageOptions, LayerCache
+    from leakguard.engine import Engine
+
+
+def image_options(f: Any) -> Any:
+    """Options shared by `image` and `sweep`."""
+    options = [
+        click.option(
+            "--platform",
+            metavar="OS/ARCH",
+            help="Only this platform of a multi-platform image (default: every one).",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Allow plain HTTP to a registry that is not on loopback.",
+        ),
+        click.option(
+            "--skip-inherited",
+            is_flag=True,
+            help="Leave out layers shared with a known base image (default: report them, "
+            "marked inherited).",
+        ),
+        click.option(
+            "--no-cache",
+            is_flag=True,
+            help="Read every layer again instead of using cached layer results.",
+        ),
+        click.option(
+            "--cache",
+            "cache_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Layer result cache (default: layers.sqlite in the user cache folder).",
+        ),
+        click.option(
+            "-f",
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default="text",
+            show_default=True,
+            help="Report format.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the report here instead of standard output.",
+        ),
+        click.option(
+            "--show-secrets", is_flag=True, help="Print full secret values (default: redacted)."
+        ),
+        click.option(
+            "--baseline",
+            "baseline_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Do not report findings in this baseline.",
+        ),
+        click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not."),
+        click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
+        click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
+        click.option(
+            "--max-file-size",
+            callback=_size,
+            metavar="SIZE",
+            help="Skip (with a note) files larger than this. Default 256M.",
+        ),
+        click.option(
+            "--min-confidence",
+            type=click.Choice(["low", "medium", "high"]),
+            help="Drop findings below this confidence.",
+        ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Worker processes (default: one per core).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _size(ctx: Any, param: Any, value: str | None) -> int | None:
+    from leakguard.cli import _parse_size
+
+    return _parse_size(ctx, param, value)
+
+
+def prepare(
+    state: State,
+    overrides: dict[str, Any],
+    platform: str | None,
+    no_cache: bool,
+    cache_path: Path | None,
+) -> tuple[Config, Engine, ImageOptions, LayerCache | None]:
+    from leakguard.detectors.image import (
+        ImageOptions,
+        LayerCache,
+        default_cache_path,
+        ruleset_version,
+    )
+    from leakguard.engine import Engine
+
+    config = effective_config(state, (), **overrides)
+    engine = Engine(config.ruleset())
+    options = ImageOptions(max_file_size=config.max_file_size, platform=platform)
+    path = cache_path or default_cache_path()
+    cache = None
+    if not no_cache and path is not None:
+        cache = LayerCache(path, ruleset_version(engine, options))
+    return config, engine, options, cache
+
+
+@click.command("image")
+@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@image_options
+@pass_state
+def image(
+    state: State,
+    /,
+    refs: tuple[str, ...],
+    platform: str | None,
+    insecure: bool,
+    skip_inherited: bool,
+    no_cache: bool,
+    cache_path: Path | None,
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    baseline_path: Path | None,
+    no_baseline: bool,
+    jobs: int,
+    **overrides: Any,
+) -> ExitCode:
+    """Scan container images: every layer (deleted files too), env, labels and history.
+
+    \b
+    REF is one of:
+      docker-daemon:NAME[:TAG]    an image of the local Docker engine
+      docker-archive:PATH         a `docker save` tarball
+      oci:DIR[:TAG]               an OCI image layout
+      docker://HOST[:PORT]/REPO[:TAG|@DIGEST]   a registry (plain HTTP only on loopback)
+      NAME[:TAG]                  the local engine if it has it, else the registry
+
+    A layer shared with a base image (another REF, or a tagged image of the
+    local engine) is reported as inherited from it. Exit codes: 0 clean,
+    1 findings, 2 usage error, 3 an image or a layer could not be read
+    (findings from the rest are still reported).
+    """
+    from leakguard.detectors.image import scan_images
+    from leakguard.policy import apply_policy, exit_code_for
+
+    config, engine, options, cache = prepare(state, overrides, platform, no_cache, cache_path)
+    try:
+        result = scan_images(
+            engine,
+            refs,
+            options,
+            jobs=jobs,
+            cache=cache,
+            insecure=insecure,
+            skip_inherited=skip_inherited,
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+    baseline = None if no_baseline else find_baseline(baseline_path, config)
+    result = apply_policy(
+        result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
+    )
+    report(result, fmt, output, show_secrets)
+    return exit_code_for(result)

@@ -1,0 +1,489 @@
+"""Registry HTTP API v2: manifests, blobs, catalog and tags, with auth and retries.
+
+Every response body that names a digest is checked against it: a manifest
+fetched by digest, and every blob as it streams (a mismatch raises at the end
+of the stream, before the caller reports the blob as read). Plain HTTP is used
+only for loopback hosts or when the caller says `insecure`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leakguard.errors import TargetUnreadable
+from leakguard.registry.reference import DOCKER_HUB, is_loopback
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
+MAX_MANIFEST = 4 * 1024 * 1024
+MAX_PAGES = 100_000
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class RegistryError(TargetUnreadable):
+    """A registry could not be reached, refused us, or sent something wrong."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    media_type: str
+    digest: str
+    data: bytes = field(repr=False)
+
+    @property
+    def json(self) -> dict[str, Any]:
+        value = json.loads(self.data)
+        if not isinstance(value, dict):
+            raise RegistryError(f"manifest {self.digest} is not a JSON object")
+        return value
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class VerifiedBlob:
+    """A blob's body as a stream, hashed as it is read; a mismatch raises at the end."""
+
+    def __init__(self, response: requests.Response, digest: str, what: str):
+        self._raw = response.raw
+        self._response = response
+        algo, _, self._expected = digest.partition(":")
+        if algo not in ("sha256", "sha512"):
+            raise RegistryError(f"{what}: unsupported digest algorithm {algo!r}")
+        self._hash = hashlib.new(algo)
+        self._what = what
+        self.bytes_read = 0
+        self.verified = False
+
+    def read(self, n: int = -1, /) -> bytes:
+        import requests  # noqa: F401  (urllib3 errors are wrapped below)
+        import urllib3
+
+        try:
+            data: bytes = self._raw.read(None if n is None or n < 0 else n, decode_content=False)
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise RegistryError(f"{self._what}: download failed: {e}") from e
+        if data:
+            self._hash.update(data)
+            self.bytes_read += len(data)
+        elif not self.verified:
+            if self._hash.hexdigest() != self._expected:
+                raise RegistryError(
+                    f"{self._what}: content does not match its digest "
+                    f"(got {self._hash.name}:{self._hash.hexdigest()[:16]}…)",
+                    hint="the registry or a proxy altered the blob; do not trust this image",
+                )
+            self.verified = True
+        return data
+
+    def drain(self) -> None:
+        """Read to the end so the digest gets checked."""
+        while self.read(1024 * 1024):
+            pass
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def _docker_config_dir() -> Path:
+    explicit = os.environ.get("DOCKER_CONFIG")
+    return Path(explicit) if explicit else Path.home() / ".docker"
+
+
+def credentials_for(host: str, config_dir: Path | None = None) -> tuple[str, str] | None:
+    """(user, password or identity token) for `host` from Docker's config.json.
+
+    Reads `auths` (base64 `auth`, or `identitytoken`), then `credHelpers` and
+    `credsStore`, which run `docker-credential-<name> get`.
+    """
+    path = (config_dir or _docker_config_dir()) / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    names = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/"]
+    if host == DOCKER_HUB:
+        names += ["docker.io", "index.docker.io", "https://index.docker.io/v1/"]
+    helpers = config.get("credHelpers") or {}
+    for name in names:
+        helper = helpers.get(name) if isinstance(helpers, dict) else None
+        if isinstance(helper, str):
+            return _from_helper(helper, name)
+    auths = config.get("auths") or {}
+    for name in names:
+        entry = auths.get(name) if isinstance(auths, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("identitytoken"):
+            return ("<token>", str(entry["identitytoken"]))
+        if entry.get("auth"):
+            try:
+                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                continue
+            return (user, password)
+    store = config.get("credsStore")
+    if isinstance(store, str) and store:
+        return _from_helper(store, host)
+    return None
+
+
+def _from_helper(helper: str, server: str) -> tuple[str, str] | None:
+    try:
+        done = subprocess.run(
+            [f"docker-credential-{helper}", "get"],
+            input=server.encode(),
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log.debug("credential helper %s failed: %s", helper, e)
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        value = json.loads(done.stdout)
+        return (str(value["Username"]), str(value["Secret"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RegistryClient:
+    """One registry host; thread-safe enough for one thread per client."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        insecure: bool = False,
+        credentials: tuple[str, str] | None = None,
+        use_docker_config: bool = True,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+    ):
+        self.host = host
+        self.scheme = "http" if insecure or is_loopback(host) else "https"
+        self.base = f"{self.scheme}://{host}"
+        self.insecure = insecure
+        self._credentials = credentials
+        self._use_docker_config = use_docker_config and credentials is None
+        self._looked_up = False
+        self.timeout = (connect_timeout, timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self._tokens: dict[str, str] = {}
+        self._basic = False
+        self._session: requests.Session | None = None
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = "leakguard"
+        return self._session
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_session"] = None  # a fresh connection pool in each worker process
+        return state
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _creds(self) -> tuple[str, str] | None:
+        if self._credentials is None and self._use_docker_config and not self._looked_up:
+            self._looked_up = True
+            self._credentials = credentials_for(self.host)
+        return self._credentials
+
+    def _auth_headers(self, scope: str) -> dict[str, str]:
+        token = self._tokens.get(scope)
+        if token:
+            return {"Authorization": f"Bearer {token}"}
+        if self._basic and self._creds():
+            user, password = self._creds() or ("", "")
+            raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+            return {"Authorization": f"Basic {raw}"}
+        return {}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str = "",
+        stream: bool = False,
+        headers: dict[str, str] | None = None,
+        what: str = "",
+    ) -> requests.Response:
+        """One API call with auth, retries on 429/5xx/connection errors, and clear errors."""
+        import requests
+
+        url = path if path.startswith("http") else self.base + path
+        what = what or f"{self.host}{path}"
+        attempt = 0
+        authed = False
+        while True:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers={**(headers or {}), **self._auth_headers(scope)},
+                    stream=stream,
+                    timeout=self.timeout,
+                    allow_redirects=True,
+                )
+            except requests.exceptions.SSLError as e:
+                raise RegistryError(
+                    f"{what}: TLS failed: {_short(e)}",
+                    hint="for a plain-HTTP registry that is not on loopback, pass --insecure",
+                ) from e
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+                if attempt < self.retries and not _refused(e):
+                    attempt += 1
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
+                kind = (
+                    "timed out"
+                    if isinstance(e, requests.exceptions.Timeout)
+                    else ("connection refused" if _refused(e) else "cannot connect")
+                )
+                raise RegistryError(
+                    f"{self.host}: {kind} ({method} {path})",
+                    hint=f"is a registry listening at {self.base}? check host, port and network",
+                ) from e
+            status = response.status_code
+            if status == 401 and not authed:
+                authed = True
+                challenge = response.headers.get("WWW-Authenticate", "")
+                response.close()
+                if self._authenticate(challenge, scope):
+                    continue
+            if status in _RETRY_STATUS and attempt < self.retries:
+                attempt += 1
+                delay = self.backoff * 2 ** (attempt - 1)
+                after = response.headers.get("Retry-After", "")
+                if after.isdigit():
+                    delay = min(float(after), 30.0)
+                response.close()
+                log.debug("%s %s: HTTP %d, retry %d in %.1fs", method, path, status, attempt, delay)
+                time.sleep(delay)
+                continue
+            if status >= 400:
+                response.close()
+                raise _http_error(status, what, self)
+            return response
+
+    def _authenticate(self, challenge: str, scope: str) -> bool:
+        """Answer a WWW-Authenticate challenge; False when we have nothing to answer with."""
+        import requests
+
+        scheme, _, params = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            if self._creds() is None:
+                return False
+            self._basic = True
+            return True
+        if scheme.lower() != "bearer":
+            return False
+        fields = dict(_CHALLENGE.findall(params))
+        realm = fields.get("realm")
+        if not realm:
+            return False
+        query = {k: v for k, v in (("service", fields.get("service")), ("scope", scope)) if v}
+        creds = self._creds()
+        try:
+            response = self.session.get(
+                realm, params=query, auth=creds if creds else None, timeout=self.timeout
+            )
+        except requests.exceptions.RequestException as e:
+            raise RegistryError(
+                f"{self.host}: token service {realm} unreachable: {_short(e)}"
+            ) from e
+        if response.status_code != 200:
+            raise _http_error(response.status_code, f"token for {scope or self.host}", self)
+        try:
+            body = response.json()
+            token = body.get("token") or body.get("access_token")
+        except ValueError:
+            token = None
+        if not token:
+            raise RegistryError(f"{self.host}: the token service sent no token")
+        self._tokens[scope] = str(token)
+        return True
+
+    # -- API ----------------------------------------------------------------
+
+    def ping(self) -> None:
+        self.request("GET", "/v2/", what=f"{self.host}/v2/").close()
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """A manifest or index; its digest is checked when `reference` is one."""
+        what = (
+            f"{self.host}/{repository}@{reference}"
+            if ":" in reference
+            else (f"{self.host}/{repository}:{reference}")
+        )
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            scope=_pull(repository),
+            headers={"Accept": ACCEPT},
+            stream=True,
+            what=what,
+        )
+        try:
+            data = response.raw.read(MAX_MANIFEST + 1, decode_content=True)
+        finally:
+            response.close()
+        if len(data) > MAX_MANIFEST:
+            raise RegistryError(f"{what}: manifest larger than {MAX_MANIFEST} bytes")
+        digest = sha256_digest(data)
+        expected = (
+            reference
+            if reference.startswith("sha256:")
+            else (response.headers.get("Docker-Content-Digest") or "")
+        )
+        if expected.startswith("sha256:") and expected != digest:
+            raise RegistryError(
+                f"{what}: manifest content does not match its digest {expected[:19]}…",
+                hint="the registry or a proxy altered the manifest; do not trust this image",
+            )
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        try:
+            declared = json.loads(data).get("mediaType")
+        except (ValueError, AttributeError):
+            raise RegistryError(f"{what}: manifest is not JSON") from None
+        if declared:
+            media_type = str(declared)
+        return Manifest(media_type, digest, data)
+
+    def blob(self, repository: str, digest: str) -> VerifiedBlob:
+        """A blob as a digest-verifying stream; close() it when done."""
+        what = f"{self.host}/{repository}@{digest[:19]}…"
+        response = self.request(
+            "GET",
+            f"/v2/{repository}/blobs/{digest}",
+            scope=_pull(repository),
+            stream=True,
+            what=what,
+        )
+        return VerifiedBlob(response, digest, what)
+
+    def blob_bytes(self, repository: str, digest: str, limit: int = MAX_MANIFEST) -> bytes:
+        """A small blob (an image config) read whole and verified."""
+        blob = self.blob(repository, digest)
+        try:
+            data = blob.read(limit + 1)
+            if len(data) > limit:
+                raise RegistryError(f"{self.host}/{repository}@{digest}: larger than {limit}")
+            rest = blob.read(limit)
+            while rest:
+                rest = blob.read(limit)
+            return data
+        finally:
+            blob.close()
+
+    def catalog(self, page_size: int = 1000) -> Iterator[str]:
+        """Every repository name, following `Link` pagination."""
+        yield from self._paged(f"/v2/_catalog?n={page_size}", "repositories", "registry:catalog:*")
+
+    def tags(self, repository: str, page_size: int = 1000) -> Iterator[str]:
+        yield from self._paged(
+            f"/v2/{repository}/tags/list?n={page_size}", "tags", _pull(repository)
+        )
+
+    def _paged(self, path: str, key: str, scope: str) -> Iterator[str]:
+        pages = 0
+        next_path: str | None = path
+        while next_path and pages < MAX_PAGES:
+            pages += 1
+            response = self.request("GET", next_path, scope=scope)
+            try:
+                body = response.json()
+            except ValueError:
+                raise RegistryError(f"{self.host}{next_path}: response is not JSON") from None
+            finally:
+                response.close()
+            yield from (str(x) for x in (body.get(key) or []))
+            link = response.headers.get("Link", "")
+            match = re.match(r"\s*<([^>]+)>", link)
+            next_path = match.group(1) if match else None
+
+
+def _pull(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+def _short(e: BaseException) -> str:
+    text = str(e)
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def _refused(e: BaseException) -> bool:
+    """Whether a connection error is a refusal (nothing listens): not worth retrying."""
+    return "Connection refused" in str(e) or "Errno 111" in str(e)
+
+
+def _http_error(status: int, what: str, client: RegistryClient) -> RegistryError:
+    if status == 401:
+        return RegistryError(
+            f"{what}: authentication required (HTTP 401)",
+            hint=f"log in with `docker login {client.host}`; credentials are read from "
+            "~/.docker/config.json and its credential helpers",
+        )
+    if status == 403:
+        return RegistryError(
+            f"{what}: access denied (HTTP 403)",
+            hint="the credentials lack pull rights for this repository",
+        )
+    if status == 404:
+        return RegistryError(
+            f"{what}: not found (HTTP 404)", hint="check the repository name and tag"
+        )
+    if status == 429:
+        return RegistryError(f"{what}: rate limited (HTTP 429)", hint="try again later")
+    return RegistryError(
+        f"{what}: registry answered HTTP {status}",
+        hint="the registry may be failing; try again later",
+    )
