@@ -81,6 +81,8 @@ def heading(loc: Location) -> str:
         details = [loc.origin.value] if loc.origin else []
         if loc.layer:
             details.append(f"layer {_short_digest(loc.layer)}")
+        if loc.deleted:
+            details.append("deleted in a later layer")
         if details:
             parts.append(f"({', '.join(details)})")
         return " ".join(parts)

@@ -122,6 +122,7 @@ def leaky_result() -> ScanResult:
                 image=IMAGE,
                 layer=LAYER,
                 origin=Origin.LAYER_FILE,
+                deleted=True,
             ),
             NPM,
             "npm access token",

@@ -98,6 +98,7 @@ def test_groups_images_and_commits(leaky_result: ScanResult) -> None:
     assert "config/prod.env @ 3f9c2b7e3f9c (deleted)\n" in out
     assert "registry.example.com/shop/web:1.4 (env, layer sha256:0a1b2c3d0a1b)\n" in out
     assert "registry.example.com/shop/web:1.4 /root/.npmrc (layer-file," in out
+    assert "sha256:0a1b2c3d0a1b, deleted in a later layer)\n" in out
     assert "\n  -  critical  aws-secret-access-key" in out
     # A rule's hint is shown once, under the first group that has it.
     assert out.count("hint aws-secret-access-key:") == 1
