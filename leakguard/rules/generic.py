@@ -141,7 +141,9 @@ _KW = (
     r"|priv(?:ate)?[_.-]?key|client[_.-]?key|service[_.-]?key|account[_.-]?key"
     r"|db[_.-]?key|database[_.-]?key|credentials?|contrase(?:ña|na))"
 )
-_VALUE = r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?|[^\s\"'`,;#]{4,256}))(?(q)(?P=q))"
+# An unquoted value runs to whitespace: `#` only starts a comment after a
+# space in shell, YAML, .env and INI files (`Tq9#x` is one value).
+_VALUE = r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?|(?!#)[^\s\"'`,;]{4,256}))(?(q)(?P=q))"
 _KEYWORD_PATTERN = (
     rf"(?i){_KW}[\w.-]{{0,40}}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*|[ \t]+(?=[\"'])){_VALUE}"
 )

@@ -151,4 +151,12 @@ def is_word(value: bytes) -> bool:
 
 
 def not_a_secret(value: bytes) -> bool:
-    return is_reference(value) or is_placeholder(value) or looks_like_code(value)
+    inner = _unquoted(value)
+    return is_reference(inner) or is_placeholder(inner) or looks_like_code(value)
+
+
+def _unquoted(value: bytes) -> bytes:
+    """`"$(cat /run/secrets/x)"` -> `$(cat /run/secrets/x)`: a quoted reference is a reference."""
+    if len(value) >= 2 and value[0] == value[-1] and value[:1] in (b'"', b"'", b"`"):
+        return value[1:-1]
+    return value

@@ -179,3 +179,16 @@ def test_url_passwords_that_start_with_percent_are_still_passwords() -> None:
         ("url-credentials", "high")
     ]
     assert found('url = "mysql://svc:%s@db/shop" % password\n') == []
+
+
+def test_a_quoted_reference_is_a_reference() -> None:
+    line = "RUN echo 'Authorization: token '\"$(cat /run/secrets/gh)\"'' | sh\n"
+    assert found(line, "Dockerfile", "dockerfile") == []
+    assert found('export API_TOKEN="$NPM_TOKEN"\n', "deploy.sh") == []
+
+
+def test_a_hash_inside_an_unquoted_value_is_part_of_it() -> None:
+    # `#` starts a comment only after whitespace (.env, shell, YAML, INI)
+    findings = ENGINE.scan_bytes(f"DB_PASSWORD={PASSWORD}\n".encode(), Location(path=".env"))
+    assert [f.secret.reveal() for f in findings] == [PASSWORD]
+    assert found("DB_PASSWORD= # set at deploy time\n", ".env") == []
