@@ -133,7 +133,16 @@ def is_placeholder(value: bytes) -> bool:
         return True
     if _REPEATED.match(lower):
         return True
+    if len(value) >= 8 and _mostly_consecutive(value):
+        return True
     return any(lower in seq or seq[: len(lower)] == lower for seq in _SEQUENTIAL if len(lower) >= 4)
+
+
+def _mostly_consecutive(value: bytes) -> bool:
+    """An alphabet or a keyboard-free run (`ABCDEFGHIJKLMNOPQRSTUVWXYZ234567`, `zyxw...`):
+    three in four neighbours one code point apart, which no random token does."""
+    steps = sum(1 for a, b in zip(value, value[1:], strict=False) if abs(a - b) == 1)
+    return steps * 4 >= (len(value) - 1) * 3
 
 
 def is_reference(value: bytes) -> bool:

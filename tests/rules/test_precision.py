@@ -192,3 +192,10 @@ def test_a_hash_inside_an_unquoted_value_is_part_of_it() -> None:
     findings = ENGINE.scan_bytes(f"DB_PASSWORD={PASSWORD}\n".encode(), Location(path=".env"))
     assert [f.secret.reveal() for f in findings] == [PASSWORD]
     assert found("DB_PASSWORD= # set at deploy time\n", ".env") == []
+
+
+def test_alphabets_are_not_secrets() -> None:
+    upper = "".join(chr(c) for c in range(ord("A"), ord("Z") + 1))
+    assert found(f'_BASE32 = frozenset(b"{upper}234567")\n', "checks.py") == []
+    assert found(f'ALPHABET = "{upper.lower()[::-1]}0123456789"\n', "checks.py") == []
+    assert reported(f'api_secret = "{fake("", 32, seed=5)}"\n') == ["keyword-secret"]
