@@ -58,6 +58,11 @@ def _entry_fields(e: Entry) -> dict[str, Any]:
     return {name: getattr(e, name) for name in Entry.__slots__}
 
 
+# Surfaces whose paths name files on this machine (git paths are relative to
+# the repository, image paths to the image's root).
+_ON_DISK = frozenset({Surface.FILE, Surface.DOCKERFILE, Surface.COMPOSE})
+
+
 class Baseline:
     def __init__(self, folder: Path, entries: Iterable[Entry]):
         self.folder = folder.resolve()
@@ -75,7 +80,7 @@ class Baseline:
     def entry_for(self, finding: Finding) -> Entry:
         loc = finding.location
         path = loc.path
-        if loc.surface == Surface.FILE and path and path != "-":
+        if loc.surface in _ON_DISK and path and path != "-":
             path = os.path.relpath(os.path.abspath(path), self.folder).replace(os.sep, "/")
         return Entry(
             rule_id=finding.rule_id,

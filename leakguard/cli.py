@@ -279,12 +279,13 @@ def baseline_create(
 ) -> ExitCode:  # fmt: skip
     """Record every current finding in a new baseline file (fingerprints, no secrets)."""
     from leakguard.baseline import Baseline
+    from leakguard.policy import apply_policy
 
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", hint="use `baseline update`, or --force")
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
-    result = _run_scan(config, paths, jobs, exclude)
+    result = apply_policy(_run_scan(config, paths, jobs, exclude), disable=config.disable)
     Baseline.from_findings(output, result.findings).save(output)
     click.echo(f"leakguard: wrote {output} with {len(result.findings)} finding(s)", err=True)
     return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
@@ -305,11 +306,12 @@ def baseline_update(
     Entries imported from detect-secrets are kept as they are.
     """
     from leakguard.baseline import Baseline
+    from leakguard.policy import apply_policy
 
     old = Baseline.load(path)
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
-    result = _run_scan(config, paths, jobs, exclude)
+    result = apply_policy(_run_scan(config, paths, jobs, exclude), disable=config.disable)
     fresh = Baseline.from_findings(path, result.findings)
     imported = Baseline(path.parent, [e for e in old.entries if e.sha1])
     fresh.merged_with(imported).save(path)

@@ -266,3 +266,13 @@ def test_a_secret_seen_by_two_surfaces_is_reported_once(tmp_path):
     [finding] = json.loads(out)["findings"]
     assert finding["location"]["surface"] == "compose"  # the surface that knows more
     assert "env_file" in finding["message"]
+
+
+def test_a_baseline_holds_for_dockerfile_findings_from_any_folder(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "Dockerfile").write_text(f"FROM scratch\nENV GITHUB_TOKEN={GITHUB_PAT}\n")
+    (tmp_path / "ci").mkdir()
+    assert run("baseline", "create", "-o", "ci/b.json", "p", cwd=tmp_path)[0] == 0
+    assert run("scan", "--baseline", "../ci/b.json", ".", cwd=project)[0] == ExitCode.CLEAN
+    assert run("scan", "--baseline", "ci/b.json", "p", cwd=tmp_path)[0] == ExitCode.CLEAN
