@@ -1250,7 +1250,11 @@ def assemble(
         if match and int(match.group(1)) < inherited_history and base is not None:
             if skip_inherited:
                 continue
-            finding = replace(finding, message=f"{finding.message} [inherited from {base.name}]")
+            finding = replace(
+                finding,
+                message=f"{finding.message} [inherited from {base.name}]",
+                location=replace(finding.location, inherited=base.name),
+            )
         history_findings.append(finding)
     secrets = [f.secret.raw for f in history_findings]
     instructions = layer_instructions(image.config, len(image.layers))
@@ -1265,9 +1269,13 @@ def assemble(
             message = finding.message
             if made_by:
                 message += f" [layer {index + 1} of {len(scans)}: {_shown(made_by, secrets)}]"
+            inherited = None
             if index < inherited_layers and base is not None:
                 message += f" [inherited from {base.name}]"
-            location = replace(finding.location, image=image.name, deleted=deleted)
+                inherited = base.name
+            location = replace(
+                finding.location, image=image.name, deleted=deleted, inherited=inherited
+            )
             result.findings.append(replace(finding, location=location, message=message))
         result.skipped.extend(replace(s, target=f"{image.name}: {s.target}") for s in scan.skipped)
         result.stats.add(scan.stats)

@@ -126,6 +126,8 @@ class Location:
     # how many commits was it seen (the finding is the first of them)
     present_in_head: bool | None = None
     occurrences: int | None = None
+    # images: the base image this layer (or history entry) comes from, when known
+    inherited: str | None = None
 
     def identity(self) -> tuple[object, ...]:
         """Location without line and column: lines move, the place does not."""

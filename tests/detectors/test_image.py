@@ -622,7 +622,9 @@ def test_layers_shared_with_a_base_are_marked_inherited_or_skipped(engine, tmp_p
     result = scan_images(engine, refs, ImageOptions(), find_bases=True)
     vendor = {f.location.image: f for f in result.findings if f.location.path == "/etc/vendor.env"}
     assert "inherited from vendor/base:1" in vendor["demo/app:1"].message
+    assert vendor["demo/app:1"].location.inherited == "vendor/base:1"
     assert "inherited" not in vendor["vendor/base:1"].message
+    assert vendor["vendor/base:1"].location.inherited is None
     skipped = scan_images(engine, refs, ImageOptions(), skip_inherited=True)
     paths = {(f.location.image, f.location.path) for f in skipped.findings}
     assert ("demo/app:1", "/etc/vendor.env") not in paths  # left to the base's own report

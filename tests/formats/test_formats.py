@@ -75,6 +75,7 @@ def test_json_contract(leaky_result: ScanResult) -> None:
         "deleted": False,
         "present_in_head": None,
         "occurrences": None,
+        "inherited": None,
     }
     assert report["skipped"][1] == {
         "target": "samples/big.tar",
