@@ -68,6 +68,7 @@ def _parse_size(_ctx: Any, _param: Any, value: str | None) -> int | None:
 # hvac or GitPython. name -> (module, function)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("leakguard.commands.migrate", "migrate"),
+    "fix": ("leakguard.commands.migrate", "migrate"),  # the same command, by its verb
     "secrets": ("leakguard.commands.migrate", "secrets"),
     "git": ("leakguard.commands.git", "git"),
     "hook": ("leakguard.commands.hook", "hook"),

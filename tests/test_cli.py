@@ -276,3 +276,12 @@ def test_a_baseline_holds_for_dockerfile_findings_from_any_folder(tmp_path):
     assert run("baseline", "create", "-o", "ci/b.json", "p", cwd=tmp_path)[0] == 0
     assert run("scan", "--baseline", "../ci/b.json", ".", cwd=project)[0] == ExitCode.CLEAN
     assert run("scan", "--baseline", "ci/b.json", "p", cwd=tmp_path)[0] == ExitCode.CLEAN
+
+
+def test_fix_is_migrate_by_another_name(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM scratch\nARG GH_TOKEN={GITHUB_PAT}\nRUN gh auth login --with-token "$GH_TOKEN"\n'
+    )
+    plans = [run(verb, str(tmp_path))[1] for verb in ("migrate", "fix")]
+    assert plans[0] == plans[1] and "--mount=type=secret" in plans[0]
+    assert GITHUB_PAT not in plans[0]
