@@ -1022,27 +1022,27 @@ def daemon_images(name: str, options: ImageOptions, workdir: str) -> list[Image]
     The stream is spooled, unmodified, to a private temporary file so that
     layers can be read in parallel; no layer is ever extracted.
     """
-    client = _docker_client()
     import docker
 
-    try:
-        image = client.images.get(name)
-    except docker.errors.ImageNotFound:
-        raise TargetUnreadable(
-            f"docker-daemon:{name}: no such image in the local engine",
-            hint="`docker images` lists what the engine has",
-        ) from None
-    except docker.errors.APIError as e:
-        raise TargetUnreadable(f"docker-daemon:{name}: {_one_line(e)}") from e
-    import tempfile
+    with contextlib.closing(_docker_client()) as client:
+        try:
+            image = client.images.get(name)
+        except docker.errors.ImageNotFound:
+            raise TargetUnreadable(
+                f"docker-daemon:{name}: no such image in the local engine",
+                hint="`docker images` lists what the engine has",
+            ) from None
+        except docker.errors.APIError as e:
+            raise TargetUnreadable(f"docker-daemon:{name}: {_one_line(e)}") from e
+        import tempfile
 
-    fd, spool = tempfile.mkstemp(prefix="saved-", suffix=".tar", dir=workdir)  # 0600
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in image.save(named=True):
-                out.write(chunk)
-    except (docker.errors.APIError, OSError) as e:
-        raise TargetUnreadable(f"docker-daemon:{name}: save failed: {_one_line(e)}") from e
+        fd, spool = tempfile.mkstemp(prefix="saved-", suffix=".tar", dir=workdir)  # 0600
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in image.save(named=True):
+                    out.write(chunk)
+        except (docker.errors.APIError, OSError) as e:
+            raise TargetUnreadable(f"docker-daemon:{name}: save failed: {_one_line(e)}") from e
     images = docker_archive(spool)
     for img in images:
         img.name = name
@@ -1052,11 +1052,14 @@ def daemon_images(name: str, options: ImageOptions, workdir: str) -> list[Image]
 def _docker_client() -> Any:
     import docker
 
+    client = None
     try:
         client = docker.from_env(timeout=300)
         client.ping()
         return client
     except docker.errors.DockerException as e:
+        if client is not None:
+            client.close()
         raise TargetUnreadable(
             f"cannot reach the Docker engine: {_one_line(e)}",
             hint="is dockerd running, and is DOCKER_HOST right?",
@@ -1070,11 +1073,12 @@ def daemon_has(name: str) -> bool:
         return False
     import docker
 
-    try:
-        client.images.get(name)
-        return True
-    except docker.errors.DockerException:
-        return False
+    with contextlib.closing(client):
+        try:
+            client.images.get(name)
+            return True
+        except docker.errors.DockerException:
+            return False
 
 
 # references -------------------------------------------------------------------------
@@ -1190,8 +1194,8 @@ def known_local_images() -> list[KnownImage]:
     try:
         import docker
 
-        client = docker.from_env(timeout=5)
-        images = client.images.list()
+        with contextlib.closing(docker.from_env(timeout=5)) as client:
+            images = client.images.list()
     except Exception as e:  # no engine, no permission: nothing is known
         log.debug("no local images to find bases among: %s", e)
         return []
@@ -1210,7 +1214,8 @@ def _with_history(base: KnownImage) -> KnownImage:
     try:
         import docker
 
-        entries = docker.from_env(timeout=5).api.history(base.local_id)
+        with contextlib.closing(docker.from_env(timeout=5)) as client:
+            entries = client.api.history(base.local_id)
         return replace(base, history=len(entries))
     except Exception as e:
         log.debug("no history for %s: %s", base.name, e)

@@ -74,11 +74,13 @@ def dockerd() -> Iterator[Any]:
     import docker
 
     def ping() -> bool:
-        client = docker.DockerClient(base_url=DOCKER_SOCKET, timeout=5)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
+        # A bare request on the socket: the SDK leaks its socket when a starting
+        # daemon refuses the connection.
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(DOCKER_SOCKET.removeprefix("unix://"))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return sock.recv(4096).split(b"\r\n", 1)[0].endswith(b" 200 OK")
 
     proc = None
     try:
