@@ -92,7 +92,12 @@ def scan_compose(engine: Engine, data: bytes, path: str, including: tuple[str, .
     try:
         root = _compose(data)
     except ComposeError as e:
-        walk.result.skipped.append(Skipped(path, f"not a valid Compose file: {e}"))
+        # Still scanned as plain text: a YAML typo must not hide the secrets in it.
+        walk.result.skipped.append(
+            Skipped(path, f"not a valid Compose file ({e}): scanned as plain text")
+        )
+        location = Location(surface=Surface.COMPOSE, path=path)
+        walk.result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))
         return walk.result
     location = Location(surface=Surface.COMPOSE, path=path)
     findings = engine.scan_bytes(data, location, Context(path=path, kind="compose"))

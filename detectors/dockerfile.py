@@ -204,7 +204,7 @@ def parse_dockerfile(text: str) -> list[Instruction]:
     directives = parse_directives(lines)
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):
-        raise DockerfileSyntaxError(f"invalid escape character {escape!r}: use \\ or `", 1)
+        raise DockerfileSyntaxError(f"invalid escape character {_shown(escape)}: use \\ or `", 1)
     continuation = re.compile(re.escape(escape) + r"[ \t]*$")
     out: list[Instruction] = []
     stage, stage_name = -1, None
@@ -250,6 +250,24 @@ def parse_dockerfile(text: str) -> list[Instruction]:
     return out
 
 
+_SHOWN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,23}")
+
+
+def _shown(word: str) -> str:
+    """A word of the file fit for an error message: a name in full, anything else cut.
+
+    A syntax error often sits on the line that holds a secret (a stray `--token=…`
+    after a broken continuation), and error messages are printed and logged.
+    """
+    if _SHOWN.fullmatch(word) and not _looks_like_token(word):
+        return repr(word)
+    return repr(word[:3] + "…") if len(word) > 3 else repr(word)
+
+
+def _looks_like_token(word: str) -> bool:
+    return any(c.isdigit() for c in word) and len(word) > 12
+
+
 def _cut_continuation(text: str, continuation: re.Pattern[str]) -> tuple[str, bool]:
     m = continuation.search(text)
     if m is None:
@@ -272,7 +290,7 @@ def _instruction(
     assert m is not None
     keyword = m.group(1).upper()
     if keyword not in KNOWN:
-        raise DockerfileSyntaxError(f"unknown instruction: {m.group(1)}", logical.line)
+        raise DockerfileSyntaxError(f"unknown instruction: {_shown(m.group(1))}", logical.line)
     offset = m.end()
     flags: list[Flag] = []
     while True:
@@ -465,7 +483,8 @@ def _name_values(base: Instruction, rest: str, escape: str) -> tuple[KeyValue, .
         # legacy `ENV KEY value with spaces`
         m = re.match(r"(\S+)[ \t]+(.*\S)", rest.strip())
         if m is None:
-            raise DockerfileSyntaxError(f"{base.instruction} {first} has no value", base.line)
+            message = f"{base.instruction} {_shown(first)} has no value"
+            raise DockerfileSyntaxError(message, base.line)
         lead = len(rest) - len(rest.lstrip())
         value_offset = lead + m.start(2)
         raw_value = m.group(2)
@@ -479,9 +498,8 @@ def _name_values(base: Instruction, rest: str, escape: str) -> tuple[KeyValue, .
     for start, word in words:
         key_raw, eq, raw_value = _split_key(word, escape)
         if not eq:
-            raise DockerfileSyntaxError(
-                f"{base.instruction}: {word!r} is not of the form name=value", base.locate(start)[0]
-            )
+            message = f"{base.instruction}: {_shown(word)} is not of the form name=value"
+            raise DockerfileSyntaxError(message, base.locate(start)[0])
         line, col = base.locate(start)
         value_offset = start + len(key_raw) + 1
         vline, vcol = base.locate(value_offset + _value_start(raw_value))
@@ -873,7 +891,13 @@ def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
     try:
         instructions = parse_dockerfile(data.decode("utf-8", "surrogateescape"))
     except DockerfileSyntaxError as e:
-        result.skipped.append(Skipped(path, f"not a valid Dockerfile: {e.message}"))
+        # A file docker would refuse still holds whatever secrets are written in it:
+        # scan it as plain text so that a typo never hides them.
+        result.skipped.append(
+            Skipped(path, f"not a valid Dockerfile ({e.message}): scanned as plain text")
+        )
+        location = Location(surface=Surface.DOCKERFILE, path=path)
+        result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))
         return result
     result.findings.extend(scan_instructions(engine, data, path, instructions))
     # What `COPY . .` would take from the folder around it (the usual build context).

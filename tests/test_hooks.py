@@ -178,3 +178,17 @@ def test_config_excludes_apply_to_pushed_history(pushing):
     )
     proc = git(pushing.path, "push", "origin", "main")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_broken_dockerfile_or_compose_file_does_not_let_its_secret_through(tmp_path):
+    repo = Repo(tmp_path / "r")
+    repo.commit("base", **{"a.py": "x = 1\n"})
+    assert lg("hook", "install", "--pre-commit", cwd=repo.path).returncode == 0
+    repo.write("Dockerfile", f"FROM scratch\nCOPPY . /\nENV GITHUB_TOKEN={GITHUB_PAT}\n")
+    repo.write("compose.yaml", f"services:\n  app:\n   image: [\n    TOKEN: {STRIPE_KEY}\n")
+    repo.git("add", "Dockerfile", "compose.yaml")
+    proc = git(repo.path, "commit", "-m", "typo")
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "github-pat" in out and "stripe" in out
+    assert GITHUB_PAT not in out and STRIPE_KEY not in out

@@ -194,8 +194,21 @@ def test_scan_exits_3_for_bad_compose_files_and_still_reports_the_rest(tmp_path,
     assert code == 3
     report = json.loads(out.read_text())
     assert [f["location"]["surface"] for f in report["findings"]] == ["compose"]
-    assert "docker-compose.yml: not a valid Compose file: invalid YAML at line" in err
+    assert "docker-compose.yml: not a valid Compose file (invalid YAML at line" in err
     assert "Traceback" not in err
+
+
+def test_a_broken_compose_file_is_still_scanned_as_text(engine, tmp_path):
+    result = run(engine, tmp_path, (
+        "services:\n"
+        "  web:\n"
+        "    environment:\n"
+        f"      GH_TOKEN: {GITHUB_PAT}\n"
+        "   image: [oops\n"
+    ))  # fmt: skip
+    assert [(f.rule_id, f.location.line) for f in result.findings] == [("github-pat", 4)]
+    (skipped,) = result.skipped
+    assert "scanned as plain text" in skipped.reason and skipped.error
 
 
 def test_build_targets_name_each_services_context_and_dockerfile(tmp_path):

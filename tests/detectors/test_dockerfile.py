@@ -120,7 +120,7 @@ def test_escape_directive_and_heredocs():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("FROM alpine\nFROOM x\n", "line 2: unknown instruction: FROOM"),
+        ("FROM alpine\nFROOM x\n", "line 2: unknown instruction: 'FROOM'"),
         ("FROM alpine\nRUN <<EOF\necho\n", "line 2: heredoc <<EOF is never closed"),
         ("RUN echo\n", "line 1: RUN before the first FROM"),
         ("# only a comment\n", "no FROM instruction"),
@@ -277,6 +277,23 @@ def test_builder_secret_copied_into_final_stage_is_traced_at_full_severity(engin
     assert "COPY --from at line 5" in f.message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"FROM alpine\nRUN curl \\\n  -H x\n--token={GITHUB_PAT} https://x\n",
+        f"FROM alpine\nENV A=1 {GITHUB_PAT}\n",
+        f"# escape={GITHUB_PAT}\nFROM alpine\n",
+        f"{GITHUB_PAT}\nFROM alpine\n",
+    ],
+)
+def test_a_broken_dockerfile_is_scanned_as_text_and_its_error_never_shows_the_secret(engine, text):
+    result = scan(engine, text.encode(), "Dockerfile")
+    assert [f.rule_id for f in result.findings] == ["github-pat"]
+    (skipped,) = result.skipped
+    assert "scanned as plain text" in skipped.reason
+    assert GITHUB_PAT not in skipped.reason and GITHUB_PAT[:8] not in skipped.reason
+
+
 def test_scan_routes_dockerfiles_and_reports_bad_ones_with_exit_3(tmp_path, capsys):
     (tmp_path / "good").mkdir()
     (tmp_path / "good" / "Dockerfile").write_text(f"FROM alpine\nENV GH_TOKEN={GITHUB_PAT}\n")
@@ -287,7 +304,7 @@ def test_scan_routes_dockerfiles_and_reports_bad_ones_with_exit_3(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 3
     assert [f["location"]["surface"] for f in report["findings"]] == ["dockerfile"]
-    assert "api.Dockerfile: not a valid Dockerfile: line 2: heredoc <<EOF is never closed" in err
+    assert "api.Dockerfile: not a valid Dockerfile (line 2: heredoc <<EOF is never closed" in err
     assert "Traceback" not in err
 
 
