@@ -111,6 +111,20 @@ class Baseline:
         empty = cls(path.parent, [])
         return cls(path.parent, [empty.entry_for(f) for f in findings])
 
+    def entries_under(self, targets: Iterable[str]) -> list[Entry]:
+        """Entries of files at or below any of `targets` (paths on this machine)."""
+        roots = [os.path.abspath(t) for t in targets if t and t != "-"]
+        if not roots:
+            return []
+
+        def under(entry: Entry) -> bool:
+            if entry.surface not in _ON_DISK or not entry.path:
+                return False
+            full = os.path.normpath(os.path.join(self.folder, entry.path))
+            return any(full == r or full.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+        return [e for e in self.entries if under(e)]
+
     def merged_with(self, other: Baseline) -> Baseline:
         return Baseline(self.folder, [*self.entries, *other.entries])
 

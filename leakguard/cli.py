@@ -314,10 +314,15 @@ def baseline_update(
     config = effective_config(state, paths, **overrides)
     result = apply_policy(_run_scan(config, paths, jobs, exclude), disable=config.disable)
     fresh = Baseline.from_findings(path, result.findings)
-    imported = Baseline(path.parent, [e for e in old.entries if e.sha1])
-    fresh.merged_with(imported).save(path)
+    # A file that could not be read this time keeps its entries: the secret in it
+    # is not known to be gone.
+    unread = old.entries_under(s.target for s in result.skipped if s.error)
+    kept = Baseline(path.parent, [*unread, *(e for e in old.entries if e.sha1)])
+    fresh = fresh.merged_with(kept)
+    fresh.save(path)
     added = len({e.key() for e in fresh.entries} - {e.key() for e in old.entries})
-    click.echo(f"leakguard: {path}: {len(fresh)} finding(s), {added} new", err=True)
+    note = f", {len(unread)} kept for files that could not be read" if unread else ""
+    click.echo(f"leakguard: {path}: {len(fresh)} finding(s), {added} new{note}", err=True)
     return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
 
 

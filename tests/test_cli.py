@@ -114,6 +114,23 @@ def test_baseline_update_adds_and_drops(leaky_tree):
     assert sorted(e["path"] for e in entries) == ["app/settings.py", "new.py"]
 
 
+def test_baseline_update_keeps_the_entries_of_files_it_could_not_read(leaky_tree):
+    run("baseline", "create", ".", cwd=leaky_tree)
+    before = json.loads((leaky_tree / ".leakguard-baseline.json").read_text())["entries"]
+    settings = leaky_tree / "app" / "settings.py"
+    os.chmod(settings, 0)
+    command = [sys.executable, "-m", "leakguard", "baseline", "update", "."]
+    if os.geteuid() == 0:  # root reads mode-0 files unless CAP_DAC_* are dropped
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", *command]
+    proc = subprocess.run(command, cwd=leaky_tree, capture_output=True, text=True)
+    assert proc.returncode == ExitCode.UNREADABLE, proc.stderr
+    assert "kept for files that could not be read" in proc.stderr
+    after = json.loads((leaky_tree / ".leakguard-baseline.json").read_text())["entries"]
+    kept = sorted(e["path"] for e in after)
+    assert kept == sorted(e["path"] for e in before) and "app/settings.py" in kept
+
+
 def test_baseline_create_refuses_to_overwrite(leaky_tree):
     run("baseline", "create", ".", cwd=leaky_tree)
     code, _, err = run("baseline", "create", ".", cwd=leaky_tree)
