@@ -1049,8 +1049,33 @@ def daemon_images(name: str, options: ImageOptions, workdir: str) -> list[Image]
     return images
 
 
+def engine_socket_answers() -> bool:
+    """Whether the engine's local socket takes connections (True when not a socket).
+
+    Asked before the SDK is: the SDK leaks its socket when a connection fails.
+    """
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        return True
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(host.removeprefix("unix://"))
+        return True
+    except OSError:
+        return False
+
+
 def _docker_client() -> Any:
     import docker
+
+    if not engine_socket_answers():
+        raise TargetUnreadable(
+            "cannot reach the Docker engine: its socket does not answer",
+            hint="is dockerd running, and is DOCKER_HOST right?",
+        )
 
     client = None
     try:
@@ -1191,6 +1216,8 @@ class KnownImage:
 
 def known_local_images() -> list[KnownImage]:
     """Tagged images of the local engine (none when no engine answers)."""
+    if not engine_socket_answers():
+        return []
     try:
         import docker
 

@@ -30,9 +30,13 @@ class SwarmStore:
     def client(self) -> Any:
         import docker
 
+        from leakguard.detectors.image import engine_socket_answers
+
         try:
             if self.base_url:
                 return docker.DockerClient(base_url=self.base_url, timeout=30)
+            if not engine_socket_answers():
+                raise docker.errors.DockerException("its socket does not answer")
             return docker.from_env(timeout=30)
         except docker.errors.DockerException as e:
             raise ChangeRefused(

@@ -47,6 +47,11 @@ class VaultStore:
         addr = addr or os.environ.get("VAULT_ADDR")
         if not addr:
             raise UsageError("no Vault address", hint="pass --vault-addr or set VAULT_ADDR")
+        if "@" in addr.split("://", 1)[-1].split("/", 1)[0]:  # never echoed: holds a password
+            raise UsageError(
+                "the Vault address must not carry credentials (user:password@host)",
+                hint="authenticate with VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID",
+            )
         return cls(
             addr,
             token=os.environ.get("VAULT_TOKEN"),

@@ -20,7 +20,7 @@ import pytest
 
 from leakguard.registry import Reference, RegistryClient, RegistryError, credentials_for
 from leakguard.registry.client import DOCKER_MANIFEST, OCI_MANIFEST, sha256_digest
-from tests.conftest import GITHUB_PAT
+from tests.conftest import GITHUB_PAT, PASSWORD
 from tests.detectors.test_image import Spec, file, layer_tar, write_archive
 from tests.services import free_port, registry  # noqa: F401
 from tests.test_cli import run
@@ -221,6 +221,37 @@ def test_reference_parsing():
     assert Reference.parse("alpine").repository == "library/alpine"
     with pytest.raises(Exception, match="not a valid"):
         Reference.parse("127.0.0.1:5000/UPPER:1")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("image", "docker://ci:{pw}@127.0.0.1:9/team/app:1"),
+        ("sweep", "https://ci:{pw}@127.0.0.1:9"),
+        ("sweep", "ci:{pw}@127.0.0.1:9"),
+    ],
+)
+def test_credentials_in_a_registry_address_are_refused_and_never_echoed(args):
+    password = PASSWORD
+    code, out, err = run(*(a.format(pw=password) for a in args))
+    assert code == 2
+    assert "must not carry credentials" in err and "docker login" in err
+    assert password not in out + err
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("", "no registry named"), ("127.0.0.1:9/team", "is not HOST[:PORT]")],
+)
+def test_sweep_wants_one_registry_host(given, message):
+    code, _, err = run("sweep", given)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_sweep_takes_a_registry_url(registry):  # noqa: F811
+    code, out, err = run("sweep", f"http://{registry}/", "-f", "json")
+    assert code in (0, 1), err  # other tests may have pushed leaky images
+    assert "swept" in err and "http://http" not in err
 
 
 # -- auth -------------------------------------------------------------------------------

@@ -58,9 +58,10 @@ def sweep(
     from leakguard.detectors.sweep import SweepOptions, parse_shard
     from leakguard.detectors.sweep import sweep as run_sweep
     from leakguard.policy import apply_policy, exit_code_for
+    from leakguard.registry.reference import registry_host
 
     shard_spec = parse_shard(shard)
-    host = host.removeprefix("docker://").removeprefix("registry://").rstrip("/")
+    host = registry_host(host)
     config, engine, options, cache = prepare(state, overrides, platform, no_cache, cache_path)
     sweep_options = SweepOptions(
         repositories=repositories,

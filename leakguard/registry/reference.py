@@ -44,13 +44,10 @@ class Reference:
     @classmethod
     def parse(cls, text: str) -> Reference:
         """`host[:port]/repo[:tag][@digest]`; a first part without `.` or `:` is a Hub name."""
-        raw = text.strip()
-        for prefix in ("docker://", "registry://", "https://", "http://"):
-            if raw.startswith(prefix):
-                raw = raw[len(prefix) :]
-                break
+        raw = _without_scheme(text.strip())
         if not raw:
             raise UsageError(f"empty image reference {text!r}")
+        _refuse_userinfo(raw.split("/", 1)[0] if "/" in raw else "")
         digest = None
         if "@" in raw:
             raw, digest = raw.split("@", 1)
@@ -77,6 +74,43 @@ class Reference:
         if tag is None and digest is None:
             tag = "latest"
         return cls(host, path, tag, digest)
+
+
+_SCHEMES = ("docker://", "registry://", "https://", "http://")
+_USERINFO_HINT = (
+    "log in with `docker login HOST` instead: leakguard reads the Docker config "
+    "(~/.docker/config.json or $DOCKER_CONFIG)"
+)
+
+
+def _without_scheme(text: str) -> str:
+    for prefix in _SCHEMES:
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def _refuse_userinfo(host: str) -> None:
+    """A `user:password@` before the host: refused, and never repeated back."""
+    if "@" in host:
+        raise UsageError(
+            "a registry address must not carry credentials (user:password@host)",
+            hint=_USERINFO_HINT,
+        )
+
+
+def registry_host(text: str) -> str:
+    """The `host[:port]` of a registry named by `host[:port]` or an `http(s)://` URL."""
+    raw = _without_scheme(text.strip()).rstrip("/")
+    _refuse_userinfo(raw.split("/", 1)[0])
+    if not raw:
+        raise UsageError("no registry named: give HOST[:PORT], e.g. 127.0.0.1:5000")
+    if "/" in raw:
+        raise UsageError(
+            f"{raw!r} is not HOST[:PORT]",
+            hint="name only the registry; `--repo GLOB` picks repositories",
+        )
+    return raw
 
 
 def is_loopback(host: str) -> bool:

@@ -141,3 +141,13 @@ def test_the_vault_agent_config_renders_the_same_files(
     assert agent.returncode == 0, agent.stdout + agent.stderr
     assert (project / "secrets" / "postgres_password").read_text() == PASSWORD
     assert (project / "secrets" / "app.env").read_text() == f"GITHUB_TOKEN={GITHUB_PAT}\n"
+
+
+def test_credentials_in_the_vault_address_are_refused_and_never_echoed():
+    from leakguard.errors import UsageError
+    from leakguard.migrators.vault import VaultStore
+
+    with pytest.raises(UsageError) as info:
+        VaultStore.from_env(f"http://admin:{PASSWORD}@127.0.0.1:8200")
+    assert "must not carry credentials" in str(info.value)
+    assert PASSWORD not in str(info.value) + str(info.value.hint)
