@@ -229,6 +229,12 @@ def decompressed(raw: Readable) -> tuple[Readable, str]:
     return stream, "tar"
 
 
+def _codec_error(e: BaseException) -> bool:
+    """A decompressor's own error type (isal's IsalError, zstandard's ZstdError)."""
+    module = type(e).__module__.split(".")[0]
+    return module in ("zstandard", "isal", "igzip_lib", "isal_zlib") or isinstance(e, zlib.error)
+
+
 class _Unsupported(Exception):
     pass
 
@@ -491,11 +497,10 @@ def scan_layer(
         out.skipped.append(Skipped(target, e.message))
     except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError) as e:
         out.skipped.append(Skipped(target, f"corrupt or truncated layer: {_one_line(e)}"))
-    except Exception as e:  # zstandard.ZstdError and other codec errors
-        if type(e).__module__.startswith(("zstandard", "isal")):
-            out.skipped.append(Skipped(target, f"corrupt layer: {_one_line(e)}"))
-        else:
+    except Exception as e:
+        if not _codec_error(e):
             raise
+        out.skipped.append(Skipped(target, f"corrupt layer: {_one_line(e)}"))
     out.stats.duration_s = time.perf_counter() - started
     return out
 
@@ -629,6 +634,13 @@ class _LayerWalker:
             )
         except _Unsupported as e:
             self.out.skipped.append(Skipped(shown, str(e), error=False))
+        except Exception as e:
+            if not _codec_error(e):
+                raise
+            self.out.skipped.append(
+                Skipped(f"{shown} (layer {_short(self.out.digest)})",
+                        f"archive not read: {_one_line(e)}", error=False)
+            )  # fmt: skip
 
     def zip(self, data: bytes, prefix: str, depth: int) -> None:
         import zipfile

@@ -348,6 +348,7 @@ def test_truncated_and_corrupt_layers_are_skipped_and_the_rest_still_scanned(eng
         ("truncated", bad[: len(bad) // 2]),
         ("gzip-truncated", gz[: len(gz) // 2]),
         ("garbage", b"\x1f\x8b" + os.urandom(4000)),
+        ("deflate-corrupt", gz[:30] + bytes(b ^ 0x5A for b in gz[30:200]) + gz[200:]),
     ):
         path = write_archive(tmp_path / f"{name}.tar", spec, blobs={1: blob})
         code, out, err = run("image", "--no-cache", f"docker-archive:{path}")
