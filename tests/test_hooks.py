@@ -192,3 +192,23 @@ def test_a_broken_dockerfile_or_compose_file_does_not_let_its_secret_through(tmp
     out = proc.stdout + proc.stderr
     assert "github-pat" in out and "stripe" in out
     assert GITHUB_PAT not in out and STRIPE_KEY not in out
+
+
+@pytest.mark.parametrize(
+    ("stdin", "code", "message"),
+    [
+        ("junk\n", 2, "line 1 of standard input is not"),
+        (f"refs/heads/main {'a' * 40} refs/heads/main {'0' * 40}\n", 3, "is not in"),
+    ],
+)
+def test_pre_push_that_cannot_tell_what_is_pushed_stops_the_push(pushing, stdin, code, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakguard", "hook", "pre-push", "origin", "x"],
+        cwd=pushing.path, input=stdin, capture_output=True, text=True, env=dict(os.environ, **ENV),
+    )  # fmt: skip
+    assert proc.returncode == code and message in proc.stderr and "push stopped" in proc.stderr
+
+
+def test_hooks_outside_a_repository_fail_closed(tmp_path):
+    for hook in ("pre-push", "pre-commit"):
+        assert lg("hook", hook, cwd=tmp_path).returncode == 3

@@ -10,6 +10,7 @@ knows there is something to scan.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import click
 
 from leakguard.cli import State, effective_config, pass_state, report
 from leakguard.commands.git import git_policy, rule_options
-from leakguard.errors import ChangeRefused, ExitCode, TargetUnreadable
+from leakguard.errors import ChangeRefused, ExitCode, TargetUnreadable, UsageError
 
 if TYPE_CHECKING:
     from leakguard.detectors.git_history import GitScan
@@ -198,6 +199,7 @@ def pre_push(
     # PRE_COMMIT_* variables; standard input is then not ours to wait on.
     framework = "PRE_COMMIT_TO_REF" in os.environ
     stdin = "" if framework or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    hooks_dir(repo)  # exit 3 outside a repository: never a silent pass
     revs = pushed_revisions(repo, stdin, os.environ)
     if not revs:
         return ExitCode.CLEAN
@@ -274,13 +276,24 @@ def pushed_revisions(repo: str, stdin: str, env: Any) -> tuple[str, ...]:
     """
     positive: list[str] = []
     negative: list[str] = []
-    for line in stdin.splitlines():
+    for number, line in enumerate(stdin.splitlines(), 1):
         parts = line.split()
-        if len(parts) != 4:
+        if not parts:
             continue
+        # A hook that cannot tell what is pushed must not let the push through.
+        if len(parts) != 4 or not all(_HEX.fullmatch(p) for p in parts[1::2]):
+            raise UsageError(
+                f"pre-push: line {number} of standard input is not "
+                "`<local ref> <local sha> <remote ref> <remote sha>`; push stopped",
+                hint="git runs this hook with those lines; to scan a range use `leakguard git`",
+            )
         _local_ref, local_sha, _remote_ref, remote_sha = parts
         if local_sha.strip("0") == "":
             continue  # deletion
+        if not _has_commit(repo, local_sha):
+            raise TargetUnreadable(
+                f"pre-push: the pushed commit {local_sha[:12]} is not in {repo}; push stopped"
+            )
         positive.append(local_sha)
         if remote_sha.strip("0") != "" and _has_commit(repo, remote_sha):
             negative.append("^" + remote_sha)
@@ -292,6 +305,9 @@ def pushed_revisions(repo: str, stdin: str, env: Any) -> tuple[str, ...]:
     if not positive:
         return ()
     return (*positive, *negative, "--not", "--remotes")
+
+
+_HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def _has_commit(repo: str, sha: str) -> bool:
