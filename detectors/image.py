@@ -235,6 +235,10 @@ def _codec_error(e: BaseException) -> bool:
     return module in ("zstandard", "isal", "igzip_lib", "isal_zlib") or isinstance(e, zlib.error)
 
 
+class PlatformMissing(TargetUnreadable):
+    """The image has no manifest for the platform asked for."""
+
+
 class _Unsupported(Exception):
     pass
 
@@ -948,6 +952,9 @@ def _from_manifests(
                 raise TargetUnreadable(f"{shown}: indexes nested too deep")
             children = [m for m in manifest.get("manifests") or [] if isinstance(m, dict)]
             platforms = [c for c in children if not _is_attestation(c)]
+            if not any(_platform_matches(c, options.platform) for c in platforms):
+                have = ", ".join(sorted({_platform_of(c) for c in platforms})) or "none"
+                raise PlatformMissing(f"{shown}: no {options.platform} image (it has: {have})")
             for child in children:
                 if _is_attestation(child):
                     attestations.extend(_attestation_layers(child, fetch, blob))
@@ -959,6 +966,10 @@ def _from_manifests(
             return
         config_digest = str((manifest.get("config") or {}).get("digest", ""))
         config = _json_object(blob(config_digest), f"{shown} config")
+        if depth == 0 and options.platform and config.get("os") and config.get("architecture"):
+            have = _platform_of({"platform": config})
+            if not _platform_matches({"platform": config}, options.platform):
+                raise PlatformMissing(f"{shown}: a {have} image, not {options.platform}")
         diff_ids = _diff_ids(config)
         layers = []
         problems: list[Skipped] = []

@@ -30,6 +30,7 @@ from leakguard.detectors.image import (
     Layer,
     LayerCache,
     LayerScan,
+    PlatformMissing,
     assemble,
     base_of,
     registry_images,
@@ -136,6 +137,9 @@ def sweep(
                 f"{host}/{repo}:{tag}", image_options, client=client()
             )
             return found
+        except PlatformMissing as e:  # not an error: --platform leaves it out
+            result.skipped.append(Skipped(f"{host}/{repo}:{tag}", e.message, error=False))
+            return []
         except TargetUnreadable as e:
             result.skipped.append(Skipped(f"{host}/{repo}:{tag}", e.message))
             return []

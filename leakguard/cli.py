@@ -56,11 +56,12 @@ def _parse_size(_ctx: Any, _param: Any, value: str | None) -> int | None:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     text = value.strip().lower().removesuffix("ib").removesuffix("b")
     try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
+        size = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except (ValueError, OverflowError):
         raise click.BadParameter(f"{value!r} is not a size (e.g. 100M, 2G, 4096)") from None
+    if size <= 0:
+        raise click.BadParameter(f"{value!r}: the size bound must be positive")
+    return size
 
 
 # Commands that live in their own modules, imported only when run (or listed

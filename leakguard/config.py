@@ -115,13 +115,20 @@ def load_config(path: Path | None) -> Config:
             disable=_strings(data, "disable", path),
             enable=_strings(data, "enable", path),
             baseline=(root / str(baseline)) if baseline else None,
-            max_file_size=int(data.get("max_file_size", DEFAULT_MAX_FILE_SIZE)),
+            max_file_size=_positive(data, "max_file_size", DEFAULT_MAX_FILE_SIZE),
             respect_gitignore=bool(data.get("respect_gitignore", False)),
             min_confidence=Confidence(data.get("min_confidence", "low")),
             extra_rules=tuple(_rule(r, path) for r in data.get("rules", [])),
         )
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from e
+
+
+def _positive(data: dict[str, Any], key: str, default: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{key} must be a positive number of bytes, not {value!r}")
+    return value
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -302,3 +302,28 @@ def test_fix_is_migrate_by_another_name(tmp_path):
     plans = [run(verb, str(tmp_path))[1] for verb in ("migrate", "fix")]
     assert plans[0] == plans[1] and "--mount=type=secret" in plans[0]
     assert GITHUB_PAT not in plans[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("scan", "--max-file-size", "-5", "."),
+        ("scan", "--max-file-size", "0", "."),
+        ("git", "--since", "notadate", "."),
+        ("image", "--platform", "bogus", "oci:samples/image"),
+    ],
+)
+def test_options_that_would_scan_nothing_are_usage_errors(args):
+    code, _, err = run(*args)
+    assert code == ExitCode.USAGE and "Invalid value" in err
+
+
+def test_since_takes_dates_git_reads_exactly(tmp_path):
+    from leakguard.commands.git import parse_since
+
+    assert parse_since("@1577836800") == "@1577836800"
+    assert parse_since("2020-01-01T00:00:00+00:00") == "@1577836800"
+    ago = int(parse_since("2 weeks ago")[1:])
+    import time
+
+    assert abs(time.time() - 14 * 86400 - ago) < 5

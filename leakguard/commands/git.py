@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,36 @@ def rule_options(f: Any) -> Any:
     return f
 
 
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
+          "month": 30 * 86400, "year": 365 * 86400}  # fmt: skip
+_AGO = re.compile(r"(\d+)[ .]*(second|minute|hour|day|week|month|year)s?[ .]*ago", re.I)
+
+
+def parse_since(text: str) -> str:
+    """A --since value git will read as meant, in a form git reads exactly (`@EPOCH`).
+
+    git reads any text as a date and takes what it cannot parse as "now", which
+    would turn a typo into a scan of nothing and a clean verdict.
+    """
+    import time
+    from datetime import datetime
+
+    value = text.strip()
+    if m := re.fullmatch(r"@(\d+)", value):
+        return value
+    if value.lower() == "yesterday":
+        return f"@{int(time.time()) - 86400}"
+    if m := _AGO.fullmatch(value):
+        return f"@{int(time.time()) - int(m.group(1)) * _UNITS[m.group(2).lower()]}"
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD, @EPOCH or `N days ago`"
+        ) from None
+    return f"@{int(when.timestamp())}"
+
+
 @click.command("git")
 @click.argument("repo", default=".", metavar="[REPO]")
 @click.option("--branch", "branches", multiple=True, metavar="REF",
@@ -46,7 +77,13 @@ def rule_options(f: Any) -> Any:
     metavar="A..B",
     help="Only the commits in this range (`git log A..B`); repeatable.",
 )
-@click.option("--since", metavar="DATE", help="Only commits newer than DATE (as `git log`).")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=lambda _c, _p, v: None if v is None else parse_since(v),
+    help="Only commits newer than DATE: YYYY-MM-DD[THH:MM[:SS]], @EPOCH, yesterday, "
+    "or `N days ago` (minutes, hours, weeks, months, years).",
+)
 @click.option(
     "--max-commits",
     type=click.IntRange(min=1),

@@ -22,6 +22,7 @@ def image_options(f: Any) -> Any:
         click.option(
             "--platform",
             metavar="OS/ARCH",
+            callback=_platform,
             help="Only this platform of a multi-platform image (default: every one).",
         ),
         click.option(
@@ -95,6 +96,14 @@ def image_options(f: Any) -> Any:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _platform(_ctx: Any, _param: Any, value: str | None) -> str | None:
+    import re
+
+    if value is not None and not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?", value):
+        raise click.BadParameter(f"{value!r} is not OS/ARCH[/VARIANT], e.g. linux/amd64")
+    return value
 
 
 def _size(ctx: Any, param: Any, value: str | None) -> int | None:

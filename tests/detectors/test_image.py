@@ -747,6 +747,9 @@ def test_every_platform_of_an_index_and_its_attestation(engine, tmp_path):
     one = scan(engine, f"oci:{folder}:v1", ImageOptions(platform="linux/arm64"))
     assert {f.location.path for f in one.findings if f.location.layer} >= {"/app/arm64.env"}
     assert "/app/amd64.env" not in {f.location.path for f in one.findings}
+    with pytest.raises(TargetUnreadable) as absent:  # asked for and absent: never a clean scan
+        scan(engine, f"oci:{folder}:v1", ImageOptions(platform="linux/s390x"))
+    assert "no linux/s390x image (it has: linux/amd64, linux/arm64)" in absent.value.message
 
 
 @pytest.mark.registry
