@@ -30,7 +30,7 @@ from leakguard.detectors.dockerfile import (
     is_literal,
     shell_commands,
 )
-from leakguard.fsutil import managed_secret_files
+from leakguard.fsutil import managed_secret_files, open_regular
 from leakguard.models import (
     Confidence,
     Finding,
@@ -386,7 +386,7 @@ def _env_file(walk: _Walk, target: str, node: Any, what: str, required: bool) ->
     if os.path.abspath(target) in managed_secret_files(os.path.dirname(walk.path) or "."):
         return  # a secret file `leakguard migrate` made: where the secret belongs
     try:
-        with open(target, "rb") as fh:
+        with open_regular(target) as fh:
             data = fh.read(64 * 1024 * 1024)
     except FileNotFoundError:
         if required:
@@ -414,7 +414,7 @@ def _follow(walk: _Walk, text: str, node: Any, including: tuple[str, ...], how: 
         walk.result.skipped.append(Skipped(target, f"{how} nested deeper than {len(chain)}"))
         return
     try:
-        with open(target, "rb") as fh:
+        with open_regular(target) as fh:
             data = fh.read(64 * 1024 * 1024)
     except OSError as e:
         reason = (e.strerror or str(e)).lower()
@@ -472,7 +472,7 @@ def build_targets(path: str) -> list[BuildTarget]:
     from leakguard.models import ScanResult as _Result
 
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read()
         root = _compose(data)
     except OSError as e:

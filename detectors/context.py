@@ -32,6 +32,7 @@ from leakguard.detectors.dockerfile import (
     parse_dockerfile,
 )
 from leakguard.errors import TargetUnreadable
+from leakguard.fsutil import open_regular
 from leakguard.models import (
     Confidence,
     Finding,
@@ -223,8 +224,8 @@ def load_dockerignore(context_dir: str, dockerfile: str | None = None) -> Docker
     candidates.append(os.path.join(context_dir, ".dockerignore"))
     for candidate in candidates:
         try:
-            with open(candidate, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            with open_regular(candidate) as fh:
+                text = fh.read().decode("utf-8", "replace")
         except FileNotFoundError:
             continue
         except OSError as e:
@@ -367,7 +368,7 @@ def scan_context(
     context_dir = context_dir if context_dir is not None else os.path.dirname(dockerfile) or "."
     if instructions is None:
         try:
-            with open(dockerfile, "rb") as fh:
+            with open_regular(dockerfile) as fh:
                 text = fh.read().decode("utf-8", "surrogateescape")
         except OSError as e:
             raise TargetUnreadable(
@@ -435,7 +436,7 @@ def _scan_copied(
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SCANNED_FILE:
             return
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read()
     except OSError as e:
         result.skipped.append(Skipped(path, (e.strerror or str(e)).lower()))

@@ -31,6 +31,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from leakguard.errors import TargetUnreadable
+from leakguard.fsutil import open_regular
 from leakguard.models import (
     Confidence,
     Finding,
@@ -1348,7 +1349,7 @@ def _with_reach(state: _Scan, finding: Finding) -> Finding:
 def load(path: str) -> list[Instruction]:
     """Parse a Dockerfile on disk; unreadable or invalid -> TargetUnreadable."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read()
     except OSError as e:
         raise TargetUnreadable(

@@ -793,7 +793,11 @@ def _is_attestation(entry: dict[str, Any]) -> bool:
 
 def docker_archive(path: str, name: str | None = None) -> list[Image]:
     """The images in a `docker save` tarball (legacy layout or the OCI one Docker 25 writes)."""
+    import stat
+
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would never end
+            raise TargetUnreadable(f"{path}: not a regular file")
         tar = tarfile.open(path, mode="r:")
     except FileNotFoundError:
         raise TargetUnreadable(f"{path}: no such file") from None

@@ -25,7 +25,7 @@ from typing import Any
 
 from leakguard import __version__
 from leakguard.errors import BaselineError
-from leakguard.fsutil import atomic_write
+from leakguard.fsutil import atomic_write, open_regular
 from leakguard.models import Finding, Surface
 
 FORMAT = "leakguard-baseline"
@@ -211,7 +211,8 @@ def _known(raw: Any) -> dict[str, Any]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_bytes())
+        with open_regular(path) as fh:
+            return json.loads(fh.read())
     except FileNotFoundError:
         hint = "create one with `leakguard baseline create`"
         raise BaselineError(f"baseline {path} does not exist", hint=hint) from None

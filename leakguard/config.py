@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from leakguard.errors import ConfigError
+from leakguard.fsutil import open_regular
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Rule, RuleSet, builtin_rules
 
@@ -133,7 +134,7 @@ def _positive(data: dict[str, Any], key: str, default: int) -> int:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e

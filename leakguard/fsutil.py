@@ -1,12 +1,31 @@
-"""Writes that never leave a half-written or lost user file."""
+"""Reads that never hang on a FIFO; writes that never leave a half-written or lost file."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
+from typing import BinaryIO
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a file was expected: reading it could block forever."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """`open(path, "rb")`, refusing anything but a regular file without blocking on it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise NotRegularFile(errno.EINVAL, what, os.fspath(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -21,6 +40,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     except FileNotFoundError:
         current = None
     final_mode = mode if mode is not None else (current if current is not None else 0o644)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

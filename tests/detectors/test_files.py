@@ -152,3 +152,22 @@ def test_a_binary_keystore_is_reported_by_its_presence_other_binaries_are_not(tm
     )
     assert finding.location.line is None
     assert result.stats.skipped_binary == 1
+
+
+def test_fifos_where_files_are_expected_never_hang(tmp_path):
+    """A FIFO as Dockerfile, .dockerignore, env_file, docker-archive, config or baseline."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n    env_file: .env\n")
+    for name in (".dockerignore", ".env", "image.tar", "base.json"):
+        os.mkfifo(tmp_path / name)
+    for args in (
+        ["scan", "."],
+        ["context", "."],
+        ["image", "docker-archive:image.tar"],
+        ["scan", "--baseline", "base.json", "Dockerfile"],
+    ):
+        proc = subprocess.run([sys.executable, "-m", "leakguard", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert proc.returncode in (2, 3), (args, proc.stderr)
+        assert "not a regular file" in proc.stdout + proc.stderr, args
+        assert "Traceback" not in proc.stderr
