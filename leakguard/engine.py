@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 INLINE_MARKERS = (b"leakguard:allow", b"pragma: allowlist secret")
 CHUNK_SIZE = 8 * 1024 * 1024
+OVERLAP = 64 * 1024  # re-scanned across the cut of an endless line: longer than any secret
 # Lines longer than this (minified code, base64 blobs) are examined in a
 # window around each candidate instead of whole.
 LONG_LINE = 4096
@@ -212,10 +213,30 @@ class Engine:
         chunk_size: int = CHUNK_SIZE,
         on_bytes: Callable[[int], None] | None = None,
     ) -> Iterator[Finding]:
-        """Scan a stream in bounded memory: chunks cut after a line end."""
+        """Scan a stream in bounded memory: chunks cut after a line end.
+
+        A line longer than four chunks is scanned in windows that overlap by
+        OVERLAP bytes, so that a secret across a window's edge is still found
+        (once), with its column counted from the start of the line.
+        """
         context = context or Context(path=location.path)
         line = 1
+        column = 0  # bytes of `line` before `data` (a line cut without a line end)
+        skip = 0  # findings starting before this offset of `data` were reported already
         carry = b""
+
+        def offset(f: Finding) -> int:
+            """Where `f` starts in `data` (`skip` for lines after the first)."""
+            if f.location.line != line or f.location.column is None:
+                return skip
+            return f.location.column - 1 - column
+
+        def fresh(found: list[Finding], edge: int | None = None) -> Iterator[Finding]:
+            for f in found:
+                start = offset(f)
+                if start >= skip and (edge is None or start < edge):
+                    yield f
+
         while True:
             block = stream.read(chunk_size)
             if not block:
@@ -224,14 +245,26 @@ class Engine:
                 on_bytes(len(block))
             data = carry + block if carry else block
             cut = data.rfind(b"\n")
-            if cut < 0 or (len(data) > 4 * chunk_size):
-                # No line end in sight: scan what we have rather than grow without bound.
-                cut = len(data) - 1
-            head, carry = data[: cut + 1], data[cut + 1 :]
-            yield from self._scan(head, location, context, line)
-            line += head.count(b"\n")
+            if cut >= 0:
+                head, carry = data[: cut + 1], data[cut + 1 :]
+                yield from fresh(self._scan(head, location, context, line, column))
+                line += head.count(b"\n")
+                column = skip = 0
+            elif len(data) <= 4 * chunk_size:
+                carry = data  # a long line: wait for its end, up to four chunks
+            else:
+                # No line end in sight: scan what we have rather than grow without
+                # bound, and keep its tail to scan again with what follows.
+                edge = len(data) - min(OVERLAP, chunk_size)
+                found = self._scan(data, location, context, line, column)
+                reported = list(fresh(found, edge))
+                yield from reported
+                ends = [offset(f) + len(f.secret.raw) for f in reported if f.secret]
+                skip = max([edge, *ends]) - edge
+                column += edge
+                carry = data[edge:]
         if carry:
-            yield from self._scan(carry, location, context, line)
+            yield from fresh(self._scan(carry, location, context, line, column))
 
     # -- internals ----------------------------------------------------------
 
@@ -247,8 +280,14 @@ class Engine:
         return hits
 
     def _scan(
-        self, data: bytes, location: Location, context: Context, first_line: int
+        self,
+        data: bytes,
+        location: Location,
+        context: Context,
+        first_line: int,
+        first_column: int = 0,
     ) -> list[Finding]:
+        """Findings in `data`, which starts at `first_line`, `first_column` bytes into it."""
         if not data:
             return []
         hits = self._hits(data)
@@ -293,7 +332,9 @@ class Engine:
                 rule_id=rule.id,
                 severity=rule.severity,
                 confidence=confidence,
-                location=location.at(line_no, start - line_start + 1),
+                location=location.at(
+                    line_no, start - line_start + 1 + (first_column if line_start == 0 else 0)
+                ),
                 fingerprint=_sha256(secret),
                 redacted=_redact(secret),
                 message=rule.description,

@@ -109,6 +109,28 @@ def test_stream_matches_whole_buffer_scan():
     assert len(whole) == len(range(0, 5000, 613))
 
 
+def test_an_endless_line_is_scanned_in_overlapping_windows_with_true_columns():
+    """Secrets in a 200 KB line without line ends, some across the window cuts."""
+    engine = Engine(builtin_rules())
+    filler = b"word " * 40_000
+    tokens = {}
+    for n, at in enumerate((100, 16_370, 20_470, 65_530, 131_050, 163_820, 199_940)):
+        token = fake("gh" + "p_", 36, seed=100 + n).encode()
+        tokens[at] = token
+    data = bytearray(filler)
+    for at, token in tokens.items():
+        data[at : at + len(token) + 2] = b" " + token + b" "
+    data = bytes(data) + b"\nnext line\n"
+    whole = engine.scan_bytes(data, Location(path="long.txt"))
+    assert len(whole) == len(tokens)
+    for chunk in (4096, 5000, 8192):
+        streamed = list(
+            engine.scan_stream(io.BytesIO(data), Location(path="long.txt"), chunk_size=chunk)
+        )
+        key = [(f.location.line, f.location.column, f.fingerprint) for f in whole]
+        assert key == [(f.location.line, f.location.column, f.fingerprint) for f in streamed]
+
+
 def test_private_key_block_is_one_finding_on_its_first_line(scan_text):
     body = "\n".join(fake("", 64, seed=i) for i in range(10))
     text = f"x\n-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
