@@ -85,6 +85,7 @@ class ImageOptions:
     nested_depth: int = 2
     nested_max: int = 64 * 1024 * 1024
     platform: str | None = None  # "os/arch[/variant]"; None: every platform
+    timeout: float = 30.0  # seconds a registry may leave a request unanswered
 
 
 # -- one layer --------------------------------------------------------------------
@@ -1020,7 +1021,7 @@ def registry_images(
     from leakguard.registry import Reference, RegistryClient
 
     parsed = Reference.parse(ref)
-    client = client or RegistryClient(parsed.host, insecure=insecure)
+    client = client or RegistryClient(parsed.host, insecure=insecure, timeout=options.timeout)
     repo = parsed.repository
 
     def fetch(digest: str) -> bytes:

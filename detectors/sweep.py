@@ -116,10 +116,12 @@ def sweep(
     def client() -> RegistryClient:
         found: RegistryClient | None = getattr(local, "client", None)
         if found is None:
-            found = local.client = RegistryClient(host, insecure=options.insecure)
+            found = local.client = RegistryClient(
+                host, insecure=options.insecure, timeout=image_options.timeout
+            )
         return found
 
-    lister = RegistryClient(host, insecure=options.insecure)
+    lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
     repos = [r for r in lister.catalog() if _wanted(r, options.repositories)]
     stats.repositories = len(repos)
 

@@ -254,6 +254,23 @@ def test_sweep_takes_a_registry_url(registry):  # noqa: F811
     assert "swept" in err and "http://http" not in err
 
 
+def test_a_registry_that_accepts_and_never_answers_is_reported_quickly():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)  # the kernel accepts connections; nobody ever answers
+    host = f"127.0.0.1:{server.getsockname()[1]}"
+    try:
+        started = time.monotonic()
+        code, _, err = run("image", "--no-cache", "--timeout", "1", f"docker://{host}/team/app:1")
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert code == 3 and "timed out" in err
+    assert elapsed < 10, elapsed  # two attempts of one second, plus a short back-off
+
+
 # -- auth -------------------------------------------------------------------------------
 
 

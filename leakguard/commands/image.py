@@ -26,6 +26,15 @@ def image_options(f: Any) -> Any:
             help="Only this platform of a multi-platform image (default: every one).",
         ),
         click.option(
+            "--timeout",
+            type=click.FloatRange(min=1),
+            default=30,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long a registry may keep a request unanswered (a silent one is "
+            "asked once more, then reported).",
+        ),
+        click.option(
             "--insecure",
             is_flag=True,
             help="Allow plain HTTP to a registry that is not on loopback.",
@@ -127,9 +136,10 @@ def prepare(
     )
     from leakguard.engine import Engine
 
+    timeout = float(overrides.pop("timeout", 30))
     config = effective_config(state, (), **overrides)
     engine = Engine(config.ruleset())
-    options = ImageOptions(max_file_size=config.max_file_size, platform=platform)
+    options = ImageOptions(max_file_size=config.max_file_size, platform=platform, timeout=timeout)
     path = cache_path or default_cache_path()
     cache = None
     if not no_cache and path is not None:

@@ -279,7 +279,10 @@ class RegistryClient:
                     hint="for a plain-HTTP registry that is not on loopback, pass --insecure",
                 ) from e
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-                if attempt < self.retries and not _refused(e):
+                # A refusal is final; a server that accepts and stays silent is asked
+                # once more, not `retries` times (each costs a whole timeout).
+                silent = isinstance(e, requests.exceptions.Timeout)
+                if attempt < (1 if silent else self.retries) and not _refused(e):
                     attempt += 1
                     time.sleep(self.backoff * 2 ** (attempt - 1))
                     continue
