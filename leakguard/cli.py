@@ -50,6 +50,15 @@ class State:
 pass_state = click.make_pass_decorator(State, ensure=True)
 
 
+def existing_path(_ctx: Any, _param: Any, value: Path | None) -> Path | None:
+    """A PATH argument that must exist: a missing one could not be read (exit 3)."""
+    if value is not None and not os.path.lexists(value):
+        from leakguard.errors import TargetUnreadable
+
+        raise TargetUnreadable(f"{value} does not exist", hint="check the path")
+    return value
+
+
 def _parse_size(_ctx: Any, _param: Any, value: str | None) -> int | None:
     if value is None:
         return None

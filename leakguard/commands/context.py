@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
-from leakguard.errors import ExitCode, UsageError
+from leakguard.errors import ExitCode, TargetUnreadable, UsageError
 
 
 @click.command("context")
@@ -86,7 +86,7 @@ def _builds(target: str, dockerfile: str | None, kind: str | None) -> list[tuple
             raise UsageError(f"no Dockerfile at {file}", hint="name it with --dockerfile")
         return [(target, file)]
     if not os.path.exists(target):
-        raise UsageError(
+        raise TargetUnreadable(
             f"{target} does not exist", hint="give a folder, Dockerfile or Compose file"
         )
     if kind == "compose":

@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from leakguard.cli import State, effective_config, pass_state
+from leakguard.cli import State, effective_config, existing_path, pass_state
 from leakguard.errors import ExitCode, UsageError
 
 TARGETS = ("auto", "buildkit", "compose", "swarm", "vault")
 
 
 @click.command("migrate")
-@click.argument("path", default=".", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", default=".", type=click.Path(path_type=Path), callback=existing_path)
 @click.option("--to", "target", type=click.Choice(TARGETS), default="auto",
               show_default=True, help="Where the secrets go.")  # fmt: skip
 @click.option("--apply", "--write", "do_apply", is_flag=True,
@@ -109,7 +109,8 @@ def _manifest_root(start: Path) -> Path:
 
 
 @secrets.command("pull")
-@click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path),
+                callback=existing_path)  # fmt: skip
 @click.option("--vault-addr", metavar="URL", help="Vault/OpenBao address (or VAULT_ADDR).")
 def secrets_pull(path: Path, vault_addr: str | None) -> ExitCode:
     """Write each moved secret's value from its source into its local file (0600)."""
@@ -149,8 +150,8 @@ def secrets_pull(path: Path, vault_addr: str | None) -> ExitCode:
 
 
 @secrets.command("docker-flags")
-@click.argument("dockerfile", required=False,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.argument("dockerfile", required=False, callback=existing_path,
+                type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
 def secrets_docker_flags(dockerfile: Path | None) -> ExitCode:
     """Print the `--secret id=NAME,src=PATH` flags a `docker build` needs."""
     from leakguard.migrators import manifest

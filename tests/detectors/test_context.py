@@ -144,7 +144,7 @@ def test_context_command(tmp_path, capsys):
     assert capsys.readouterr().out.split() == [".env", "Dockerfile", "app.py", "r.json"]
     (tmp_path / ".dockerignore").write_text(".env\nr.json\n")
     assert main(["context", str(tmp_path)]) == 0
-    assert main(["context", str(tmp_path / "missing")]) == 2
+    assert main(["context", str(tmp_path / "missing")]) == 3
     compose = tmp_path / "compose.yaml"
     compose.write_text("services:\n  web:\n    build: .\n")
     (tmp_path / ".dockerignore").unlink()

@@ -83,7 +83,8 @@ def test_a_malformed_file_is_reported_and_left_alone(
 
 
 def test_usage_errors_exit_2(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
-    assert leakguard("migrate", str(tmp_path / "missing")).code == 2
+    missing = leakguard("migrate", str(tmp_path / "missing"))
+    assert missing.code == 3 and "does not exist" in missing.err  # as for every command
     run = leakguard("migrate", "--to", "vault", str(tmp_path), env={"VAULT_ADDR": ""})
     assert run.code == 2 and "--vault-addr" in run.err
     run = leakguard("secrets", "docker-flags", env={}, cwd=tmp_path)
