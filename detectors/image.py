@@ -1451,6 +1451,15 @@ class LayerCache:
             raise TargetUnreadable(
                 f"layer cache {path}: {e}", hint="remove it, or pass --no-cache"
             ) from e
+        # What the layers hold is private whatever the umask: the database and the
+        # journal files SQLite made next to it.
+        for private in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with contextlib.suppress(OSError):
+                if private.stat().st_uid == os.getuid():
+                    os.chmod(private, 0o600)
+        if path == default_cache_path():  # never a folder the user named (/tmp ...)
+            with contextlib.suppress(OSError):
+                os.chmod(path.parent, 0o700)
 
     def get(self, digest: str) -> LayerScan | None:
         try:

@@ -297,6 +297,16 @@ def test_missing_credentials_give_a_401_with_a_login_hint(fake_registry, docker_
     assert code == 3 and "HTTP 401" in err and "docker login" in err
 
 
+def test_a_broken_docker_config_is_named_not_silently_ignored(fake_registry, docker_config, caplog):
+    _image(fake_registry)
+    fake_registry.auth = "basic"
+    (docker_config / "config.json").write_text('{"auths": {')
+    with pytest.raises(RegistryError, match="authentication required"):
+        RegistryClient(fake_registry.host).manifest("team/app", "1")
+    assert any("config.json" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)  # fmt: skip
+
+
 def test_basic_auth_through_a_credential_helper(
     fake_registry, docker_config, monkeypatch, tmp_path
 ):

@@ -125,9 +125,13 @@ def credentials_for(host: str, config_dir: Path | None = None) -> tuple[str, str
     path = (config_dir or _docker_config_dir()) / "config.json"
     try:
         config = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:  # go on anonymously, as docker does, but say so
+        log.warning("ignoring %s (no registry credentials from it): %s", path, _short(e))
         return None
     if not isinstance(config, dict):
+        log.warning("ignoring %s: not a JSON object", path)
         return None
     names = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/"]
     if host == DOCKER_HUB:

@@ -435,6 +435,23 @@ def test_layer_cache_serves_a_second_scan(engine, tmp_path, monkeypatch):
     cache.close()
 
 
+def test_layer_cache_files_are_private_even_under_umask_0(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = tmp_path / "xdg" / "leakguard" / "layers.sqlite"
+    path.parent.mkdir(parents=True, mode=0o777)
+    path.touch(mode=0o666)
+    os.chmod(path, 0o666)  # left loose by an older run or another tool
+    old = os.umask(0)
+    try:
+        cache = LayerCache(path, ruleset_version(engine, ImageOptions()))
+        cache.close()
+    finally:
+        os.umask(old)
+    for private in path.parent.iterdir():
+        assert private.stat().st_mode & 0o777 == 0o600, private.name
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
 def test_cli_json_report_and_no_secrets_in_output(tmp_path):
     path = write_archive(tmp_path / "a.tar", LEAKY)
     code, out, err = run(
