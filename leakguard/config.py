@@ -34,6 +34,7 @@ from leakguard.rules import Rule, RuleSet, builtin_rules
 
 CONFIG_NAMES = (".leakguard.toml", "pyproject.toml")
 DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
+CUSTOM_RULE_TIME_LIMIT = 2.0  # seconds per file and rule
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _KNOWN_KEYS = {
     "exclude", "disable", "enable", "baseline", "max_file_size", "respect_gitignore",
@@ -181,6 +182,7 @@ def _rule(spec: Any, path: Path) -> Rule:
         pattern=pattern,
         keywords=keywords,
         remediation=str(spec.get("remediation", Rule.remediation)),
+        time_limit=CUSTOM_RULE_TIME_LIMIT,
     )
     _check_prefilter(rule, where)
     return rule

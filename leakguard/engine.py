@@ -301,9 +301,16 @@ class Engine:
         matches: list[tuple[int, int, int, bytes]] = []  # (start, rule index, line start, secret)
         for rule_index, ends in by_rule.items():
             rule = self.rules[rule_index]
-            for start, secret in self._confirm(rule, data, ends):
-                line_start = data.rfind(b"\n", 0, start) + 1
-                matches.append((start, rule_index, line_start, secret))
+            try:
+                for start, secret in self._confirm(rule, data, ends):
+                    line_start = data.rfind(b"\n", 0, start) + 1
+                    matches.append((start, rule_index, line_start, secret))
+            except TimeoutError:  # a rule from config that backtracks without end
+                log.warning(
+                    "rule %s gave up on %s after %.0fs: its pattern backtracks too much "
+                    "(its matches there are not reported; simplify the pattern)",
+                    rule.id, location.path, rule.time_limit or 0,
+                )  # fmt: skip
         if not matches:
             return []
         matches.sort()

@@ -162,3 +162,18 @@ def test_file_kinds_by_name():
     assert kind_of_path("docs/Dockerfile.md") is None
     assert kind_of_path("compose.override.yaml") == "compose"
     assert kind_of_path("deploy/.npmrc") == "npmrc"
+
+
+def test_a_backtracking_custom_rule_gives_up_after_its_time_limit(caplog):
+    import time
+
+    evil = Rule(id=RuleId("evil"), description="d", severity=Severity.HIGH,
+                pattern=r"(a|aa)+$", keywords=("aaaa",), time_limit=0.3)  # fmt: skip
+    fine = Rule(id=RuleId("fine"), description="d", severity=Severity.HIGH,
+                pattern=r"tok_[0-9]{6}", keywords=("tok_",), time_limit=0.3)  # fmt: skip
+    engine = Engine(RuleSet([evil, fine]))
+    started = time.monotonic()
+    found = engine.scan_bytes(b"a" * 5000 + b"! tok_123456\n", Location(path="x.txt"))
+    assert time.monotonic() - started < 5
+    assert [f.rule_id for f in found] == ["fine"]  # the other rules still report
+    assert any("rule evil gave up on x.txt" in r.getMessage() for r in caplog.records)

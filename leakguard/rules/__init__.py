@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, cast
 
 from leakguard.models import Confidence, RuleId, Severity
 
@@ -62,9 +63,14 @@ class Rule:
     detect_secrets_type: str | None = None
     enabled_by_default: bool = True
     tags: tuple[str, ...] = field(default=())
+    # Seconds one file may keep the pattern busy: set for rules from config,
+    # whose patterns nobody has checked for catastrophic backtracking.
+    time_limit: float | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[bytes]:
+        if self.time_limit is not None:
+            return cast("re.Pattern[bytes]", _TimedPattern(self.pattern, self.time_limit))
         return re.compile(self.pattern.encode())
 
     def secret_of(self, match: re.Match[bytes]) -> tuple[bytes, int]:
@@ -72,6 +78,22 @@ class Rule:
         if "secret" in self.regex.groupindex and match.group("secret") is not None:
             return match.group("secret"), match.start("secret")
         return match.group(0), match.start()
+
+
+class _TimedPattern:
+    """A pattern run by the `regex` module, which can stop a match that runs too long
+    (TimeoutError) where `re` would backtrack for hours."""
+
+    def __init__(self, pattern: str, limit: float):
+        import regex
+
+        self._pattern = regex.compile(pattern.encode())
+        self._limit = limit
+        self.groupindex = self._pattern.groupindex
+
+    def finditer(self, data: bytes, pos: int = 0, endpos: int | None = None) -> Any:
+        end = len(data) if endpos is None else endpos
+        return self._pattern.finditer(data, pos, end, timeout=self._limit)
 
 
 class RuleSet:
