@@ -79,7 +79,8 @@ def sweep(
     click.echo(
         f"leakguard: swept {s.repositories} repositories, {s.tags} tags, {s.images} images; "
         f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
-        f"{s.layers_cached} cached), {s.bytes_scanned / 1e6:.1f} MB in {s.seconds:.2f}s "
+        f"{s.layers_cached} cached), {s.bytes_read / 1e6:.1f} MB read "
+        f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
         f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s)",
         err=True,
     )
