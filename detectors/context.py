@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from leakguard.detectors.credfiles import credential_file_kind
 from leakguard.detectors.dockerfile import (
     DockerfileSyntaxError,
     Instruction,
@@ -47,6 +46,7 @@ from leakguard.models import (
 )
 from leakguard.rules import Context
 from leakguard.rules.container import CONTEXT_CHECKS, CONTEXT_REMEDIATION, CONTEXT_RULE_ID
+from leakguard.rules.filekinds import credential_file_kind
 
 if TYPE_CHECKING:
     from leakguard.engine import Engine

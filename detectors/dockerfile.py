@@ -1180,7 +1180,7 @@ def _carries_secret(content: str, secret_mount: bool) -> bool:
 
 
 def _credential_kind(path: str) -> str | None:
-    from leakguard.detectors.credfiles import credential_file_kind
+    from leakguard.rules.filekinds import credential_file_kind
 
     kind: str | None = credential_file_kind(_absolute(path, "/"))
     return kind

@@ -39,11 +39,12 @@ from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from leakguard.detectors import structured_scanner
-from leakguard.detectors.credfiles import credential_file_kind, presence
+from leakguard.detectors.credfiles import presence
 from leakguard.engine import CHUNK_SIZE, kind_of_path
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, Location, ScanResult, Skipped, Surface
 from leakguard.rules import Context
+from leakguard.rules.filekinds import credential_file_kind
 
 if TYPE_CHECKING:
     from leakguard.engine import Engine

@@ -567,7 +567,8 @@ class _LayerWalker:
         self.content(tar, member.size, shown, depth)
 
     def content(self, reader: Readable, size: int, shown: str, depth: int) -> None:
-        from leakguard.detectors.credfiles import credential_file_kind, presence
+        from leakguard.detectors.credfiles import presence
+        from leakguard.rules.filekinds import credential_file_kind
 
         out = self.out
         location = Location(
