@@ -18,6 +18,7 @@ in bounded chunks cut at line ends.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -70,6 +71,7 @@ _SHELL = {".sh", ".bash", ".zsh", ".ksh", ".fish", ".ps1", ".bat", ".cmd"}
 _KNOWN_EXTENSIONS = _CODE | _CONFIG | _SHELL | {".md", ".rst", ".txt", ".json"}
 
 
+@functools.lru_cache(maxsize=4096)  # asked by the surface, then by the engine, per file
 def kind_of_path(path: str | None) -> str | None:
     """The syntax a file is written in, as far as its name tells.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import posixpath
 import re
 from collections import Counter
@@ -21,6 +22,8 @@ PLACEHOLDER_WORDS = (
     b"anonymous", b"xxxx", b"****", b"...", "\u2026".encode(), b"<", b"secret_here",
     b"password_here", b"foobar",
 )  # fmt: skip
+
+_PLACEHOLDER_WORD = re.compile(b"|".join(re.escape(w) for w in PLACEHOLDER_WORDS))
 
 # Shapes that point at a secret kept elsewhere instead of holding one.
 _REFERENCE = re.compile(
@@ -117,19 +120,26 @@ def in_sample(value: bytes, path: str | None, confidence: Confidence | None) -> 
     return None if weak or confidence is not Confidence.HIGH else Confidence.LOW
 
 
+# c * log2(c) for the counts one candidate can have (candidates are bounded in length).
+_C_LOG_C = [0.0] + [c * math.log2(c) for c in range(1, 4097)]
+
+
 def shannon_entropy(value: bytes) -> float:
     """Bits per character of `value`'s own character distribution."""
     if not value:
         return 0.0
     n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+    counts = Counter(value).values()
+    if n < len(_C_LOG_C):  # H = log2(n) - sum(c * log2(c)) / n, from a table
+        return math.log2(n) - sum(map(_C_LOG_C.__getitem__, counts)) / n
+    return -sum(c / n * math.log2(c / n) for c in counts)
 
 
 def is_placeholder(value: bytes) -> bool:
     lower = value.lower()
     if lower in _LITERALS:
         return True
-    if any(word in lower for word in PLACEHOLDER_WORDS):
+    if _PLACEHOLDER_WORD.search(lower):
         return True
     if _REPEATED.match(lower):
         return True
@@ -141,8 +151,8 @@ def is_placeholder(value: bytes) -> bool:
 def _mostly_consecutive(value: bytes) -> bool:
     """An alphabet or a keyboard-free run (`ABCDEFGHIJKLMNOPQRSTUVWXYZ234567`, `zyxw...`):
     three in four neighbours one code point apart, which no random token does."""
-    steps = sum(1 for a, b in zip(value, value[1:], strict=False) if abs(a - b) == 1)
-    return steps * 4 >= (len(value) - 1) * 3
+    steps = list(map(operator.sub, value, value[1:]))
+    return (steps.count(1) + steps.count(-1)) * 4 >= (len(value) - 1) * 3
 
 
 def is_reference(value: bytes) -> bool:
