@@ -20,10 +20,13 @@ from leakguard.rules import Check, Context, Rule
 from leakguard.rules.values import (
     in_sample,
     is_known_example,
+    is_placeholder,
+    is_reference,
     is_sample_path,
     is_word,
     not_a_secret,
     shannon_entropy,
+    unquoted,
 )
 
 # -- private keys -------------------------------------------------------------
@@ -294,7 +297,13 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         if not (head.startswith(b"#") and b"define" in head) and context.kind != "dockerfile":
             return None
     value = secret.strip()
-    if len(value) < 4 or not_a_secret(value) or value == key.group(1):
+    if len(value) < 4 or value == key.group(1):
+        return None
+    if context.kind == "dotenv":
+        # `.env` values are strings, never expressions: `word.word.word` is a password.
+        if is_reference(unquoted(value)) or is_placeholder(unquoted(value)):
+            return None
+    elif not_a_secret(value):
         return None
     if value.startswith(b"?") or (b"=" in value and b", " in value):
         return None  # `${VAR:?message}`; an argument list cut by the quotes

@@ -170,11 +170,11 @@ def is_word(value: bytes) -> bool:
 
 
 def not_a_secret(value: bytes) -> bool:
-    inner = _unquoted(value)
+    inner = unquoted(value)
     return is_reference(inner) or is_placeholder(inner) or looks_like_code(value)
 
 
-def _unquoted(value: bytes) -> bytes:
+def unquoted(value: bytes) -> bytes:
     """`"$(cat /run/secrets/x)"` -> `$(cat /run/secrets/x)`: a quoted reference is a reference."""
     if len(value) >= 2 and value[0] == value[-1] and value[:1] in (b'"', b"'", b"`"):
         return value[1:-1]

@@ -194,6 +194,14 @@ def test_a_hash_inside_an_unquoted_value_is_part_of_it() -> None:
     assert found("DB_PASSWORD= # set at deploy time\n", ".env") == []
 
 
+def test_a_dotted_dotenv_value_is_a_password_not_an_attribute() -> None:
+    findings = ENGINE.scan_bytes(b"ADMIN_PASS=harbor.castle.lantern\n", Location(path=".env"))
+    assert [f.secret.reveal() for f in findings] == ["harbor.castle.lantern"]
+    # in code the same shape is attribute access
+    assert found("admin_pass = harbor.castle.lantern\n", "settings.py") == []
+    assert found("DB_PASSWORD=${DB_PASSWORD}\n", ".env") == []
+
+
 def test_alphabets_are_not_secrets() -> None:
     upper = "".join(chr(c) for c in range(ord("A"), ord("Z") + 1))
     assert found(f'_BASE32 = frozenset(b"{upper}234567")\n', "checks.py") == []
