@@ -503,8 +503,9 @@ REGISTRIES = [
         "artifactory-password",
         "JFrog Artifactory encrypted password",
         CRITICAL,
-        r"(?<![A-Za-z0-9_+/:])(?<!sha256=)(?<!sha384=)(?<!sha512=)(?<!sha1=)(?<!md5=)"
-        rf"(?P<secret>AP[0-9A-F][A-Za-z0-9]{{8,128}}){_R_B64}",
+        # Bounded by the URL-safe base64 alphabet too: `sha256=…-APx…` in RECORD files.
+        r"(?<![A-Za-z0-9_+/:-])(?<!sha256=)(?<!sha384=)(?<!sha512=)(?<!sha1=)(?<!md5=)"
+        r"(?P<secret>AP[0-9A-F][A-Za-z0-9]{8,128})(?![A-Za-z0-9+/=_-])",
         prefilter=r"AP[0-9A-F][A-Za-z0-9]{8}",
         remediation=(
             "Change the user's password in Artifactory (which invalidates its encrypted "

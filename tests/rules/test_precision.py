@@ -202,6 +202,11 @@ def test_a_dotted_dotenv_value_is_a_password_not_an_attribute() -> None:
     assert found("DB_PASSWORD=${DB_PASSWORD}\n", ".env") == []
 
 
+def test_an_artifactory_shape_inside_a_url_safe_hash_is_not_a_password() -> None:
+    record = "pkg/examples/delete-token.rst,sha256=xfPfs_W_mOa-APDk3jd9sKd8Jd7sdQ2e,1234\n"
+    assert found(record, "pkg-1.0.dist-info/RECORD") == []
+
+
 def test_alphabets_are_not_secrets() -> None:
     upper = "".join(chr(c) for c in range(ord("A"), ord("Z") + 1))
     assert found(f'_BASE32 = frozenset(b"{upper}234567")\n', "checks.py") == []
