@@ -194,7 +194,8 @@ _DESCRIBING = _NOT_VALUE_SUFFIXES | {
     b"parameter", b"option", b"options", b"flag", b"flags", b"attr", b"attribute", b"prefix",
     b"suffix", b"separator", b"char", b"chars", b"input", b"output", b"column", b"form",
     b"widget", b"button", b"dialog", b"page", b"view", b"link", b"request", b"response",
-    b"forgot", b"change", b"confirm", b"confirmation", b"verify", b"validator", b"strength",
+    b"placement", b"location", b"position", b"forgot", b"change", b"confirm",
+    b"confirmation", b"verify", b"validator", b"strength",
     b"rules", b"rule", b"requirements", b"age", b"history", b"rotation", b"placeholder",
     b"mask", b"masked", b"missing", b"invalid", b"exception", b"handler", b"callback",
     b"func", b"function", b"getter", b"setter", b"prop", b"property", b"util", b"utils",
@@ -367,6 +368,11 @@ def _is_generated(path: str | None) -> bool:
     return path is not None and bool(_GENERATED.search(path.replace("\\", "/")))
 
 
+# Letters only, in parts joined by separators: paths and names, which a random base64
+# value of this length almost never is (it would need no digit at all).
+_WORDS_JOINED = re.compile(rb"^[A-Za-z]+(?:[/_-][A-Za-z]+)+$")
+
+
 def _make_entropy_check(limit: float, hex_only: bool) -> Check:
     # Entropy can exceed `limit` bits only with more than 2**limit distinct characters:
     # a cheap test that rejects most candidates before any arithmetic.
@@ -379,6 +385,8 @@ def _make_entropy_check(limit: float, hex_only: bool) -> Check:
             return None
         if not hex_only and secret.count(b".") >= 2:
             return None  # dotted: versions, hostnames, JWTs (their own rule)
+        if not hex_only and _WORDS_JOINED.match(secret):
+            return None  # `service-role/AWSLambdaExecutionRole`: a path of words
         if shannon_entropy(secret) <= limit or not_a_secret(secret) or _UUID.match(secret):
             return None
         by_key = _named_by_key(secret, line)

@@ -207,6 +207,13 @@ def test_an_artifactory_shape_inside_a_url_safe_hash_is_not_a_password() -> None
     assert found(record, "pkg-1.0.dist-info/RECORD") == []
 
 
+def test_names_and_paths_of_words_are_not_secrets() -> None:
+    assert found('arn("service-role/AWSLambdaDynamoDBExecutionRole")\n', "pull.py") == []
+    assert found('    token_placement="header",\n', "client.pyi") == []
+    # a value with digits in the same place is still a candidate
+    assert found(f'key = "{fake("", 32, seed=5)}/{fake("", 12, seed=6)}"\n', "app.py") != []
+
+
 def test_alphabets_are_not_secrets() -> None:
     upper = "".join(chr(c) for c in range(ord("A"), ord("Z") + 1))
     assert found(f'_BASE32 = frozenset(b"{upper}234567")\n', "checks.py") == []
