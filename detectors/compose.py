@@ -228,7 +228,8 @@ def _walk_root(walk: _Walk, root: Any, including: tuple[str, ...]) -> None:
         elif key == "include":
             for text, node in _include_paths(walk, value):
                 _follow(walk, text, node, including, "include")
-    _interpolation(walk, root)
+    if "${" in walk.text:  # the walk below looks only for `${NAME:-default}`
+        _interpolation(walk, root)
     dotenv = os.path.join(walk.display_dir, ".env")
     if os.path.isfile(dotenv):
         _env_file(walk, dotenv, None, "the project's .env (used for interpolation)", False)
