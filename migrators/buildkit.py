@@ -8,6 +8,10 @@
   and a `# syntax=docker/dockerfile:1.10` line.
 - a literal typed into a `RUN`: replaced by `$(cat /run/secrets/name)`, quoted
   for where it stands, and the `RUN` mounts the secret.
+- `COPY .npmrc /root/.npmrc` and a later `RUN ... && rm -f /root/.npmrc`: the
+  COPY and the `rm` go, and the `RUN`s from the COPY to the `rm` mount the file
+  where it was copied (`--mount=type=secret,id=npmrc,target=/root/.npmrc`), so it
+  is in no layer. Its content becomes the secret's value.
 
 The text is changed by span edits located by the Dockerfile parser; the
 result is parsed again, and a file whose rewrite does not parse, or a use
@@ -36,6 +40,9 @@ from leakguard.migrators.plan import SECRETS_DIR, Plan, SecretMove, Skipped, Wor
 from leakguard.models import Finding, SecretValue
 
 SECRET_DIR_IN_BUILD = "/run/secrets"
+# A credential file copied by name, or taken along by the COPY a build context check names.
+COPY_RULES = ("dockerfile-copy-credential-file", "dockerfile-context-credential-file")
+TARGET = "\0target="  # in `mounts`: the secret is mounted at a path, not read into a variable
 SYNTAX_LINE = "# syntax=docker/dockerfile:{version}\n"
 
 
@@ -144,6 +151,7 @@ class BuildKitSecrets:
         skipped: list[Skipped] = []
         values: dict[str, SecretValue] = {}
         done_pairs: set[tuple[int, int, int]] = set()
+        copies: dict[int, str | None] = {}  # COPY index -> why it stays (None: it goes)
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")
 
         for f in sorted(findings, key=lambda f: (f.location.line or 0, f.location.column or 0)):
@@ -174,12 +182,20 @@ class BuildKitSecrets:
                 why = self._plan_inline(ins, index, f, lines, spans, mounts, moves, values, rel)
                 if why:
                     skipped.append(Skipped(f, why))
+            elif ins.instruction in ("COPY", "ADD") and f.rule_id in COPY_RULES:
+                if index not in copies:  # one plan per COPY, whichever finding names it
+                    copies[index] = self._plan_copy(instructions, index, lines, spans, mounts,
+                                                    moves, values, rel)  # fmt: skip
+                why = copies[index]
+                if why:
+                    skipped.append(Skipped(f, why))
             else:
                 skipped.append(Skipped(f, f"in a {ins.instruction} instruction: needs manual "
                                           "change"))  # fmt: skip
 
         for index, secrets in mounts.items():
-            self._add_mounts(instructions[index], secrets, lines, spans)
+            if instructions[index].line - 1 not in spans.deleted:
+                self._add_mounts(instructions[index], secrets, lines, spans)
         if mounts and self.syntax and not parse_directives(text.split("\n")).get("syntax"):
             spans.prepend.append(SYNTAX_LINE.format(version=self.syntax))
         new_text = spans.apply(lines)
@@ -392,6 +408,77 @@ class BuildKitSecrets:
         mounts.setdefault(index, {}).setdefault(name, None)
         return None
 
+    def _plan_copy(
+        self, instructions: list[Instruction], index: int, lines: list[str], spans: _Spans,
+        mounts: dict[int, dict[str, str | None]], moves: list[SecretMove],
+        values: dict[str, SecretValue], rel: str,
+    ) -> str | None:  # fmt: skip
+        """`COPY FILE DEST` ... `RUN ... rm DEST`: the RUNs between mount FILE at DEST."""
+        ins = instructions[index]
+        words = [w.value for w in ins.arguments]
+        if ins.flags or ins.json_form or ins.heredocs or len(words) != 2:
+            return (f"a {ins.instruction} with flags or more than one source: "
+                    "needs manual change")  # fmt: skip
+        source, dest = words
+        if any(c in source for c in "*?[$") or "://" in source or "$" in dest:
+            return "the source is a pattern, a URL or a variable: needs manual change"
+        if ins.line != ins.end_line:
+            return f"the {ins.instruction} spans lines: needs manual change"
+        local = (self._path.parent / source).resolve()
+        if local.is_dir():
+            return (f"`{ins.instruction} {source}` takes a credential file along with the rest: "
+                    "add the file to .dockerignore: needs manual change")  # fmt: skip
+        if not local.is_file() or self.root.resolve() not in local.parents:
+            return (f"{source} is not a file beside the Dockerfile (another build context?): "
+                    "needs manual change")  # fmt: skip
+        target = _copy_target(source, dest, _workdir(instructions, index))
+        if target is None:
+            return (f"cannot tell where `{ins.instruction} {source} {dest}` puts the file "
+                    "(a relative folder, or an existing directory?): needs manual "
+                    "change")  # fmt: skip
+        users: list[int] = []
+        removal: tuple[int, int, int, int] | None = None  # (RUN index, line, start, end)
+        for k in range(index + 1, len(instructions)):
+            other = instructions[k]
+            if other.stage != ins.stage:
+                break
+            if other.instruction != "RUN":
+                continue
+            if other.json_form or other.heredocs:
+                return (f"the RUN on line {other.line} is in exec or heredoc form: "
+                        "needs manual change")  # fmt: skip
+            users.append(k)
+            found = _removal(other, target, _workdir(instructions, k))
+            if found == "unsure":
+                return (f"the RUN on line {other.line} removes {target} in a way leakguard "
+                        "cannot rewrite: needs manual change")  # fmt: skip
+            if found is not None:
+                removal = (k, *found)
+                break
+        if not users:
+            return (f"no RUN uses {target} after the {ins.instruction}: if the program "
+                    "needs it at run time, mount it when the container runs: needs manual "
+                    "change")  # fmt: skip
+        value = SecretValue(local.read_bytes())
+        base = re.sub(r"[^a-z0-9_]", "_", os.path.basename(source).lstrip(".").lower())
+        stage = ins.stage_name or str(ins.stage)
+        name = self._move(base or "credentials", value, f"build:{rel}:{stage}:{target}", moves,
+                          values)  # fmt: skip
+        for i in range(ins.line - 1, ins.end_line):
+            spans.deleted.add(i)
+        if removal is not None:
+            k, line, start, end = removal
+            run = instructions[k]
+            if start < 0:  # the whole RUN was the removal
+                for i in range(run.line - 1, run.end_line):
+                    spans.deleted.add(i)
+                users.remove(k)
+            else:
+                spans.add(line - 1, start, end, "")
+        for k in users:
+            mounts.setdefault(k, {})[name] = TARGET + target
+        return None
+
     def _add_mounts(
         self, ins: Instruction, secrets: dict[str, str | None], lines: list[str], spans: _Spans
     ) -> None:
@@ -402,7 +489,9 @@ class BuildKitSecrets:
         exports = []
         for name, var in secrets.items():
             mount = f"--mount=type=secret,id={name}"
-            if var is not None and self.syntax:
+            if var is not None and var.startswith(TARGET):
+                mount += f",target={var.removeprefix(TARGET)}"
+            elif var is not None and self.syntax:
                 mount += f",env={var}"
             elif var is not None:
                 exports.append(f'export {var}="$(cat {SECRET_DIR_IN_BUILD}/{name})"')
@@ -411,6 +500,77 @@ class BuildKitSecrets:
         if exports:
             _, line, col = ins.segments[0]
             spans.add(line - 1, col - 1, col - 1, " && ".join(exports) + " && ")
+
+
+def _workdir(instructions: list[Instruction], index: int) -> str | None:
+    """The stage's WORKDIR at instruction `index`, when the Dockerfile sets it absolutely."""
+    stage = instructions[index].stage
+    current: str | None = None
+    for ins in instructions[:index]:
+        if ins.stage != stage or ins.instruction != "WORKDIR" or not ins.arguments:
+            continue
+        path = ins.arguments[0].value
+        if "$" in path:
+            current = None
+        elif path.startswith("/"):
+            current = path
+        elif current is not None:
+            current = os.path.join(current, path)
+    return current
+
+
+def _copy_target(source: str, dest: str, workdir: str | None) -> str | None:
+    """Where `COPY source dest` puts a single file, if the Dockerfile alone tells."""
+    name = os.path.basename(source.rstrip("/"))
+    if dest.endswith("/") or dest in (".", "./"):
+        folder = dest
+    elif os.path.basename(dest) == name:
+        folder, name = os.path.dirname(dest) or ".", name
+    else:
+        return None  # DEST may be a file of that name or an existing folder
+    if not folder.startswith("/"):
+        if workdir is None:
+            return None  # relative to a WORKDIR the base image may have set
+        folder = os.path.join(workdir, folder)
+    return os.path.normpath(os.path.join(folder, name))
+
+
+_RM = re.compile(r"rm(?:[ \t]+-[A-Za-z]+)*[ \t]+(?P<path>[^\s;&|]+)")
+
+
+def _removal(
+    run: Instruction, target: str, workdir: str | None
+) -> tuple[int, int, int] | str | None:
+    """Where in `run` an `rm` of `target` stands: (line, start, end) of the text to cut,
+    (0, -1, -1) when it is the whole command, "unsure" when `target` is removed in a way
+    this cannot cut out, None when it is not removed here."""
+    command = run.command
+    names = {target}
+    if target.startswith("/root/"):
+        names.add("~/" + target.removeprefix("/root/"))
+    if workdir is not None and os.path.dirname(target) == os.path.normpath(workdir):
+        base = os.path.basename(target)
+        names |= {base, "./" + base}
+    hits = [m for m in _RM.finditer(command) if m.group("path") in names]
+    if not hits:
+        return "unsure" if any(n in command for n in names) and "rm " in command else None
+    if len(hits) > 1:
+        return "unsure"
+    m = hits[0]
+    before, after = command[: m.start()], command[m.end() :]
+    if not before.strip() and not after.strip():
+        return (0, -1, -1)
+    if not after.strip() and (b := re.search(r"[ \t]*(?:&&|;)[ \t]*$", before)):
+        start, end = b.start(), len(command.rstrip())
+    elif not before.strip() and (a := re.match(r"[ \t]*(?:&&|;)[ \t]*", after)):
+        start, end = m.start(), m.end() + a.end()
+    else:
+        return "unsure"
+    line, col = run.locate(start)
+    end_line, end_col = run.locate(end - 1)
+    if end_line != line or end_col - col != end - 1 - start:
+        return "unsure"  # the cut would cross a line continuation
+    return (line, col - 1, col - 1 + end - start)
 
 
 def _rel(path: Path | None, root: Path) -> str:

@@ -204,3 +204,89 @@ def test_a_runtime_env_secret_moves_to_the_service_that_builds_the_image(
         assert not [e for e in image.attrs["Config"]["Env"] if e.startswith("API_TOKEN=")]
     finally:
         compose(root, name, "down", "--rmi", "local", check=False)
+
+
+def npmrc_project(root: Path, base: str) -> Path:
+    root.mkdir()
+    (root / ".npmrc").write_text(f"//registry.npmjs.org/:_authToken={NPM_TOKEN}\n")
+    (root / "Dockerfile").write_text(
+        f"FROM {base}\n"
+        "WORKDIR /app\n"
+        "COPY .npmrc /root/.npmrc\n"
+        "RUN wc -c < /root/.npmrc > /install.size\n"
+        "RUN sha256sum /root/.npmrc > /build.sha256 && rm -f /root/.npmrc\n"
+        'CMD ["sh"]\n'
+    )
+    return root
+
+
+def test_a_credential_file_copied_and_removed_later_becomes_a_secret_mount(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    root = npmrc_project(tmp_path / "npm", "leakguard-test/busybox:1")
+    run = leakguard("migrate", "--apply", str(root))
+    assert run.code == 1, run.err  # the .npmrc itself stays in the folder, for the user
+    assert (root / "Dockerfile").read_text() == (
+        "FROM leakguard-test/busybox:1\n"
+        "WORKDIR /app\n"
+        "RUN --mount=type=secret,id=npmrc,target=/root/.npmrc "
+        "wc -c < /root/.npmrc > /install.size\n"
+        "RUN --mount=type=secret,id=npmrc,target=/root/.npmrc "
+        "sha256sum /root/.npmrc > /build.sha256\n"
+        'CMD ["sh"]\n'
+    )
+    assert (root / "secrets" / "npmrc").read_bytes() == (root / ".npmrc").read_bytes()
+    assert (root / "secrets" / "npmrc").stat().st_mode & 0o777 == 0o600
+    flags = leakguard("secrets", "docker-flags", str(root / "Dockerfile")).out.split()
+    assert flags == [f"--secret=id=npmrc,src={root / 'secrets' / 'npmrc'}"]
+    again = leakguard("migrate", str(root))
+    assert "would move: 0" in again.err or "nothing to move" in again.err
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "reason"),
+    [
+        ("FROM x\nCOPY .npmrc npmrc-copy\nRUN npm ci\n", "cannot tell where"),
+        ("FROM x\nCOPY .npmrc /root/\nRUN npm ci; cat /root/.npmrc | rm -f /root/.npmrc x\n",
+         "cannot rewrite"),
+        ("FROM x\nCOPY .npmrc /root/.npmrc\nCMD [\"sh\"]\n", "no RUN uses"),
+    ],
+)  # fmt: skip
+def test_copies_it_cannot_rewrite_are_left_whole(
+    tmp_path: Path, leakguard: Callable[..., Run], dockerfile: str, reason: str
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / ".npmrc").write_text(f"//registry.npmjs.org/:_authToken={NPM_TOKEN}\n")
+    (root / "Dockerfile").write_text(dockerfile)
+    run = leakguard("migrate", "--apply", str(root))
+    assert reason in run.err
+    assert (root / "Dockerfile").read_text() == dockerfile
+
+
+@pytest.mark.docker
+def test_the_copied_credential_file_is_in_no_layer_after_the_migration(
+    tmp_path: Path, leakguard: Callable[..., Run], dockerd: Any, busybox_image: str
+) -> None:
+    root = npmrc_project(tmp_path / "npmimg", busybox_image)
+    size = len((root / ".npmrc").read_bytes())
+    tag = f"leakguard-test/npmrc:{tmp_path.name[-12:].lower().strip('_')}"
+    env = {"DOCKER_BUILDKIT": "1"}
+    docker("build", "-q", "-t", tag + "-before", str(root), env=env)
+    try:  # the test can fail: before, the deleted file is still in a layer
+        assert NPM_TOKEN.encode() in image_bytes(dockerd, tag + "-before")
+        assert leakguard("image", tag + "-before").code == 1
+    finally:
+        dockerd.images.remove(tag + "-before", force=True)
+    assert leakguard("migrate", "--apply", str(root)).code == 1
+    flags = leakguard("secrets", "docker-flags", str(root / "Dockerfile")).out.split()
+    docker("build", "-q", "--no-cache", *flags, "-t", tag, str(root), env=env)
+    try:
+        seen = docker("run", "--rm", tag, "cat", "/install.size", "/build.sha256").stdout
+        assert seen.split()[0] == str(size)  # the RUN read the mounted file
+        assert hashlib.sha256((root / ".npmrc").read_bytes()).hexdigest() in seen
+        assert NPM_TOKEN.encode() not in image_bytes(dockerd, tag)
+        scan = leakguard("image", tag)
+        assert scan.code == 0, scan.out
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True, check=False)
