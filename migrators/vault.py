@@ -47,7 +47,7 @@ class VaultStore:
         addr = addr or os.environ.get("VAULT_ADDR")
         if not addr:
             raise UsageError("no Vault address", hint="pass --vault-addr or set VAULT_ADDR")
-        if "@" in addr.split("://", 1)[-1].split("/", 1)[0]:  # never echoed: holds a password
+        if "@" in addr:  # user:password@host (a password may hold `/`): never echoed
             raise UsageError(
                 "the Vault address must not carry credentials (user:password@host)",
                 hint="authenticate with VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID",

@@ -327,3 +327,6 @@ def test_since_takes_dates_git_reads_exactly(tmp_path):
     import time
 
     assert abs(time.time() - 14 * 86400 - ago) < 5
+    # before 1973 git does not read @EPOCH: such a date means the whole history
+    for whole in ("1970-01-01", "@0", "60 years ago", "0001-01-01"):
+        assert parse_since(whole) is None, whole

@@ -229,6 +229,9 @@ def test_reference_parsing():
         ("image", "docker://ci:{pw}@127.0.0.1:9/team/app:1"),
         ("sweep", "https://ci:{pw}@127.0.0.1:9"),
         ("sweep", "ci:{pw}@127.0.0.1:9"),
+        ("image", "ci:{pw}@reg.example.com"),  # no path after the host
+        ("image", "https://ci:pa/{pw}@reg.example.com/app:1"),  # a `/` in the password
+        ("sweep", "https://ci:pa/{pw}@reg.example.com"),
     ],
 )
 def test_credentials_in_a_registry_address_are_refused_and_never_echoed(args):

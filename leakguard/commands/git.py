@@ -37,32 +37,39 @@ def rule_options(f: Any) -> Any:
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
           "month": 30 * 86400, "year": 365 * 86400}  # fmt: skip
+_GIT_MIN_EPOCH = 100_000_000  # git reads `@N` as a date only from here (March 1973)
 _AGO = re.compile(r"(\d+)[ .]*(second|minute|hour|day|week|month|year)s?[ .]*ago", re.I)
 
 
-def parse_since(text: str) -> str:
+def parse_since(text: str) -> str | None:
     """A --since value git will read as meant, in a form git reads exactly (`@EPOCH`).
 
     git reads any text as a date and takes what it cannot parse as "now", which
-    would turn a typo into a scan of nothing and a clean verdict.
+    would turn a typo into a scan of nothing and a clean verdict. None: a date
+    before any commit git can date (before 1973 git does not read `@EPOCH`), so
+    the whole history.
     """
     import time
     from datetime import datetime
 
     value = text.strip()
-    if m := re.fullmatch(r"@(\d+)", value):
-        return value
-    if value.lower() == "yesterday":
-        return f"@{int(time.time()) - 86400}"
-    if m := _AGO.fullmatch(value):
-        return f"@{int(time.time()) - int(m.group(1)) * _UNITS[m.group(2).lower()]}"
     try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
+        if m := re.fullmatch(r"@(\d+)", value):
+            epoch = int(m.group(1))
+        elif value.lower() == "yesterday":
+            epoch = int(time.time()) - 86400
+        elif m := _AGO.fullmatch(value):
+            epoch = int(time.time()) - int(m.group(1)) * _UNITS[m.group(2).lower()]
+        else:
+            when = datetime.fromisoformat(value)
+            if when.year < 1970:
+                return None  # before any commit
+            epoch = int(when.timestamp())
+    except (ValueError, OverflowError, OSError):
         raise click.BadParameter(
             f"{value!r} is not a date: use YYYY-MM-DD, @EPOCH or `N days ago`"
         ) from None
-    return f"@{int(when.timestamp())}"
+    return f"@{epoch}" if epoch >= _GIT_MIN_EPOCH else None
 
 
 @click.command("git")

@@ -47,7 +47,9 @@ class Reference:
         raw = _without_scheme(text.strip())
         if not raw:
             raise UsageError(f"empty image reference {text!r}")
-        _refuse_userinfo(raw.split("/", 1)[0] if "/" in raw else "")
+        at = raw.find("@")
+        if at >= 0 and not raw[at + 1 :].startswith(("sha256:", "sha512:")):
+            _refuse_userinfo("@")  # `user:password@host...`: the first `@` is not a digest
         digest = None
         if "@" in raw:
             raw, digest = raw.split("@", 1)
@@ -102,7 +104,7 @@ def _refuse_userinfo(host: str) -> None:
 def registry_host(text: str) -> str:
     """The `host[:port]` of a registry named by `host[:port]` or an `http(s)://` URL."""
     raw = _without_scheme(text.strip()).rstrip("/")
-    _refuse_userinfo(raw.split("/", 1)[0])
+    _refuse_userinfo(raw)  # any `@`: a password may hold `/`
     if not raw:
         raise UsageError("no registry named: give HOST[:PORT], e.g. 127.0.0.1:5000")
     if "/" in raw:

@@ -147,7 +147,8 @@ def test_credentials_in_the_vault_address_are_refused_and_never_echoed():
     from leakguard.errors import UsageError
     from leakguard.migrators.vault import VaultStore
 
-    with pytest.raises(UsageError) as info:
-        VaultStore.from_env(f"http://admin:{PASSWORD}@127.0.0.1:8200")
-    assert "must not carry credentials" in str(info.value)
-    assert PASSWORD not in str(info.value) + str(info.value.hint)
+    for addr in (f"http://admin:{PASSWORD}@127.0.0.1:8200", f"http://a:pa/{PASSWORD}@h:8200"):
+        with pytest.raises(UsageError) as info:
+            VaultStore.from_env(addr)
+        assert "must not carry credentials" in str(info.value)
+        assert PASSWORD not in str(info.value) + str(info.value.hint)
