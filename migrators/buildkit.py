@@ -436,6 +436,9 @@ class BuildKitSecrets:
             return (f"cannot tell where `{ins.instruction} {source} {dest}` puts the file "
                     "(a relative folder, or an existing directory?): needs manual "
                     "change")  # fmt: skip
+        later = _later_use(instructions, ins.stage, ins.stage_name)
+        if later:
+            return f"{later} builds on this stage and may need the file: needs manual change"
         users: list[int] = []
         removal: tuple[int, int, int, int] | None = None  # (RUN index, line, start, end)
         for k in range(index + 1, len(instructions)):
@@ -455,6 +458,10 @@ class BuildKitSecrets:
             if found is not None:
                 removal = (k, *found)
                 break
+        user = _user_before(instructions, users[-1]) if users else None
+        if user is not None:
+            return (f"the RUNs run as USER {user}, and a secret mount is root's alone: "
+                    "needs manual change")  # fmt: skip
         if not users:
             return (f"no RUN uses {target} after the {ins.instruction}: if the program "
                     "needs it at run time, mount it when the container runs: needs manual "
@@ -535,6 +542,36 @@ def _copy_target(source: str, dest: str, workdir: str | None) -> str | None:
     return os.path.normpath(os.path.join(folder, name))
 
 
+_CHANGES = re.compile(r"\b(?:rm|mv|chmod|chown|tee|truncate|shred|unlink)\b|\bsed[ \t]+-i")
+
+
+def _later_use(instructions: list[Instruction], stage: int, name: str | None) -> str | None:
+    """The first instruction of a later stage that starts from this one or copies from it."""
+    refs = {str(stage)} | ({name} if name else set())
+    for other in instructions:
+        if other.stage <= stage:
+            continue
+        base = other.arguments[0].value.lower() if other.arguments else ""
+        if other.instruction == "FROM" and base in refs:
+            return f"FROM {base} on line {other.line}"
+        source = (other.flag("from") or "").lower()
+        if other.instruction in ("COPY", "ADD") and source in refs:
+            return f"{other.instruction} --from={source} on line {other.line}"
+    return None
+
+
+def _user_before(instructions: list[Instruction], index: int) -> str | None:
+    """The stage's USER at instruction `index` when it is not root (None for root)."""
+    stage = instructions[index].stage
+    user: str | None = None
+    for ins in instructions[:index]:
+        if ins.stage == stage and ins.instruction == "USER" and ins.arguments:
+            user = ins.arguments[0].value
+    if user is None or user.split(":")[0] in ("root", "0"):
+        return None
+    return user
+
+
 _RM = re.compile(r"rm(?:[ \t]+-[A-Za-z]+)*[ \t]+(?P<path>[^\s;&|]+)")
 
 
@@ -552,8 +589,16 @@ def _removal(
         base = os.path.basename(target)
         names |= {base, "./" + base}
     hits = [m for m in _RM.finditer(command) if m.group("path") in names]
+    base = os.path.basename(target)
+    if base in command:
+        writes = len(_CHANGES.findall(command))
+        writes += len(re.findall(r">>?[ \t]*\S*" + re.escape(base), command))
+        if writes > len(hits):
+            # removed, moved or written some other way (`rm $HOME/.npmrc`, `cd && rm`,
+            # `>> .npmrc`): a mounted secret is read-only, so that would fail
+            return "unsure"
     if not hits:
-        return "unsure" if any(n in command for n in names) and "rm " in command else None
+        return None
     if len(hits) > 1:
         return "unsure"
     m = hits[0]

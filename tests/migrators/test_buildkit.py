@@ -250,6 +250,17 @@ def test_a_credential_file_copied_and_removed_later_becomes_a_secret_mount(
         ("FROM x\nCOPY .npmrc /root/\nRUN npm ci; cat /root/.npmrc | rm -f /root/.npmrc x\n",
          "cannot rewrite"),
         ("FROM x\nCOPY .npmrc /root/.npmrc\nCMD [\"sh\"]\n", "no RUN uses"),
+        # removed in a way it cannot cut out: `rm` of a mounted file would fail
+        ("FROM x\nCOPY .npmrc /root/.npmrc\nRUN npm ci && rm -f $HOME/.npmrc\n", "cannot rewrite"),
+        ("FROM x\nCOPY .npmrc /root/.npmrc\nRUN cd /root && rm .npmrc\n", "cannot rewrite"),
+        ("FROM x\nCOPY .npmrc /root/.npmrc\nRUN echo x >> /root/.npmrc && rm /root/.npmrc\n",
+         "cannot rewrite"),
+        # a secret mount is root's (mode 0400): another user could no longer read it
+        ("FROM x\nCOPY .npmrc /home/n/.npmrc\nUSER n\nRUN npm ci && rm -f /home/n/.npmrc\n",
+         "USER n"),
+        # a later stage starts from this one and may need the file
+        ("FROM x AS b\nCOPY .npmrc /root/.npmrc\nRUN npm ci\nFROM b\nRUN rm /root/.npmrc\n",
+         "FROM b on line 4"),
     ],
 )  # fmt: skip
 def test_copies_it_cannot_rewrite_are_left_whole(
