@@ -214,6 +214,7 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
                 result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
     except OSError as e:
         result.skipped.append(Skipped(target.path, _os_reason(e)))
+    result.skipped.extend(Skipped(target.path, why) for why in engine.take_gave_up())
     return result
 
 
@@ -227,6 +228,7 @@ def scan_stdin(engine: Engine, stream: BinaryIO | None = None) -> ScanResult:
 
     location = Location(surface=Surface.FILE, path="-")
     result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
+    result.skipped.extend(Skipped("-", why) for why in engine.take_gave_up())
     return result
 
 

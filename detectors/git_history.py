@@ -449,6 +449,8 @@ class _Scanner:
 
     def close(self) -> None:
         self.blobs.close()
+        where = f"history of {self.blobs._repo}"
+        self.result.skipped.extend(Skipped(where, why) for why in self.engine.take_gave_up())
 
 
 def _parse_header(line: bytes) -> _Commit:

@@ -506,6 +506,7 @@ def scan_layer(
         if not _codec_error(e):
             raise
         out.skipped.append(Skipped(target, f"corrupt layer: {_one_line(e)}"))
+    out.skipped.extend(Skipped(target, why) for why in engine.take_gave_up())
     out.stats.duration_s = time.perf_counter() - started
     return out
 

@@ -173,6 +173,7 @@ class Engine:
 
         self.ruleset = ruleset
         self.rules: tuple[Rule, ...] = tuple(ruleset)
+        self._gave_up: list[str] = []
         expressions: list[bytes] = []
         flags: list[int] = []
         owners: list[int] = []
@@ -194,6 +195,11 @@ class Engine:
         self._db = _compiled(expressions, flags)
 
     # -- public API ---------------------------------------------------------
+
+    def take_gave_up(self) -> list[str]:
+        """Why rules stopped short since last asked (a surface turns each into a skip)."""
+        out, self._gave_up[:] = list(self._gave_up), []
+        return out
 
     def scan_bytes(
         self, data: bytes, location: Location, context: Context | None = None
@@ -308,11 +314,11 @@ class Engine:
                     line_start = data.rfind(b"\n", 0, start) + 1
                     matches.append((start, rule_index, line_start, secret))
             except TimeoutError:  # a rule from config that backtracks without end
-                log.warning(
-                    "rule %s gave up on %s after %.0fs: its pattern backtracks too much "
-                    "(its matches there are not reported; simplify the pattern)",
-                    rule.id, location.path, rule.time_limit or 0,
-                )  # fmt: skip
+                log.debug("rule %s gave up on %s", rule.id, location.path)
+                self._gave_up.append(
+                    f"rule {rule.id} gave up after {rule.time_limit or 0:.0f}s (its pattern "
+                    "backtracks too much): not every match here is reported"
+                )
         if not matches:
             return []
         matches.sort()
