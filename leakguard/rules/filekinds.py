@@ -76,6 +76,9 @@ _KEYSTORE_SUFFIXES = (".p12", ".pfx", ".jks", ".keystore", ".jceks", ".bks", ".p
 _PUBLIC_HINTS = ("cert", "chain", "ca-bundle", "cacert", "fullchain", "pub", "public", "ca.pem")
 
 
+_FOLDER_NAMES = frozenset(name for _, name in _BY_FOLDER)
+
+
 def credential_file_kind(path: str) -> str | None:
     """The kind of credential file `path` names, or None for any other file.
 
@@ -84,23 +87,27 @@ def credential_file_kind(path: str) -> str | None:
     """
     if not path:
         return None
-    norm = path.replace("\\", "/").rstrip("/")
-    name = posixpath.basename(norm).lower()
-    parent = posixpath.basename(posixpath.dirname(norm)).lower()
-    grandparent = posixpath.basename(posixpath.dirname(posixpath.dirname(norm))).lower()
+    norm = (path.replace("\\", "/") if "\\" in path else path).rstrip("/")
+    name = norm[norm.rfind("/") + 1 :].lower()
     if not name:
         return None
-    kind = _BY_FOLDER.get((parent, name))
-    if kind is not None:
-        return kind
-    if parent == "legacy_credentials" or (grandparent == "legacy_credentials"):
-        return "gcloud-credentials"
+    # Folder names are looked at only for the few names that need them: this runs
+    # for every file of a tree or a layer.
+    if name in _FOLDER_NAMES or name in ("settings.xml", "auth.json"):
+        parent = posixpath.basename(posixpath.dirname(norm)).lower()
+        kind = _BY_FOLDER.get((parent, name))
+        if kind is not None:
+            return kind
+        if name == "settings.xml" and parent in (".m2", "conf", "maven"):
+            return "maven-settings"
+        if name == "auth.json" and parent in (".composer", "composer", ".config"):
+            return "composer-auth"
+    if "legacy_credentials" in norm.lower():
+        folders = norm.lower().split("/")[:-1]
+        if folders[-2:].count("legacy_credentials"):
+            return "gcloud-credentials"
     if name in _BY_NAME:
         return _BY_NAME[name]
-    if name == "settings.xml" and parent in (".m2", "conf", "maven"):
-        return "maven-settings"
-    if name == "auth.json" and parent in (".composer", "composer", ".config"):
-        return "composer-auth"
     if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
         if name.endswith((".example", ".sample", ".template", ".dist", ".tmpl", ".tpl")):
             return None

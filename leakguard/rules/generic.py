@@ -373,12 +373,17 @@ def _is_generated(path: str | None) -> bool:
 _WORDS_JOINED = re.compile(rb"^[A-Za-z]+(?:[/_-][A-Za-z]+)+$")
 
 
+_SRI_PREFIXES = (b"sha512-", b"sha384-", b"sha256-", b"sha1-")
+
+
 def _make_entropy_check(limit: float, hex_only: bool) -> Check:
     # Entropy can exceed `limit` bits only with more than 2**limit distinct characters:
     # a cheap test that rejects most candidates before any arithmetic.
     min_distinct = int(2**limit) + 1
 
     def check(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        if secret.startswith(_SRI_PREFIXES):
+            return None  # `sha512-…`: a Subresource Integrity hash, as lockfiles hold
         if len(set(secret)) < min_distinct:
             return None
         if hex_only and secret.isdigit():

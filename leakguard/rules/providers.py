@@ -352,7 +352,8 @@ CLOUDS = [
         r"secret[_-]?(?:access)?[_-]?key"
         + _ASSIGN
         + r"(?P<secret>(?-i:[a-f0-9]{48}))(?![A-Za-z0-9])",
-        prefilter=r"(?i)secret[_-]?(?:access)?[_-]?key",
+        # the name, its assignment and the 48 hex digits: `SecretKey` alone is all over Java
+        prefilter=r"(?i)secret[_-]?(?:access)?[_-]?key[^\n]{1,40}[a-f0-9]{48}",
         remediation=(
             "Delete the HMAC service credential in IBM Cloud → the Object Storage instance → "
             "Service credentials, then create a new one."
