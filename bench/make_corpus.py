@@ -46,11 +46,12 @@ import shutil
 import stat
 import string
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from leakguard.rules.checks import crc32_base62
 
 ALNUM = string.ascii_letters + string.digits
 HEX = "0123456789abcdef"
@@ -115,18 +116,9 @@ def _rand(rng: random.Random, n: int, alphabet: str = ALNUM) -> str:
     return "".join(rng.choice(alphabet) for _ in range(n))
 
 
-def _base62(number: int, width: int) -> str:
-    digits = string.digits + string.ascii_uppercase + string.ascii_lowercase
-    out = ""
-    while number:
-        number, rest = divmod(number, 62)
-        out = digits[rest] + out
-    return out.rjust(width, "0")
-
-
 def _github(rng: random.Random, prefix: str) -> str:
     body = _rand(rng, 30)
-    return prefix + body + _base62(zlib.crc32(body.encode()), 6)
+    return prefix + body + crc32_base62(body.encode()).decode()
 
 
 def _password(rng: random.Random) -> str:

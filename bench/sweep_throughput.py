@@ -44,10 +44,11 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from leakguard.rules.checks import crc32_base62
 
 OUT = Path(__file__).resolve().parent / "out" / "sweep"
 ALNUM = string.ascii_letters + string.digits
@@ -96,18 +97,9 @@ class Fleet:
         return len(self.refs) * base + sum(b.raw_size for b in self.own)
 
 
-def _base62(number: int, width: int) -> str:
-    digits = string.digits + string.ascii_uppercase + string.ascii_lowercase
-    out = ""
-    while number:
-        number, rest = divmod(number, 62)
-        out = digits[rest] + out
-    return out.rjust(width, "0")
-
-
 def github_token(rng: random.Random) -> str:
     body = "".join(rng.choice(ALNUM) for _ in range(30))
-    return "gh" + "p_" + body + _base62(zlib.crc32(body.encode()), 6)
+    return "gh" + "p_" + body + crc32_base62(body.encode()).decode()
 
 
 def aws_key_id(rng: random.Random) -> str:
