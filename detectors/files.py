@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from leakguard.detectors import structured_scanner
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
-from leakguard.fsutil import SECRETS_MANIFEST, managed_secret_files
+from leakguard.fsutil import SECRETS_MANIFEST, NotRegularFile, managed_secret_files, open_regular
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
 from leakguard.rules.filekinds import credential_file_kind
 
@@ -173,12 +173,8 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
     result = ScanResult()
     location = Location(surface=Surface.FILE, path=target.path)
     try:
-        # O_NONBLOCK: a path that became a FIFO since the walk must not hang us.
-        fd = os.open(target.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                result.skipped.append(Skipped(target.path, "no longer a regular file"))
-                return result
+        # open_regular: a path that became a FIFO since the walk must not hang us.
+        with open_regular(target.path) as fh:
             head = fh.read(BINARY_SNIFF)
             if b"\0" in head:
                 if credential_file_kind(target.path) is None:
@@ -212,6 +208,8 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
 
                 stream = _Prepend(head, fh)
                 result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
+    except NotRegularFile:
+        result.skipped.append(Skipped(target.path, "no longer a regular file"))
     except OSError as e:
         result.skipped.append(Skipped(target.path, _os_reason(e)))
     result.skipped.extend(Skipped(target.path, why) for why in engine.take_gave_up())

@@ -252,6 +252,7 @@ class _Scanner:
 
     def __init__(self, engine: Engine, repo: str, options: HistoryOptions):
         self.engine = engine
+        self.repo = repo
         self.options = options
         self.blobs = _Blobs(repo, options.max_blob_size)
         self.result = ScanResult()
@@ -449,7 +450,7 @@ class _Scanner:
 
     def close(self) -> None:
         self.blobs.close()
-        where = f"history of {self.blobs._repo}"
+        where = f"history of {self.repo}"
         self.result.skipped.extend(Skipped(where, why) for why in self.engine.take_gave_up())
 
 

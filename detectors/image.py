@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from leakguard.detectors import structured_scanner
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
 from leakguard.errors import TargetUnreadable, UsageError
+from leakguard.fsutil import NotRegularFile, open_regular
 from leakguard.models import (
     Confidence,
     Finding,
@@ -796,27 +797,33 @@ def _is_attestation(entry: dict[str, Any]) -> bool:
 
 def docker_archive(path: str, name: str | None = None) -> list[Image]:
     """The images in a `docker save` tarball (legacy layout or the OCI one Docker 25 writes)."""
-    import stat
-
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would never end
-            raise TargetUnreadable(f"{path}: not a regular file")
-        tar = tarfile.open(path, mode="r:")
+        fh = open_regular(path)  # a FIFO or device would never end
     except FileNotFoundError:
         raise TargetUnreadable(f"{path}: no such file") from None
-    except (tarfile.TarError, OSError) as e:
+    except NotRegularFile:
+        raise TargetUnreadable(f"{path}: not a regular file") from None
+    except OSError as e:
         raise TargetUnreadable(
             f"{path}: not a docker-archive tarball: {_one_line(e)}",
             hint="create one with `docker save -o FILE IMAGE`",
         ) from e
-    try:
-        with tar:
-            return _archive_images(tar, path, name)
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise TargetUnreadable(
-            f"{path}: truncated or corrupt docker-archive: {_one_line(e)}",
-            hint="save it again with `docker save -o FILE IMAGE`",
-        ) from e
+    with fh:
+        try:
+            tar = tarfile.open(fileobj=fh, mode="r:")
+        except (tarfile.TarError, OSError) as e:
+            raise TargetUnreadable(
+                f"{path}: not a docker-archive tarball: {_one_line(e)}",
+                hint="create one with `docker save -o FILE IMAGE`",
+            ) from e
+        try:
+            with tar:
+                return _archive_images(tar, path, name)
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise TargetUnreadable(
+                f"{path}: truncated or corrupt docker-archive: {_one_line(e)}",
+                hint="save it again with `docker save -o FILE IMAGE`",
+            ) from e
 
 
 def _archive_images(tar: tarfile.TarFile, path: str, name: str | None) -> list[Image]:
@@ -974,8 +981,9 @@ def _from_manifests(
         config_digest = str((manifest.get("config") or {}).get("digest", ""))
         config = _json_object(blob(config_digest), f"{shown} config")
         if depth == 0 and options.platform and config.get("os") and config.get("architecture"):
-            have = _platform_of({"platform": config})
-            if not _platform_matches({"platform": config}, options.platform):
+            single = {"platform": config}  # a lone image: its config says its platform
+            if not _platform_matches(single, options.platform):
+                have = _platform_of(single)
                 raise PlatformMissing(f"{shown}: a {have} image, not {options.platform}")
         diff_ids = _diff_ids(config)
         layers = []

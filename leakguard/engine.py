@@ -198,7 +198,7 @@ class Engine:
 
     def take_gave_up(self) -> list[str]:
         """Why rules stopped short since last asked (a surface turns each into a skip)."""
-        out, self._gave_up[:] = list(self._gave_up), []
+        out, self._gave_up = self._gave_up, []
         return out
 
     def scan_bytes(
