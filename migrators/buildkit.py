@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -509,14 +509,18 @@ class BuildKitSecrets:
             spans.add(line - 1, col - 1, col - 1, " && ".join(exports) + " && ")
 
 
+def _set_before(instructions: list[Instruction], index: int, keyword: str) -> Iterator[str]:
+    """The first argument of each `keyword` instruction of the stage before `index`."""
+    stage = instructions[index].stage
+    for ins in instructions[:index]:
+        if ins.stage == stage and ins.instruction == keyword and ins.arguments:
+            yield ins.arguments[0].value
+
+
 def _workdir(instructions: list[Instruction], index: int) -> str | None:
     """The stage's WORKDIR at instruction `index`, when the Dockerfile sets it absolutely."""
-    stage = instructions[index].stage
     current: str | None = None
-    for ins in instructions[:index]:
-        if ins.stage != stage or ins.instruction != "WORKDIR" or not ins.arguments:
-            continue
-        path = ins.arguments[0].value
+    for path in _set_before(instructions, index, "WORKDIR"):
         if "$" in path:
             current = None
         elif path.startswith("/"):
@@ -562,11 +566,8 @@ def _later_use(instructions: list[Instruction], stage: int, name: str | None) ->
 
 def _user_before(instructions: list[Instruction], index: int) -> str | None:
     """The stage's USER at instruction `index` when it is not root (None for root)."""
-    stage = instructions[index].stage
-    user: str | None = None
-    for ins in instructions[:index]:
-        if ins.stage == stage and ins.instruction == "USER" and ins.arguments:
-            user = ins.arguments[0].value
+    users = list(_set_before(instructions, index, "USER"))
+    user = users[-1] if users else None  # the last USER counts
     if user is None or user.split(":")[0] in ("root", "0"):
         return None
     return user
@@ -582,14 +583,13 @@ def _removal(
     (0, -1, -1) when it is the whole command, "unsure" when `target` is removed in a way
     this cannot cut out, None when it is not removed here."""
     command = run.command
+    base = os.path.basename(target)
     names = {target}
     if target.startswith("/root/"):
         names.add("~/" + target.removeprefix("/root/"))
     if workdir is not None and os.path.dirname(target) == os.path.normpath(workdir):
-        base = os.path.basename(target)
         names |= {base, "./" + base}
     hits = [m for m in _RM.finditer(command) if m.group("path") in names]
-    base = os.path.basename(target)
     if base in command:
         writes = len(_CHANGES.findall(command))
         writes += len(re.findall(r">>?[ \t]*\S*" + re.escape(base), command))

@@ -136,7 +136,7 @@ def prepare(
     )
     from leakguard.engine import Engine
 
-    timeout = float(overrides.pop("timeout", 30))
+    timeout = float(overrides.pop("timeout"))  # from image_options, as every caller has
     config = effective_config(state, (), **overrides)
     engine = Engine(config.ruleset())
     options = ImageOptions(max_file_size=config.max_file_size, platform=platform, timeout=timeout)

@@ -49,7 +49,7 @@ class Reference:
             raise UsageError(f"empty image reference {text!r}")
         at = raw.find("@")
         if at >= 0 and not raw[at + 1 :].startswith(("sha256:", "sha512:")):
-            _refuse_userinfo("@")  # `user:password@host...`: the first `@` is not a digest
+            raise _carries_credentials()  # `user:password@host...`: not a digest
         digest = None
         if "@" in raw:
             raw, digest = raw.split("@", 1)
@@ -92,19 +92,19 @@ def _without_scheme(text: str) -> str:
     return text
 
 
-def _refuse_userinfo(host: str) -> None:
-    """A `user:password@` before the host: refused, and never repeated back."""
-    if "@" in host:
-        raise UsageError(
-            "a registry address must not carry credentials (user:password@host)",
-            hint=_USERINFO_HINT,
-        )
+def _carries_credentials() -> UsageError:
+    """The refusal of a `user:password@` address, which never repeats the address."""
+    return UsageError(
+        "a registry address must not carry credentials (user:password@host)",
+        hint=_USERINFO_HINT,
+    )
 
 
 def registry_host(text: str) -> str:
     """The `host[:port]` of a registry named by `host[:port]` or an `http(s)://` URL."""
     raw = _without_scheme(text.strip()).rstrip("/")
-    _refuse_userinfo(raw)  # any `@`: a password may hold `/`
+    if "@" in raw:  # anywhere: a password may hold `/`
+        raise _carries_credentials()
     if not raw:
         raise UsageError("no registry named: give HOST[:PORT], e.g. 127.0.0.1:5000")
     if "/" in raw:

@@ -302,7 +302,8 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         return None
     if context.kind == "dotenv":
         # `.env` values are strings, never expressions: `word.word.word` is a password.
-        if is_reference(unquoted(value)) or is_placeholder(unquoted(value)):
+        inner = unquoted(value)
+        if is_reference(inner) or is_placeholder(inner):
             return None
     elif not_a_secret(value):
         return None
