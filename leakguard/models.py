@@ -174,6 +174,7 @@ class ScanStats:
     skipped_excluded: int = 0
     suppressed_inline: int = 0
     suppressed_baseline: int = 0
+    suppressed_examples: int = 0  # documented example credentials (values.KNOWN_EXAMPLES)
 
     def add(self, other: ScanStats) -> None:
         for name in self.__slots__:

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from leakguard.baseline import Baseline
 from leakguard.errors import ExitCode
 from leakguard.models import Confidence, Finding, ScanResult, Surface
+from leakguard.rules.values import KNOWN_EXAMPLES
 
 
 def apply_policy(
@@ -16,7 +17,8 @@ def apply_policy(
     min_confidence: Confidence = Confidence.LOW,
     disable: Collection[str] = (),
 ) -> ScanResult:
-    """Drop duplicates, disabled checks, baselined and low-confidence findings.
+    """Drop duplicates, disabled checks, documented example credentials, baselined
+    and low-confidence findings.
 
     Two surfaces may see the same secret at the same place (a Compose file's
     `env_file`, and the same file on the walk): it is reported once, by the
@@ -33,6 +35,10 @@ def apply_policy(
             continue
         seen.add(key)
         if finding.rule_id in disabled:
+            continue
+        if finding.fingerprint in KNOWN_EXAMPLES:
+            # Published in vendor docs, SDKs or their tests: it opens nothing.
+            result.stats.suppressed_examples += 1
             continue
         if finding.confidence.rank < min_confidence.rank:
             continue

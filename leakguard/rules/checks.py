@@ -64,17 +64,15 @@ def is_documented_example(value: bytes) -> bool:
 
 
 def plausible(secret: bytes, line: bytes, context: Context) -> Confidence | None:
-    """The default check of a random token: drop fillers, doubt documented examples."""
-    if is_filler(secret):
+    """The default check of a random token: drop fillers and documented examples."""
+    if is_filler(secret) or is_documented_example(secret):
         return None
-    if is_documented_example(secret):
-        return Confidence.LOW
     return Confidence.HIGH
 
 
 def not_example(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     """For structured tokens (base64 of JSON, macaroons) whose bodies may repeat."""
-    return Confidence.LOW if is_documented_example(secret) else Confidence.HIGH
+    return None if is_documented_example(secret) else Confidence.HIGH
 
 
 def valid_if(valid: Callable[[bytes], bool], otherwise: Confidence) -> Check:

@@ -42,8 +42,10 @@ def _check_private_key(secret: bytes, line: bytes, context: Context) -> Confiden
         found = bool(_KEY_BODY.search(secret))
     if not found:
         return None
-    if b"..." in secret or b"EXAMPLE" in secret or is_sample_path(context.path):
-        # Cut short or marked in documentation, or a test fixture's key.
+    if b"EXAMPLE" in secret:
+        return None  # a vendor's documentation key, its body marked as not real
+    if b"..." in secret or is_sample_path(context.path):
+        # Cut short in documentation, or a test fixture's key.
         return Confidence.LOW
     return Confidence.HIGH
 
@@ -146,7 +148,11 @@ _KW = (
 )
 # An unquoted value runs to whitespace: `#` only starts a comment after a
 # space in shell, YAML, .env and INI files (`Tq9#x` is one value).
-_VALUE = r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?|(?!#)[^\s\"'`,;]{4,256}))(?(q)(?P=q))"
+# In a URL's query string an unquoted value ends where the next `&name=` starts.
+_VALUE = (
+    r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
+    r"|(?!#)(?:[^\s\"'`,;&]|&(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
+)
 _KEYWORD_PATTERN = (
     rf"(?i){_KW}[\w.-]{{0,40}}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*|[ \t]+(?=[\"'])){_VALUE}"
 )
@@ -232,7 +238,7 @@ def _names_a_secret(key: bytes) -> bool:
     return False
 
 
-_WORDISH = re.compile(rb"^#?[A-Za-z]+(?:[ _.-][A-Za-z]+)*[.!]?$")
+_WORDISH = re.compile(rb"^#?[A-Za-z]+(?:[ _.:-][A-Za-z]+)*[.!]?$")
 _COLOR = re.compile(rb"^#(?:[0-9A-Fa-f]{3,4}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
 _VERSION = re.compile(rb"^v?\d+(?:\.\d+)*[-+]?$")
 # Regular-expression syntax: a validation pattern for a secret, not the secret.
@@ -263,6 +269,9 @@ def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidenc
     if len(value) >= 8 and shannon_entropy(value) >= 2.5:
         return Confidence.HIGH
     return Confidence.MEDIUM
+
+
+_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def _flat(text: bytes) -> bytes:
@@ -298,8 +307,10 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         if not (head.startswith(b"#") and b"define" in head) and context.kind != "dockerfile":
             return None
     value = secret.strip()
-    if len(value) < 4 or value == key.group(1):
+    if len(value) < 4 or value == key.group(1) or not any(c in _ALNUM for c in value):
         return None
+    if quoted and value.endswith(b"\\"):
+        return None  # the closing quote was escaped: a string inside a string, cut short
     if context.kind == "dotenv":
         # `.env` values are strings, never expressions: `word.word.word` is a password.
         inner = unquoted(value)
@@ -374,6 +385,19 @@ def _is_generated(path: str | None) -> bool:
 _WORDS_JOINED = re.compile(rb"^[A-Za-z]+(?:[/_-][A-Za-z]+)+$")
 
 
+_CAMEL_WORD = re.compile(rb"[A-Z]?[a-z]{2,}")
+
+
+def _is_camel_case_name(secret: bytes) -> bool:
+    """Long words, mostly capitalised, run together (`AmazonEKSClusterPolicyV2`).
+    Random base64 of 32 or more characters is like that about once in 30,000."""
+    if len(secret) < 32:
+        return False
+    words = _CAMEL_WORD.findall(secret)
+    covered = sum(len(word) for word in words)
+    return covered * 4 >= len(secret) * 3 and covered >= 5 * len(words)
+
+
 _SRI_PREFIXES = (b"sha512-", b"sha384-", b"sha256-", b"sha1-")
 
 
@@ -397,6 +421,8 @@ def _make_entropy_check(limit: float, hex_only: bool) -> Check:
             return None
         by_key = _named_by_key(secret, line)
         named = by_key if by_key is not None else bool(_SECRETISH_NAME.search(line))
+        if not named and _is_camel_case_name(secret):
+            return None  # `AmazonEKSClusterPolicyV2`: an identifier, not random
         if not named and _HASH_CONTEXT.search(line):
             return None
         if not named and hex_only and len(secret) in (32, 40, 56, 64, 96, 128):

@@ -67,7 +67,47 @@ _LITERALS = {
 # sha256 of documented example credentials that ship in vendor docs, SDKs and
 # their tests (AWS's IAM user guide keys, jwt.io's sample token, Stripe's docs
 # test keys, the classic "hunter2"). Stored as hashes so this file holds none.
+# They open nothing, so they are not reported (policy.apply_policy counts them).
 KNOWN_EXAMPLES = frozenset({
+    # The AWS CLI's command examples (awscli/examples/**.rst): passwords, keys,
+    # session and stream tokens in sample output.
+    "77a2fcb2a87fb66ca66d5643bfbef09375b6f2c8acdfbe05c7cc28313795ac40",
+    "7ca486cbe6b13db5061422f957ddd65b3d424f85caa811fdf155f5a372c68403",
+    "9d511978c5d57974fcc36f9e9dd4357dfa51a42188920e33a838d2b8830f1266",
+    "05b9f5d960901639fef471f294de3e654936487c91e5f9cd019b24dc48ad7984",
+    "bc28f83694755141aa1111eef5e1b8b4f152c4ebad7ea47c6770af59ecef5938",
+    "c588e477f0fd0cf5281d7095f8bb2b3f23a432aa0ecaad9dd5db1986788b9535",
+    "c46ba61e198ba2c56384325cdfa0429188096159620f506287bf28a5a8986ad4",
+    "4c7b3f40e866bf984951008d3267138c07663baf6e8eeb77bd91d72141ea8faa",
+    "c0a9271ec8c34c6606bd1bc02405be1527b5d821d81af1482101c28818ac16f1",
+    "1507441c647599d68cf84b11aa8f776f8ee7a71d596b5a43f40f4ab6fc4da327",
+    "12d3abcc721f3a9ecbe6d8f199cddea79c987fd4765cce6b47d4f870fe4c4a36",
+    "475dddd7e494f2d176ef68160ad28f92b5ff49e1d09c3c90dc174ec4d85e9ef4",
+    "eef168423ab2e49f67b3dd18523cd90e3e2120f63d1b783e0c7c6319213c2870",
+    "3cbbf95303d2b994e01c49b0f61650a0c5c3f6dba2a1d65f2632e5ed5ba3d94f",
+    "9268d57ecf6b736e429eb7d3fbbed9500ab9a1c569edf16dceff06d3383791d3",
+    "95a66051cb8d036fdb4f11cf1cb6607fa9893513820b491b55db06fdfce6d580",
+    "237acc64cdcc91b386d3fdc5b4f9b8e09beb04e348453b30daecf4ce36851eb9",
+    "12ff915a8fff182f9763f7a9211d35a4d6a2f23409a98535b01325e320c062c9",
+    "16529b293d4d3f1a6f8fe7ef5ad0ede5a032d3da3e7825c10160a7505a9b5740",
+    "4955e472dbab755305c05fe5415850b83dfb6f3f6b3ff9a6456b18928233a66e",
+    "dc4704fc8d050a4bed800510a18182ff0a745e3fa6ba60bd4127f56a6137d66c",
+    "04fba2c05f91ad4be0d4459fdd0899910cfd97bf564bbfe45c5f42f23f43b857",
+    "974712448d9ebebb4a9162c477b4d899d09ad5c8b3c60ecbd75fb845bba7c342",
+    # botocore's API examples (botocore/data/*/examples-1.json): IAM's sample
+    # passwords, an Auto Scaling client token.
+    "e043901ad49f7f5133ec98177592de5fa121f3b6ba9ee8dda4914295bed27e36",
+    "6caa448826c11cd39c78a3a223c3ddb55358c975c0456e37058ccfbc559c86ce",
+    "e6c2d3455587c47ccdd3df1271882656bc27be85f8eb6576eea35fe1aafa172a",
+    "d8ccc3c547c850170a24a46dceca05861438dca7b115589739d526d2df404b66",
+    # moto, the AWS mock: its proxy's test CA keys and the fixed tokens it answers with.
+    "e4b5d7f14fcef3d71983fe7532479d334cbaec422a1d0037533e72a41f2146a7",
+    "8b172cdca6117f6626940d1baf4357ada07ec7f9572fc3c4d74f49dc9a92e001",
+    "e6f6e780c47f56496cc497b3e306159fa5900e3f7b7813909fc33243d4c99df4",
+    "2c3b6ecb5a3758f5aa56b3bee7ada66a64fd28cce7f8c556acfec0387182d1bc",
+    "f4187ad2496a8677d47a16af2727e8304921b6bd39b8533bfc12ed01ad461a61",
+    # Earlier entries: AWS's IAM user guide keys, jwt.io's sample token, Stripe's
+    # docs test keys, "hunter2".
     "1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3",
     "78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598",
     "c6ea27c534f993d31f0aef882e3d200e7b87470c379ae79c8f9b19d3bd363dc9",

@@ -6,8 +6,12 @@ Values are assembled at run time; the repository itself holds none a scanner rep
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from leakguard.cli import main
 from leakguard.engine import Engine
 from leakguard.models import Confidence, Location
 from leakguard.rules import Context, builtin_rules
@@ -113,11 +117,64 @@ def test_dictionary_words_are_a_low_note_at_most() -> None:
     assert found('password = "wile_coyote"\n') in ([("keyword-secret", "low")], [])
 
 
-def test_documented_example_keys_are_low() -> None:
+def test_documented_example_keys_are_not_reported() -> None:
     example_id = "AKIAIOSF" + "ODNN7EXAMPLE"
     assert is_known_example(example_id.encode())
-    assert found(f"aws_access_key_id = {example_id}\n") == [("aws-access-key-id", "low")]
+    assert found(f"aws_access_key_id = {example_id}\n") == []
     assert found(f"aws_access_key_id = {AWS_KEY_ID}\n") == [("aws-access-key-id", "high")]
+    marked = "-----BEGIN RSA PRIVATE KEY-----\n" + "EXAMPLE" + _BODY * 3
+    assert found(marked + "\n-----END RSA PRIVATE KEY-----\n") == []
+
+
+# moto answers SES's VerifyDomainIdentity with this fixed token (moto/ses/models.py).
+MOTO_SES_VALUE = "ILQMESfEW0p6i6gIJcEWvO65" + "TP5hg6B99hGFZ2lxrIs="
+
+
+def test_known_example_values_are_dropped_and_counted(tmp_path: Path) -> None:
+    """An SDK's or mock's published fake is counted, not reported; any other value is."""
+    assert is_known_example(MOTO_SES_VALUE.encode())
+    app, out = tmp_path / "models.py", tmp_path / "report.json"
+
+    def scan(value: str) -> tuple[int, list[object], int]:
+        app.write_text(f'TOKEN = "{value}"\n')
+        args = ["scan", str(app), "-f", "json", "-o", str(out), "--no-baseline"]
+        code = main(args)  # the real entry point, exit code included
+        report = json.loads(out.read_text())
+        return code, report["findings"], report["stats"]["suppressed_examples"]
+
+    assert scan(MOTO_SES_VALUE) == (0, [], 1)
+    code, findings, counted = scan(MOTO_SES_VALUE[::-1])
+    assert (code, len(findings), counted) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "expected"),
+    [
+        # A URL's query string: the value stops at the next `&name=`.
+        (
+            "grant_type=password&username=u&password=Xa9kq2Lm&service=hub\n",
+            "app/login.txt",
+            [("keyword-secret", b"Xa9kq2Lm")],
+        ),
+        ("DB_PASSWORD=Xa9k&q2Lm\n", "deploy/db.env", [("keyword-secret", b"Xa9k&q2Lm")]),
+        # A colon-separated field list (passwd(5)) names fields, it holds no value.
+        (".RS\nlogin_name:passwd:UID:GID:user_name:directory:shell\n", "man/passwd.5", []),
+        # A JSON string inside a JSON string: the "value" ends at an escaped quote.
+        ('"SecretString": "{\\"username\\":\\"admin\\"}"\n', "out.json", []),
+        ('check(password = ", ",)\n', "app/conf.ini", []),
+    ],
+)
+def test_keyword_values_are_read_where_they_end(
+    text: str, path: str, expected: list[tuple[str, bytes]]
+) -> None:
+    findings = ENGINE.scan_bytes(text.encode(), Location(path=path))
+    assert [(f.rule_id, f.secret.raw if f.secret else b"") for f in findings] == expected
+
+
+def test_camel_case_identifiers_are_not_random() -> None:
+    name = "AmazonRedshift" + "QueryEditorV2TagOnlyUserIdPermissions"
+    assert found(f'policies = ["{name}"]\n') == []
+    assert found(f'x = ["{fake("", 40, seed=5)}"]\n') == [("high-entropy-base64", "low")]
 
 
 def test_sample_paths_lower_generic_hits_but_not_provider_tokens() -> None:

@@ -202,10 +202,10 @@ def _cases() -> list[Case]:
             (
                 Hit(f"aws_access_key_id = {key_id}", key_id),
                 Hit(f'    "AccessKeyId": "{session_key}",', session_key),
-                Hit("ENV AWS_ACCESS_KEY_ID=AKIAIOSFODNN7" + "EXAMPLE", "", Confidence.LOW),
                 Hit(f"key = AKIA{r(15, BASE32)}0", "", Confidence.MEDIUM),  # not base32
             ),
             (
+                "ENV AWS_ACCESS_KEY_ID=AKIAIOSFODNN7" + "EXAMPLE",  # AWS's documentation key
                 "aws_access_key_id = AKIA" + r(15, BASE32),
                 "aws_access_key_id = AKIA" + r(17, BASE32),
                 "aws_access_key_id = AKIB" + r(16, BASE32),
@@ -223,13 +223,9 @@ def _cases() -> list[Case]:
                 Hit(f'ENV AWS_SECRET_ACCESS_KEY="{secret_key2}"', secret_key2),
                 Hit(f'    "SecretAccessKey": "{secret_key3}",', secret_key3),
                 Hit(f"aws-secret-key: {secret_key}", secret_key),
-                Hit(
-                    "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY",
-                    "",
-                    Confidence.LOW,
-                ),
             ),
             (
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY",
                 f"aws_secret_access_key = {secret_key[:-1]}",
                 f"aws_secret_access_key = {secret_key}Z",
                 f"secret_key = {secret_key}",
