@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 from leakguard.baseline import Baseline
 from leakguard.errors import ExitCode
-from leakguard.models import Confidence, Finding, ScanResult, Surface
+from leakguard.models import Confidence, Finding, ScanResult, Severity, Surface
 from leakguard.rules.values import KNOWN_EXAMPLES
 
 
@@ -45,6 +46,8 @@ def apply_policy(
         if baseline is not None and finding in baseline:
             result.stats.suppressed_baseline += 1
             continue
+        if finding.confidence is Confidence.LOW and finding.severity is not Severity.LOW:
+            finding = replace(finding, severity=Severity.LOW)  # a note, whatever the rule
         kept.append(finding)
     out = ScanResult(findings=kept, skipped=list(result.skipped), stats=result.stats)
     out.sort()

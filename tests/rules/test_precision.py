@@ -276,3 +276,21 @@ def test_alphabets_are_not_secrets() -> None:
     assert found(f'_BASE32 = frozenset(b"{upper}234567")\n', "checks.py") == []
     assert found(f'ALPHABET = "{upper.lower()[::-1]}0123456789"\n', "checks.py") == []
     assert reported(f'api_secret = "{fake("", 32, seed=5)}"\n') == ["keyword-secret"]
+
+
+def test_low_confidence_findings_are_low_severity_notes(tmp_path: Path) -> None:
+    """A test fixture's key is a note (severity low); the same key in app code is critical."""
+    key = "-----BEGIN RSA PRIVATE KEY-----\n" + _BODY * 3 + "\n-----END RSA PRIVATE KEY-----\n"
+    out = tmp_path / "report.json"
+    severities = {}
+    for where in ("tests/fixtures/server.pem", "app/server.pem"):
+        target = tmp_path / "tree" / where
+        target.parent.mkdir(parents=True)
+        target.write_text(key)
+        assert main(["scan", str(target), "-f", "json", "-o", str(out), "--no-baseline"]) == 1
+        [finding] = json.loads(out.read_text())["findings"]
+        severities[where] = (finding["confidence"], finding["severity"])
+    assert severities == {
+        "tests/fixtures/server.pem": ("low", "low"),
+        "app/server.pem": ("high", "critical"),
+    }
