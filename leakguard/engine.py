@@ -368,6 +368,9 @@ class Engine:
         """
         regex = rule.regex
         secret_of = rule.secret_of
+        if rule.starts_within is not None:
+            yield from Engine._confirm_near(rule, rule.starts_within, data, ends)
+            return
         if not rule.multiline and len(ends) * DENSE_HIT_COST >= len(data):
             for match in regex.finditer(data):
                 secret, offset = secret_of(match)
@@ -397,6 +400,39 @@ class Engine:
                 if secret and offset not in seen_starts:
                     seen_starts.add(offset)
                     yield offset, secret
+
+    @staticmethod
+    def _confirm_near(
+        rule: Rule, back: int, data: bytes, ends: list[int]
+    ) -> Iterator[tuple[int, bytes]]:
+        """Like _confirm, for a rule whose matches start at most `back` bytes before
+        its prefilter's hits end: the regex is searched from there, not from the
+        start of the line (the whole line is searched when that finds nothing)."""
+        regex = rule.regex
+        secret_of = rule.secret_of
+        seen_starts: set[int] = set()
+        done_to = -1  # a search already answered for hits before this offset
+        for to in ends:
+            if to <= done_to:
+                continue
+            anchor = max(0, to - 1)
+            line_start = data.rfind(b"\n", 0, anchor) + 1
+            line_end = data.find(b"\n", anchor)
+            if line_end < 0:
+                line_end = len(data)
+            first = max(line_start, done_to)  # matches do not overlap, as with finditer
+            lo = max(first, to - back)
+            hi = min(line_end, to + WINDOW)
+            match = regex.search(data, lo, hi)
+            if match is None and lo > first:
+                match = regex.search(data, max(first, to - WINDOW), hi)
+            if match is None:
+                continue
+            done_to = match.end()
+            secret, offset = secret_of(match)
+            if secret and offset not in seen_starts:
+                seen_starts.add(offset)
+                yield offset, secret
 
 
 def _suppressed_inline(line: bytes) -> bool:

@@ -57,6 +57,18 @@ def test_generic_keyword_rule_still_reports_other_values(scan_text):
     assert [(f.rule_id, f.secret.reveal()) for f in found] == [("keyword-secret", PASSWORD)]
 
 
+def test_keyword_rule_finds_every_assignment_on_a_line_however_far_its_value(scan_text):
+    """The keyword rule's regex runs from near each `=`, not over the whole line: two
+    assignments on one line, and a name padded far from its `=`, are still found."""
+    other = PASSWORD[::-1]
+    padded = "smtp_password" + " " * 150
+    text = f'db_password = "{PASSWORD}"; api_token = "{other}"\n{padded}= "{other}"\n'
+    found = scan_text(text, path="app.ini", rules=RuleSet([KEYWORD_SECRET]))
+    assert [(f.location.line, f.secret.reveal()) for f in found] == [
+        (1, PASSWORD), (1, other), (2, other),
+    ]  # fmt: skip
+
+
 def test_placeholders_and_references_are_not_secrets(scan_text):
     text = "\n".join(
         [

@@ -54,6 +54,10 @@ class Rule:
     # A Hyperscan expression for the prefilter, when keywords do not fit.
     # With neither, `pattern` itself is compiled by Hyperscan in prefilter mode.
     prefilter: str | None = None
+    # Where a match of `pattern` starts at most this many bytes before the end of
+    # its prefilter match (a keyword a bounded distance before `=`), the regex is
+    # searched from there instead of from the start of the line.
+    starts_within: int | None = None
     remediation: str = "Revoke the credential, issue a new one and keep it out of the source."
     confidence: Confidence = Confidence.HIGH
     check: Check | None = None

@@ -335,6 +335,7 @@ KEYWORD_SECRET = Rule(
     severity=Severity.HIGH,
     pattern=_KEYWORD_PATTERN,
     prefilter=_KEYWORD_PREFILTER,
+    starts_within=96,
     remediation=(
         "Change the password or secret at the service it belongs to, then read it at run "
         "time (environment, mounted secret file or secret store) instead of writing it here."
