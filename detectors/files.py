@@ -18,7 +18,13 @@ from typing import BinaryIO
 
 from leakguard.detectors import structured_scanner
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
-from leakguard.fsutil import SECRETS_MANIFEST, NotRegularFile, managed_secret_files, open_regular
+from leakguard.fsutil import (
+    SECRETS_MANIFEST,
+    NotRegularFile,
+    managed_secret_files,
+    open_regular,
+    read_regular,
+)
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
 from leakguard.rules.filekinds import credential_file_kind
 
@@ -173,47 +179,59 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
     result = ScanResult()
     location = Location(surface=Surface.FILE, path=target.path)
     try:
-        # open_regular: a path that became a FIFO since the walk must not hang us.
-        with open_regular(target.path) as fh:
-            head = fh.read(BINARY_SNIFF)
-            if b"\0" in head:
-                if credential_file_kind(target.path) is None:
-                    result.stats.skipped_binary += 1
-                    return result
-                # a keystore or DER key: no pattern reads it, its presence is the leak
-                from leakguard.detectors.credfiles import presence
-
-                result.stats.files += 1
-                data = head + fh.read(CHUNK_SIZE)
-                result.stats.bytes += len(data)
-                result.findings.extend(presence(engine, data, target.path, location))
-                return result
-            if len(head) == BINARY_SNIFF:
-                head += fh.read(CHUNK_SIZE - BINARY_SNIFF)
+        # read_regular: a path that became a FIFO since the walk must not hang us.
+        data = read_regular(target.path, CHUNK_SIZE - 1)
+        if data is None:
+            _scan_large(engine, target, location, result)
+        elif b"\0" in data[:BINARY_SNIFF]:
+            _scan_binary(engine, data, target.path, location, result)
+        else:
             result.stats.files += 1
-            if len(head) < CHUNK_SIZE:
-                result.stats.bytes += len(head)
-                structured = structured_scanner(kind_of_path(target.path))
-                if structured is not None:
-                    found = structured(engine, head, target.path)
-                    result.findings.extend(found.findings)
-                    result.skipped.extend(found.skipped)
-                else:
-                    result.findings.extend(engine.scan_bytes(head, location))
+            result.stats.bytes += len(data)
+            structured = structured_scanner(kind_of_path(target.path))
+            if structured is not None:
+                found = structured(engine, data, target.path)
+                result.findings.extend(found.findings)
+                result.skipped.extend(found.skipped)
             else:
-                stats = result.stats
-
-                def counted(n: int) -> None:
-                    stats.bytes += n
-
-                stream = _Prepend(head, fh)
-                result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
+                result.findings.extend(engine.scan_bytes(data, location))
     except NotRegularFile:
         result.skipped.append(Skipped(target.path, "no longer a regular file"))
     except OSError as e:
         result.skipped.append(Skipped(target.path, _os_reason(e)))
     result.skipped.extend(Skipped(target.path, why) for why in engine.take_gave_up())
     return result
+
+
+def _scan_binary(
+    engine: Engine, data: bytes, path: str, location: Location, result: ScanResult
+) -> None:
+    if credential_file_kind(path) is None:
+        result.stats.skipped_binary += 1
+        return
+    # a keystore or DER key: no pattern reads it, its presence is the leak
+    from leakguard.detectors.credfiles import presence
+
+    result.stats.files += 1
+    result.stats.bytes += len(data)
+    result.findings.extend(presence(engine, data, path, location))
+
+
+def _scan_large(engine: Engine, target: FileTarget, location: Location, result: ScanResult) -> None:
+    """A file of CHUNK_SIZE or more: scanned as a stream, in bounded memory."""
+    with open_regular(target.path) as fh:
+        head = fh.read(BINARY_SNIFF)
+        if b"\0" in head:
+            _scan_binary(engine, head + fh.read(CHUNK_SIZE), target.path, location, result)
+            return
+        result.stats.files += 1
+        stats = result.stats
+
+        def counted(n: int) -> None:
+            stats.bytes += n
+
+        stream = _Prepend(head, fh)
+        result.findings.extend(engine.scan_stream(stream, location, on_bytes=counted))
 
 
 def scan_stdin(engine: Engine, stream: BinaryIO | None = None) -> ScanResult:

@@ -28,6 +28,36 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
         raise
 
 
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
+    """The whole content of a regular file of at most `limit` bytes; None when it is
+    larger (read it as a stream). Refuses what open_regular refuses.
+
+    Plain os.read calls sized by fstat: for the many small files of a source tree
+    this costs half of what a buffered file object does.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise NotRegularFile(errno.EINVAL, what, os.fspath(path))
+        if st.st_size > limit:
+            return None
+        data = os.read(fd, st.st_size + 1)  # one more: a file that grew shows it
+        if len(data) == st.st_size:
+            return data
+        parts, size = [data], len(data)  # it grew, or a short read: read on
+        while size <= limit:
+            block = os.read(fd, min(limit + 1 - size, 1 << 20))
+            if not block:
+                return b"".join(parts)
+            parts.append(block)
+            size += len(block)
+        return None
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write `data` to `path` through a temp file and a rename.
 
