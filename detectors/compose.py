@@ -331,6 +331,8 @@ def _interpolation(walk: _Walk, root: Any) -> None:
     """`${NAME:-default}` in any scalar: a default that holds a secret is a literal."""
     from yaml import MappingNode, ScalarNode, SequenceNode
 
+    if next(interpolation_defaults(walk.text), None) is None:
+        return  # no default anywhere in the file: no node to visit for one
     stack = [root]
     seen: set[int] = set()
     context = Context(path=walk.path, kind="compose")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 
@@ -221,6 +222,7 @@ _NOT_CREDENTIAL_TOKENS = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=8192)  # the same names come back in file after file
 def _names_a_secret(key: bytes) -> bool:
     words = _words(key)
     if not words:
