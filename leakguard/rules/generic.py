@@ -160,7 +160,8 @@ _KEYWORD_PATTERN = (
 _KEYWORD_PREFILTER = (
     r"(?i)(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
     r"|service.?key|account.?key|db.?key|database.?key|credential|contrase)"
-    r"[\w.-]{0,40}(?:[\"'\]]?[ \t]*[=:]|[ \t]+[\"'])"
+    r"[\w.-]{0,40}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*"
+    r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4})"
 )
 
 # The name a value is assigned to, read back from the text before the value.
@@ -337,7 +338,7 @@ KEYWORD_SECRET = Rule(
     severity=Severity.HIGH,
     pattern=_KEYWORD_PATTERN,
     prefilter=_KEYWORD_PREFILTER,
-    starts_within=96,
+    starts_within=104,
     remediation=(
         "Change the password or secret at the service it belongs to, then read it at run "
         "time (environment, mounted secret file or secret store) instead of writing it here."
