@@ -276,16 +276,22 @@ class Engine:
 
     # -- internals ----------------------------------------------------------
 
-    def _hits(self, data: bytes) -> list[tuple[int, int]]:
-        hits: list[tuple[int, int]] = []
-        append = hits.append
+    def _hits(self, data: bytes) -> dict[int, list[int]]:
+        """Where each rule's prefilter matched in `data`: rule index -> end offsets."""
+        by_rule: dict[int, list[int]] = {}
+        get = by_rule.get
         owners = self._owners
 
         def on_match(expr_id: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            append((to, owners[expr_id]))
+            owner = owners[expr_id]
+            ends = get(owner)
+            if ends is None:
+                by_rule[owner] = [to]
+            else:
+                ends.append(to)
 
         self._db.scan(data, match_event_handler=on_match)
-        return hits
+        return by_rule
 
     def _scan(
         self,
@@ -298,14 +304,11 @@ class Engine:
         """Findings in `data`, which starts at `first_line`, `first_column` bytes into it."""
         if not data:
             return []
-        hits = self._hits(data)
-        if not hits:
+        by_rule = self._hits(data)
+        if not by_rule:
             return []
         if context.kind is None:
             context = Context(path=context.path, kind=kind_of_path(context.path))
-        by_rule: dict[int, list[int]] = {}
-        for to, rule_index in hits:
-            by_rule.setdefault(rule_index, []).append(to)
         matches: list[tuple[int, int, int, bytes]] = []  # (start, rule index, line start, secret)
         for rule_index, ends in by_rule.items():
             rule = self.rules[rule_index]
