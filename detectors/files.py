@@ -71,13 +71,18 @@ def walk(paths: Sequence[str], options: WalkOptions) -> Walk:
         if stat.S_ISDIR(st.st_mode):
             _walk_dir(given, options, excluder, out)
         elif stat.S_ISREG(st.st_mode):
-            _add_file(given, st.st_size, options, out)
+            _add_file(_display(given), st.st_size, options, out)
         else:
             out.skipped.append(Skipped(given, f"not a regular file ({_kind(st.st_mode)})"))
     return out
 
 
 def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -> None:
+    # Under a normalised root every entry's path is normalised too: shown as it is,
+    # but for the "./" in front of what is under ".".
+    root = os.path.normpath(root)
+    shown_from = 2 if root == "." else 0
+    excluded = excluder.excluded if excluder.active else None
     ignores = _GitIgnores(root) if options.respect_gitignore else None
     managed: frozenset[str] = frozenset()
     stack = [root]
@@ -103,7 +108,7 @@ def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -
                 continue
             if is_dir and entry.name == ".git":
                 continue
-            if excluder.excluded(entry.path, is_dir) or (
+            if (excluded is not None and excluded(entry.path, is_dir)) or (
                 ignores is not None and ignores.ignored(entry.path, is_dir)
             ):
                 out.stats.skipped_excluded += 1
@@ -119,7 +124,7 @@ def _walk_dir(root: str, options: WalkOptions, excluder: _Excluder, out: Walk) -
                 except OSError as e:
                     out.skipped.append(Skipped(entry.path, _os_reason(e)))
                     continue
-                _add_file(entry.path, size, options, out)
+                _add_file(entry.path[shown_from:], size, options, out)
             # symlinks, FIFOs, sockets and devices inside a tree are passed over:
             # a link's target is scanned where it really lives.
         stack.extend(reversed(subdirs))
@@ -129,6 +134,7 @@ _MANAGED = f"a local secret file that {SECRETS_MANIFEST} lists (where the secret
 
 
 def _add_file(path: str, size: int, options: WalkOptions, out: Walk) -> None:
+    """`path` as shown in reports (`_display`)."""
     if size > options.max_file_size:
         out.skipped.append(
             Skipped(
@@ -139,7 +145,7 @@ def _add_file(path: str, size: int, options: WalkOptions, out: Walk) -> None:
             )
         )
         return
-    out.files.append(FileTarget(_display(path), size))
+    out.files.append(FileTarget(path, size))
 
 
 def _display(path: str) -> str:
@@ -332,6 +338,10 @@ class _Excluder:
                 (os.path.abspath(root), pathspec.GitIgnoreSpec.from_lines(patterns))
                 for root, patterns in wanted
             ]
+
+    @property
+    def active(self) -> bool:
+        return bool(self._specs)
 
     def excluded(self, path: str, is_dir: bool) -> bool:
         if not self._specs:
