@@ -45,6 +45,7 @@ def migrate(
     from leakguard.detectors.files import WalkOptions, scan_paths
     from leakguard.engine import Engine
     from leakguard.migrators.auto import Options, apply_migration, plan_migration
+    from leakguard.policy import apply_policy
 
     root = path if path.is_dir() else path.parent
     if vault_addr is None and target == "vault":
@@ -55,6 +56,9 @@ def migrate(
             raise UsageError("--to vault needs --vault-addr (or VAULT_ADDR)")
     config = effective_config(state, [str(path)])
     result = scan_paths(Engine(config.ruleset()), [str(path)], WalkOptions(), jobs=1)
+    # What `scan` would report, baselined findings included: accepting a finding in
+    # the baseline is no reason to keep it in the file when asked to move it.
+    result = apply_policy(result, min_confidence=config.min_confidence, disable=config.disable)
     options = Options(
         target=target, vault_addr=vault_addr, vault_path=vault_path, force=force,
         dockerfile_syntax=None if dockerfile_syntax == "builtin" else dockerfile_syntax,

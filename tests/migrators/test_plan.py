@@ -82,6 +82,22 @@ def test_a_malformed_file_is_reported_and_left_alone(
     assert sorted(os.listdir(tmp_path)) == [name]
 
 
+def test_migrate_moves_what_scan_reports_under_the_project_config(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    """A finding the config drops (here: below min_confidence) is not moved either."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM scratch\nARG GITHUB_TOKEN={GITHUB_PAT}\n"
+        'RUN wget --header "Authorization: token $GITHUB_TOKEN" http://127.0.0.1/x\n'
+    )  # GITHUB_PAT's checksum fails: a low-confidence finding
+    assert leakguard("migrate", str(tmp_path)).code == 1
+    (tmp_path / ".leakguard.toml").write_text('min_confidence = "medium"\n')
+    assert leakguard("scan", str(tmp_path)).code == 0
+    run = leakguard("migrate", str(tmp_path))
+    assert run.code == 0 and "nothing to move" in run.err
+
+
 def test_usage_errors_exit_2(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
     missing = leakguard("migrate", str(tmp_path / "missing"))
     assert missing.code == 3 and "does not exist" in missing.err  # as for every command
