@@ -440,13 +440,17 @@ def main(argv: list[str] | None = None) -> int:
     def ratio(name: str, theirs: dict[str, float], target: str) -> None:
         by_wall = mine["mbps"] / theirs["mbps"]
         by_cpu = mine["mb_per_cpu_s"] / theirs["mb_per_cpu_s"]
-        say(f"  leakguard 1 core / {name}: {by_wall:.2f} ({by_cpu:.2f})  target {target}")
+        shown = target if target.startswith("(") else f"target {target}"
+        say(f"  leakguard 1 core / {name}: {by_wall:.2f} ({by_cpu:.2f})  {shown}")
         results[f"ratio {name}"] = {"wall": by_wall, "cpu": by_cpu}
 
     if ds_run is not None:
         ratio("detect-secrets 1 core", figures(slice_bytes, ds_run), ">= 300")
     for label, run in rg_runs.items():
-        ratio(f"ripgrep 1 core, {label}", figures(size, run), ">= 0.25")
+        # As-is, ripgrep runs the few provider regexes it accepts: no reference for the
+        # rule set, so no target is set against it.
+        target = "(no target: only the regexes it accepts)" if "as-is" in label else ">= 0.25"
+        ratio(f"ripgrep 1 core, {label}", figures(size, run), target)
     say(f"  leakguard 2 cores / 1 core: {lg[1].wall / lg[2].wall:.2f}")
     say(
         f"recall: leakguard {lg_match['found']}/{len(plants)}"
