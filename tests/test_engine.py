@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 
 from leakguard.engine import Engine
 from leakguard.models import Location, RuleId, Severity
@@ -67,6 +68,22 @@ def test_keyword_rule_finds_every_assignment_on_a_line_however_far_its_value(sca
     assert [(f.location.line, f.secret.reveal()) for f in found] == [
         (1, PASSWORD), (1, other), (2, other),
     ]  # fmt: skip
+
+
+def test_secret_names_in_utf8_or_with_digits_are_read_word_by_word(scan_text):
+    names = ["contraseña", "contrasena", "password2", "DbPassword2", "TOKEN_1", "oauth2token"]
+    text = "".join(f'{name} = "{PASSWORD[k:]}{PASSWORD[:k]}"\n' for k, name in enumerate(names))
+    found = scan_text(text, path="app.ini", rules=RuleSet([KEYWORD_SECRET]))
+    assert [f.location.line for f in found] == list(range(1, len(names) + 1))
+
+
+def test_a_long_run_before_many_assignments_is_scanned_in_linear_time(scan_text):
+    """The name before each value is looked for near it, not from the line's start."""
+    line = "aZ9" * 1300 + "".join(f' token{i}="{PASSWORD}{i:03d}"' for i in range(30))
+    started = time.perf_counter()
+    found = scan_text(line + "\n", path="app.ini", rules=RuleSet([KEYWORD_SECRET]))
+    assert time.perf_counter() - started < 0.2  # a search from the line's start: ~0.5 s
+    assert len(found) == 30
 
 
 def test_placeholders_and_references_are_not_secrets(scan_text):

@@ -159,14 +159,21 @@ _KEYWORD_PATTERN = (
 )
 _KEYWORD_PREFILTER = (
     r"(?i)(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
-    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase)"
+    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase(?:ñ|n)a)"
     r"[\w.-]{0,40}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*"
     r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4})"
 )
 
 # The name a value is assigned to, read back from the text before the value.
-_KEY_BEFORE = re.compile(rb"([A-Za-z0-9_.$-]+)[\"'\]]?[ \t]*(?:=>|:=|==|=|:|[ \t])[ \t]*[\"'`]?$")
-_CAMEL = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# Bytes from 0x80 up are letters of a name written in UTF-8 (`contraseña`).
+_KEY_BEFORE = re.compile(
+    rb"([A-Za-z0-9_.$\x80-\xff-]+)[\"'\]]?[ \t]*(?:=>|:=|==|=|:|[ \t])[ \t]*[\"'`]?$"
+)
+# How far before the operator a name is looked for: `_KEY_BEFORE` ends at `$`, so a
+# search over a whole long line would try every start in it.
+_NAME_REACH = 160
+# Words of a name: `DbPassword2` is db, password, 2.
+_CAMEL = re.compile(rb"[A-Z]?[a-z\x80-\xff]+|[A-Z]+(?![a-z])|[0-9]+")
 _SECRET_WORDS = (
     b"password", b"passwd", b"pass", b"pwd", b"secret", b"token", b"passphrase",
     b"credential", b"credentials", b"apikey", b"contrasena", "contraseña".encode(),
@@ -183,6 +190,12 @@ _NOT_VALUE_SUFFIXES = {
     b"location", b"ref", b"source", b"index", b"limit", b"size", b"key_id", b"arn",
     b"command", b"cmd", b"helper", b"method", b"algorithm", b"scope", b"scopes", b"audience",
 }  # fmt: skip
+
+
+def _name_before(text: bytes, end: int) -> re.Match[bytes] | None:
+    """`_KEY_BEFORE`'s match ending at `end`: the name a value there is assigned to."""
+    stem = len(text[:end].rstrip(b" \t\"'`]=:>"))  # back over quotes, operator and padding
+    return _KEY_BEFORE.search(text, max(0, stem - _NAME_REACH), end)
 
 
 def _words(key: bytes) -> list[bytes]:
@@ -291,7 +304,7 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         # commented-out assignments are still leaks in config, rarely in code
         if context.kind == "code":
             return None
-    key = _KEY_BEFORE.search(before)
+    key = _name_before(before, len(before))
     if key is None or not _names_a_secret(key.group(1)):
         return None
     if before[: key.start(1)].endswith(b"::"):
@@ -363,7 +376,7 @@ def _named_by_key(secret: bytes, line: bytes) -> bool | None:
     at = line.find(secret)
     if at <= 0:
         return None
-    key = _KEY_BEFORE.search(line[:at])
+    key = _name_before(line, at)
     if key is None:
         return None
     return _names_a_secret(key.group(1))
