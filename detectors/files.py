@@ -230,6 +230,9 @@ def _scan_large(engine: Engine, target: FileTarget, location: Location, result: 
         if b"\0" in head:
             _scan_binary(engine, head + fh.read(CHUNK_SIZE), target.path, location, result)
             return
+        # A whole chunk first, as every later one: a chunk cut after 8 KiB would split
+        # a multi-line secret (a private key) that crosses it.
+        head += fh.read(CHUNK_SIZE - BINARY_SNIFF)
         result.stats.files += 1
         stats = result.stats
 

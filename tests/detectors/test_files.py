@@ -8,7 +8,7 @@ import pytest
 
 from leakguard.detectors import files
 from leakguard.detectors.files import WalkOptions, scan_paths, walk
-from tests.conftest import GITHUB_PAT
+from tests.conftest import GITHUB_PAT, fake
 
 
 def _paths(result):
@@ -171,3 +171,16 @@ def test_fifos_where_files_are_expected_never_hang(tmp_path):
         assert proc.returncode in (2, 3), (args, proc.stderr)
         assert "not a regular file" in proc.stdout + proc.stderr, args
         assert "Traceback" not in proc.stderr
+
+
+def test_a_key_across_byte_8192_of_a_large_file_is_found(tmp_path, engine):
+    """Files of 8 MiB and more are streamed in chunks; the first is a whole chunk too."""
+    body = "\n".join(fake("MII", 61, seed=k) for k in range(20))  # 1.3 kB
+    key = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+    big = tmp_path / "server.log"
+    with big.open("w") as fh:
+        fh.write("log line\n" * 800)  # 7200 bytes: the key runs from here past 8192
+        fh.write(key)
+        fh.write(("x" * 99 + "\n") * (90 * 1024))  # 9 MiB more
+    result = scan_paths(engine, [str(big)], WalkOptions())
+    assert [(f.rule_id, f.location.line) for f in result.findings] == [("private-key", 801)]
