@@ -409,13 +409,15 @@ class Engine:
         rule: Rule, back: int, data: bytes, ends: list[int]
     ) -> Iterator[tuple[int, bytes]]:
         """Like _confirm, for a rule whose matches start at most `back` bytes before
-        its prefilter's hits end: the regex is searched from there, not from the
-        start of the line (the whole line is searched when that finds nothing)."""
+        its prefilter's hits end: the regex is searched from there rather than from
+        the start of the line. Where that finds no match starting before the hit (a
+        name padded far from its `=`, or only a later assignment), the line is
+        searched as _confirm would (a window of it, for a long line)."""
         regex = rule.regex
         secret_of = rule.secret_of
         seen_starts: set[int] = set()
         done_to = -1  # a search already answered for hits before this offset
-        for to in ends:
+        for to in sorted(ends):
             if to <= done_to:
                 continue
             anchor = max(0, to - 1)
@@ -424,13 +426,16 @@ class Engine:
             if line_end < 0:
                 line_end = len(data)
             first = max(line_start, done_to)  # matches do not overlap, as with finditer
+            if line_end - line_start > LONG_LINE:
+                first, hi = max(first, to - WINDOW), min(line_end, to + WINDOW)
+            else:
+                hi = line_end
             lo = max(first, to - back)
-            hi = min(line_end, to + WINDOW)
             match = regex.search(data, lo, hi)
-            if match is None and lo > first:
-                match = regex.search(data, max(first, to - WINDOW), hi)
-            if match is None:
-                continue
+            if (match is None or match.start() >= to) and lo > first:
+                match = regex.search(data, first, hi)
+            if match is None or match.start() >= to:
+                continue  # a later match is found from its own hit
             done_to = match.end()
             secret, offset = secret_of(match)
             if secret and offset not in seen_starts:

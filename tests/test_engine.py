@@ -4,6 +4,8 @@ import hashlib
 import io
 import time
 
+import pytest
+
 from leakguard.engine import Engine
 from leakguard.models import Location, RuleId, Severity
 from leakguard.rules import Rule, RuleSet, builtin_rules
@@ -77,13 +79,40 @@ def test_secret_names_in_utf8_or_with_digits_are_read_word_by_word(scan_text):
     assert [f.location.line for f in found] == list(range(1, len(names) + 1))
 
 
-def test_a_long_run_before_many_assignments_is_scanned_in_linear_time(scan_text):
+def test_a_long_run_before_many_assignments_is_scanned_in_linear_time():
     """The name before each value is looked for near it, not from the line's start."""
+    engine = Engine(RuleSet([KEYWORD_SECRET]))
     line = "aZ9" * 1300 + "".join(f' token{i}="{PASSWORD}{i:03d}"' for i in range(30))
     started = time.perf_counter()
-    found = scan_text(line + "\n", path="app.ini", rules=RuleSet([KEYWORD_SECRET]))
+    found = engine.scan_bytes(line.encode() + b"\n", Location(path="app.ini"))
     assert time.perf_counter() - started < 0.2  # a search from the line's start: ~0.5 s
     assert len(found) == 30
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        # A hit with no value of its own (`#unset`) must not take a later assignment
+        # cut short at the end of its search window.
+        ("docker run -e DB_PASSWORD=#unset "
+         + " ".join(f"-v /srv/data{i}:/data{i}" for i in range(44))
+         + f" -e API_TOKEN={PASSWORD * 5}", PASSWORD * 5),
+        # A name padded far from its `=`; a value that holds an assignment of its own.
+        ("smtp_password" + " " * 1100 + f'= "{PASSWORD}"', PASSWORD),
+        ("db_password" + " " * 100 + f'= "user=admin;password={PASSWORD}"',
+         f"user=admin;password={PASSWORD}"),
+        # The longest names the rule reads (a keyword and 40 characters after it).
+        (f'private_key_for_signing_the_release_artifacts = "{PASSWORD}"', PASSWORD),
+        # Values that are not ASCII, or end in an escaped backslash.
+        ('password = "секретныйпароль"', "секретныйпароль"),
+        (f'{{"password": "{PASSWORD}\\\\"}}', f"{PASSWORD}\\\\"),
+    ],
+    ids=["later-assignment", "far-padded", "assignment-in-value", "long-name", "cyrillic",
+         "escaped-backslash"],
+)  # fmt: skip
+def test_keyword_values_are_read_whole(scan_text, line: str, secret: str) -> None:
+    found = scan_text(line + "\n", path="run.ini", rules=RuleSet([KEYWORD_SECRET]))
+    assert [f.secret.reveal() for f in found] == [secret]
 
 
 def test_placeholders_and_references_are_not_secrets(scan_text):

@@ -160,7 +160,8 @@ _KEYWORD_PATTERN = (
 _KEYWORD_PREFILTER = (
     r"(?i)(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
     r"|service.?key|account.?key|db.?key|database.?key|credential|contrase(?:ñ|n)a)"
-    r"[\w.-]{0,40}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*"
+    # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
+    r"[\w.-]{0,47}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*"
     r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4})"
 )
 
@@ -323,9 +324,9 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         if not (head.startswith(b"#") and b"define" in head) and context.kind != "dockerfile":
             return None
     value = secret.strip()
-    if len(value) < 4 or value == key.group(1) or not any(c in _ALNUM for c in value):
-        return None
-    if quoted and value.endswith(b"\\"):
+    if len(value) < 4 or value == key.group(1) or not any(c in _ALNUM or c >= 0x80 for c in value):
+        return None  # too short, the name again, or punctuation only (`", "`)
+    if quoted and (len(value) - len(value.rstrip(b"\\"))) % 2:
         return None  # the closing quote was escaped: a string inside a string, cut short
     if context.kind == "dotenv":
         # `.env` values are strings, never expressions: `word.word.word` is a password.
