@@ -162,9 +162,10 @@ def effective_config(state: State, paths: Sequence[str], **overrides: Any) -> Co
     return merged(state.config(paths), **overrides)
 
 
-def _run_scan(
+def run_scan(
     config: Config, paths: Sequence[str], jobs: int, cli_excludes: tuple[str, ...] = ()
 ) -> ScanResult:
+    """Walk and scan `paths` as the config says (excludes, .gitignore, size bound)."""
     from leakguard.detectors.files import WalkOptions, scan_paths
     from leakguard.engine import Engine
 
@@ -215,7 +216,7 @@ def scan(
 
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
-    result = _run_scan(config, paths, jobs, exclude)
+    result = run_scan(config, paths, jobs, exclude)
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = apply_policy(
         result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
@@ -296,7 +297,7 @@ def baseline_create(
         raise UsageError(f"{output} already exists", hint="use `baseline update`, or --force")
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
-    result = apply_policy(_run_scan(config, paths, jobs, exclude), disable=config.disable)
+    result = apply_policy(run_scan(config, paths, jobs, exclude), disable=config.disable)
     Baseline.from_findings(output, result.findings).save(output)
     click.echo(f"leakguard: wrote {output} with {len(result.findings)} finding(s)", err=True)
     return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
@@ -322,7 +323,7 @@ def baseline_update(
     old = Baseline.load(path)
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
-    result = apply_policy(_run_scan(config, paths, jobs, exclude), disable=config.disable)
+    result = apply_policy(run_scan(config, paths, jobs, exclude), disable=config.disable)
     fresh = Baseline.from_findings(path, result.findings)
     # A file that could not be read this time keeps its entries: the secret in it
     # is not known to be gone.

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from leakguard.cli import State, effective_config, existing_path, pass_state
+from leakguard.cli import State, effective_config, existing_path, pass_state, run_scan
 from leakguard.errors import ExitCode, UsageError
 
 TARGETS = ("auto", "buildkit", "compose", "swarm", "vault")
@@ -42,8 +42,6 @@ def migrate(
     4 refused (a file changed since planning, a store failed, a target holds
     another value: every file is as it was).
     """
-    from leakguard.detectors.files import WalkOptions, scan_paths
-    from leakguard.engine import Engine
     from leakguard.migrators.auto import Options, apply_migration, plan_migration
     from leakguard.policy import apply_policy
 
@@ -55,7 +53,7 @@ def migrate(
         if not vault_addr:
             raise UsageError("--to vault needs --vault-addr (or VAULT_ADDR)")
     config = effective_config(state, [str(path)])
-    result = scan_paths(Engine(config.ruleset()), [str(path)], WalkOptions(), jobs=1)
+    result = run_scan(config, [str(path)], jobs=1)  # the walk `scan` makes: excludes too
     # What `scan` would report, baselined findings included: accepting a finding in
     # the baseline is no reason to keep it in the file when asked to move it.
     result = apply_policy(result, min_confidence=config.min_confidence, disable=config.disable)

@@ -98,6 +98,21 @@ def test_migrate_moves_what_scan_reports_under_the_project_config(
     assert run.code == 0 and "nothing to move" in run.err
 
 
+def test_migrate_leaves_excluded_paths_alone(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "Dockerfile").write_text(
+        f"FROM scratch\nARG DB_PASSWORD={PASSWORD}\nRUN echo $DB_PASSWORD > /dev/null\n"
+    )
+    assert leakguard("migrate", str(tmp_path)).code == 1
+    (tmp_path / ".leakguard.toml").write_text('exclude = ["vendor/"]\n')
+    assert leakguard("scan", str(tmp_path)).code == 0
+    before = tree_hashes(tmp_path)
+    run = leakguard("migrate", "--apply", str(tmp_path))
+    assert run.code == 0 and "moved 0 secret(s)" in run.err
+    assert tree_hashes(tmp_path) == before
+
+
 def test_usage_errors_exit_2(tmp_path: Path, leakguard: Callable[..., Run]) -> None:
     missing = leakguard("migrate", str(tmp_path / "missing"))
     assert missing.code == 3 and "does not exist" in missing.err  # as for every command
