@@ -104,7 +104,7 @@ def test_a_long_run_before_many_assignments_is_scanned_in_linear_time():
         # The longest names the rule reads (a keyword and 40 characters after it).
         (f'private_key_for_signing_the_release_artifacts = "{PASSWORD}"', PASSWORD),
         # Values that are not ASCII, or end in an escaped backslash.
-        ('password = "секретныйпароль"', "секретныйпароль"),
+        ('password = "секретныйпароль"', "секретныйпароль"),  # leakguard:allow
         (f'{{"password": "{PASSWORD}\\\\"}}', f"{PASSWORD}\\\\"),
     ],
     ids=["later-assignment", "far-padded", "assignment-in-value", "long-name", "cyrillic",

@@ -147,6 +147,9 @@ def test_known_example_values_are_dropped_and_counted(tmp_path: Path) -> None:
     assert (code, len(findings), counted) == (1, 1, 0)
 
 
+NESTED_JSON = '"SecretString": "{\\"username\\":\\"admin\\"}"\n'  # leakguard:allow
+
+
 @pytest.mark.parametrize(
     ("text", "path", "expected"),
     [
@@ -160,7 +163,7 @@ def test_known_example_values_are_dropped_and_counted(tmp_path: Path) -> None:
         # A colon-separated field list (passwd(5)) names fields, it holds no value.
         (".RS\nlogin_name:passwd:UID:GID:user_name:directory:shell\n", "man/passwd.5", []),
         # A JSON string inside a JSON string: the "value" ends at an escaped quote.
-        ('"SecretString": "{\\"username\\":\\"admin\\"}"\n', "out.json", []),
+        (NESTED_JSON, "out.json", []),
         ('check(password = ", ",)\n', "app/conf.ini", []),
     ],
 )
