@@ -383,18 +383,11 @@ class Engine:
         seen_windows: set[int] = set()
         seen_starts: set[int] = set()
         for to in ends:
-            anchor = max(0, to - 1)
-            line_start = data.rfind(b"\n", 0, anchor) + 1
             if rule.multiline:
-                lo, hi = line_start, min(len(data), line_start + MULTILINE_WINDOW)
+                lo = data.rfind(b"\n", 0, max(0, to - 1)) + 1
+                hi = min(len(data), lo + MULTILINE_WINDOW)
             else:
-                line_end = data.find(b"\n", anchor)
-                if line_end < 0:
-                    line_end = len(data)
-                if line_end - line_start > LONG_LINE:
-                    lo, hi = max(line_start, to - WINDOW), min(line_end, to + WINDOW)
-                else:
-                    lo, hi = line_start, line_end
+                lo, hi = _line_window(data, to)
             if lo in seen_windows:
                 continue
             seen_windows.add(lo)
@@ -415,21 +408,14 @@ class Engine:
         searched as _confirm would (a window of it, for a long line)."""
         regex = rule.regex
         secret_of = rule.secret_of
-        seen_starts: set[int] = set()
+        # Matches are taken in order and never overlap (as with finditer): each one
+        # starts after the last one's end, so none is reported twice.
         done_to = -1  # a search already answered for hits before this offset
         for to in sorted(ends):
             if to <= done_to:
                 continue
-            anchor = max(0, to - 1)
-            line_start = data.rfind(b"\n", 0, anchor) + 1
-            line_end = data.find(b"\n", anchor)
-            if line_end < 0:
-                line_end = len(data)
-            first = max(line_start, done_to)  # matches do not overlap, as with finditer
-            if line_end - line_start > LONG_LINE:
-                first, hi = max(first, to - WINDOW), min(line_end, to + WINDOW)
-            else:
-                hi = line_end
+            window_lo, hi = _line_window(data, to)
+            first = max(window_lo, done_to)
             lo = max(first, to - back)
             match = regex.search(data, lo, hi)
             if (match is None or match.start() >= to) and lo > first:
@@ -438,9 +424,21 @@ class Engine:
                 continue  # a later match is found from its own hit
             done_to = match.end()
             secret, offset = secret_of(match)
-            if secret and offset not in seen_starts:
-                seen_starts.add(offset)
+            if secret:
                 yield offset, secret
+
+
+def _line_window(data: bytes, to: int) -> tuple[int, int]:
+    """The line around a prefilter hit that ends at `to`: (start, end) offsets, or a
+    window of WINDOW bytes each side of the hit on a line longer than LONG_LINE."""
+    anchor = max(0, to - 1)
+    line_start = data.rfind(b"\n", 0, anchor) + 1
+    line_end = data.find(b"\n", anchor)
+    if line_end < 0:
+        line_end = len(data)
+    if line_end - line_start > LONG_LINE:
+        return max(line_start, to - WINDOW), min(line_end, to + WINDOW)
+    return line_start, line_end
 
 
 def _suppressed_inline(line: bytes) -> bool:
