@@ -14,14 +14,25 @@ class NotRegularFile(OSError):
     """A FIFO, socket or device where a file was expected: reading it could block forever."""
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
-    """`open(path, "rb")`, refusing anything but a regular file without blocking on it."""
+def _regular_fd(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
+    """An open descriptor of `path` and its stat, refusing anything but a regular file
+    without blocking on it (a FIFO opened for reading waits for a writer)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            what = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise NotRegularFile(errno.EINVAL, what, os.fspath(path))
+        return fd, st
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """`open(path, "rb")`, refusing anything but a regular file without blocking on it."""
+    fd, _ = _regular_fd(path)
+    try:
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -35,12 +46,8 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
     Plain os.read calls sized by fstat: for the many small files of a source tree
     this costs half of what a buffered file object does.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd, st = _regular_fd(path)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            what = "is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise NotRegularFile(errno.EINVAL, what, os.fspath(path))
         if st.st_size > limit:
             return None
         data = os.read(fd, st.st_size + 1)  # one more: a file that grew shows it
