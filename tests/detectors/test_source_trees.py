@@ -7,6 +7,7 @@ processes, real `git push` / `git commit` running the installed hooks.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -77,8 +78,11 @@ def test_an_ignored_env_file_on_disk_never_affects_leakguard_git(compose_repo):
     assert "not in commit" in skipped[0]["reason"]
 
 
-def test_a_committed_env_file_is_reported_under_its_own_name_and_lines(tmp_path, engine):
+def test_a_committed_env_file_is_reported_under_its_own_name_and_lines(
+    tmp_path, engine, monkeypatch
+):
     repo = Repo(tmp_path / "r")
+    monkeypatch.chdir(repo.path)  # where a hook runs
     repo.commit("base", **{"README.md": "hi\n"})
     env = f"# local settings\nDEBUG=1\nGITHUB_TOKEN={GITHUB_PAT}\n"
     leak = repo.commit("compose", **{"docker-compose.yml": COMPOSE, ".env": env})
@@ -89,8 +93,9 @@ def test_a_committed_env_file_is_reported_under_its_own_name_and_lines(tmp_path,
     ]
 
 
-def test_compose_in_history_reads_the_env_file_of_its_own_commit(tmp_path, engine):
+def test_compose_in_history_reads_the_env_file_of_its_own_commit(tmp_path, engine, monkeypatch):
     repo = Repo(tmp_path / "r")
+    monkeypatch.chdir(repo.path)
     repo.commit("env", **{".env": f"GITHUB_TOKEN={GITHUB_PAT}\n"})
     repo.commit("no env", **{".env": None})
     repo.commit("compose", **{"docker-compose.yml": COMPOSE})
@@ -225,3 +230,22 @@ def test_git_tree_reads_a_commit_and_the_index(tmp_path):
             commit.entries("nowhere")
     finally:
         objects.close()
+
+
+def test_a_dockerfile_inside_an_image_lists_no_build_context_here(tmp_path, engine, monkeypatch):
+    from leakguard.detectors.image import ImageOptions, scan_layer
+    from tests.detectors.test_image import file, layer_tar, sha
+
+    # The image's /<tmp_path>/src/Dockerfile and ./src/Dockerfile name folders that
+    # exist on this machine, each with a key in it: neither is the image's build context.
+    here = tmp_path / "src"
+    here.mkdir()
+    (here / SSH_KEY_NAME).write_text(PRIVATE_KEY)
+    monkeypatch.chdir(tmp_path)
+    dockerfile = "FROM alpine\nCOPY . /app\n"
+    data = layer_tar(
+        [file(f"{here}/Dockerfile".lstrip("/"), dockerfile), file("src/Dockerfile", dockerfile)]
+    )
+    scanned = scan_layer(engine, io.BytesIO(data), sha(data), ImageOptions())
+    assert [f.rule_id for f in scanned.findings] == []
+    assert scanned.skipped == []
