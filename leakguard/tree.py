@@ -26,7 +26,7 @@ import os
 import posixpath
 import subprocess
 from collections.abc import Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from leakguard.fsutil import open_regular
 
@@ -137,11 +137,25 @@ def git_env() -> dict[str, str]:
     return env
 
 
+class GitObject(NamedTuple):
+    oid: str
+    kind: str  # "blob", "tree", "commit", "tag"
+    size: int
+    data: bytes | None  # None when larger than the limit asked for
+
+
+# (name, is a folder, object id) of one entry of a git tree
+TreeEntry = tuple[str, bool, str]
+_TREE_CACHE = 20_000  # tree objects kept: a commit's walk re-reads only what changed
+
+
 class GitObjects:
     """One `git cat-file --batch` process, started on first use, for every object read.
 
     Names are object ids or `REV:path` / `:0:path`; symbolic links inside the
     commit are followed (`--follow-symlinks`), links that leave it are not.
+    Tree objects are kept by id (they never change), so listing the same folder
+    in many commits costs one read per version of it.
     """
 
     def __init__(self, repo: str, max_size: int, env: Mapping[str, str] | None = None):
@@ -149,18 +163,35 @@ class GitObjects:
         self._max = max_size
         self._env = dict(env) if env is not None else git_env()
         self._proc: subprocess.Popen[bytes] | None = None
-        self.oid_bytes = 20  # of the last object read: 20 (sha1) or 32 (sha256)
+        self._trees: dict[str, list[TreeEntry]] = {}
 
     def get(self, name: str) -> bytes | None:
         """A blob's bytes; None when missing, not a blob, or larger than the bound."""
         found = self.lookup(name, self._max)
-        if found is None or found[0] != "blob" or found[2] is None:
+        if found is None or found.kind != "blob":
             return None
-        return found[2]
+        return found.data
 
-    def lookup(self, name: str, limit: int) -> tuple[str, int, bytes | None] | None:
-        """(type, size, content) of the object; content None when larger than `limit`.
-        None when there is no such object (or it cannot be read)."""
+    def tree(self, name: str) -> tuple[str, list[TreeEntry]] | None:
+        """(id, entries) of a tree object named by id or as `REV^{tree}`; None when
+        there is none."""
+        entries = self._trees.get(name)
+        if entries is not None:
+            return name, entries
+        found = self.lookup(name, 1 << 30)
+        if found is None or found.kind != "tree" or found.data is None:
+            return None
+        entries = self._trees.get(found.oid)
+        if entries is None:
+            entries = _tree_entries(found.data, len(found.oid) // 2)
+            if len(self._trees) >= _TREE_CACHE:
+                self._trees.clear()
+            self._trees[found.oid] = entries
+        return found.oid, entries
+
+    def lookup(self, name: str, limit: int) -> GitObject | None:
+        """The object; its data None when larger than `limit`. None when there is
+        no such object (or it cannot be read)."""
         if not name or name.strip("0") == "" or "\n" in name:
             return None
         try:
@@ -170,7 +201,7 @@ class GitObjects:
             self.close()
             return None
 
-    def _lookup(self, name: str, limit: int) -> tuple[str, int, bytes | None] | None:
+    def _lookup(self, name: str, limit: int) -> GitObject | None:
         if self._proc is None:
             self._proc = subprocess.Popen(
                 ["git", "-C", self._repo, "cat-file", "--batch", "--follow-symlinks"],
@@ -187,8 +218,7 @@ class GitObjects:
             return None
         if len(header) != 3:
             return None  # "<name> missing" / "<name> ambiguous"
-        kind, size = header[1].decode(), int(header[2])
-        self.oid_bytes = len(header[0]) // 2
+        oid, kind, size = header[0].decode(), header[1].decode(), int(header[2])
         if size > limit:
             left = size + 1
             while left:
@@ -196,11 +226,11 @@ class GitObjects:
                 if not got:
                     raise ValueError("cat-file output ended early")
                 left -= got
-            return kind, size, None
+            return GitObject(oid, kind, size, None)
         data = out.read(size + 1)
         if len(data) != size + 1:
             raise ValueError("cat-file output ended early")
-        return kind, size, data[:size]
+        return GitObject(oid, kind, size, data[:size])
 
     def close(self) -> None:
         if self._proc is not None:
@@ -223,6 +253,7 @@ class GitTree:
         self._objects = objects
         self._rev = rev
         self._repo = repo
+        self._folders: dict[str, str | None] = {}  # folder -> its tree's id (None: none)
         self._index: dict[str, dict[str, bool]] | None = None  # folder -> {name: is_dir}
 
     @property
@@ -246,22 +277,19 @@ class GitTree:
         found = self._objects.lookup(self._name(rel), limit) if rel else None
         if found is None:
             raise FileNotFoundError(2, f"not in {self.label}", path)
-        kind, _, data = found
-        if kind != "blob":
+        if found.kind != "blob":
             raise IsADirectoryError(21, f"not a file in {self.label}", path)
-        if data is None:
+        if found.data is None:
             raise OSError(27, f"larger than {limit} bytes", path)
-        return data
+        return found.data
 
     def is_file(self, path: str) -> bool:
         try:
             rel = self._inside(path)
         except FileNotFoundError:
             return False
-        if not rel:
-            return False
-        found = self._objects.lookup(self._name(rel), 0)
-        return found is not None and found[0] == "blob"
+        found = self._objects.lookup(self._name(rel), 0) if rel else None
+        return found is not None and found.kind == "blob"
 
     def entries(self, folder: str) -> list[tuple[str, bool]]:
         rel = self._inside(folder)
@@ -270,10 +298,30 @@ class GitTree:
             if listing is None:
                 raise FileNotFoundError(2, f"not a folder in {self.label}", folder)
             return sorted(listing.items())
-        found = self._objects.lookup(self._name(rel), 1 << 30)
-        if found is None or found[0] != "tree" or found[2] is None:
+        oid = self._folder(rel)
+        found = self._objects.tree(oid) if oid is not None else None
+        if found is None:
             raise FileNotFoundError(2, f"not a folder in {self.label}", folder)
-        return sorted(_tree_entries(found[2], self._objects.oid_bytes))
+        return sorted((name, is_dir) for name, is_dir, _ in found[1])
+
+    def _folder(self, rel: str) -> str | None:
+        """The id of the commit's tree at folder `rel`, from its parent's entries."""
+        if rel in self._folders:
+            return self._folders[rel]
+        oid: str | None = None
+        if not rel:
+            root = self._objects.tree(f"{self._rev}^{{tree}}")
+            oid = root[0] if root is not None else None
+        else:
+            parent, _, name = rel.rpartition("/")
+            parent_oid = self._folder(parent)
+            found = self._objects.tree(parent_oid) if parent_oid is not None else None
+            for entry_name, is_dir, entry_oid in found[1] if found is not None else ():
+                if entry_name == name and is_dir:
+                    oid = entry_oid
+                    break
+        self._folders[rel] = oid
+        return oid
 
     def _index_listing(self) -> dict[str, dict[str, bool]]:
         """Every folder of the index and what it holds (one `git ls-files`)."""
@@ -295,8 +343,8 @@ class GitTree:
         return self._index
 
 
-def _tree_entries(data: bytes, oid_bytes: int) -> list[tuple[str, bool]]:
-    """(name, is a folder) of a raw git tree object: `<mode> <name>\\0<object id>`."""
+def _tree_entries(data: bytes, oid_bytes: int) -> list[TreeEntry]:
+    """The entries of a raw git tree object: `<mode> <name>\\0<object id>`."""
     out = []
     i, n = 0, len(data)
     while i < n:
@@ -304,7 +352,8 @@ def _tree_entries(data: bytes, oid_bytes: int) -> list[tuple[str, bool]]:
         nul = data.index(b"\0", space)
         mode = data[i:space]
         name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        oid = data[nul + 1 : nul + 1 + oid_bytes].hex()
         # a folder, or a submodule (whose files are not in this repository)
-        out.append((name, mode in (b"40000", b"160000")))
+        out.append((name, mode in (b"40000", b"160000"), oid))
         i = nul + 1 + oid_bytes
     return out
