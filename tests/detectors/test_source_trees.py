@@ -249,3 +249,36 @@ def test_a_dockerfile_inside_an_image_lists_no_build_context_here(tmp_path, engi
     scanned = scan_layer(engine, io.BytesIO(data), sha(data), ImageOptions())
     assert [f.rule_id for f in scanned.findings] == []
     assert scanned.skipped == []
+
+
+INCLUDING = (
+    "include:\n  - extra.yml\nservices:\n  app:\n    image: app\n"
+    "    extends:\n      file: base.yml\n      service: base\n"
+)
+
+
+def test_include_and_extends_in_history_read_the_commits_files(tmp_path, monkeypatch):
+    repo = Repo(tmp_path / "r")
+    monkeypatch.chdir(repo.path)
+    extra = f"services:\n  side:\n    image: side\n    environment:\n      TOKEN: {GITHUB_PAT}\n"
+    base = f"services:\n  base:\n    image: base\n    environment:\n      KEY: {STRIPE_KEY}\n"
+    repo.commit("base", **{".gitignore": "extra.yml\nbase.yml\n"})
+    repo.commit("compose", **{"docker-compose.yml": INCLUDING})
+    repo.write("extra.yml", extra)
+    repo.write("base.yml", base)
+    proc = lg("git", ".", "-f", "json", cwd=repo.path)
+    assert proc.returncode == 0, proc.stdout
+    report = json.loads(proc.stdout)
+    assert report["findings"] == []
+    assert sorted((s["target"], s["error"]) for s in report["skipped"]) == [
+        ("base.yml", False),
+        ("extra.yml", False),
+    ]
+    # committed with the Compose file: found, each under its own file and line
+    repo.commit("track them", **{".gitignore": "\n", "extra.yml": extra, "base.yml": base})
+    repo.commit("compose again", **{"docker-compose.yml": INCLUDING + "# v2\n"})
+    proc = lg("git", ".", "-f", "json", cwd=repo.path)
+    found = {(f["rule_id"], f["location"]["path"], f["location"]["line"])
+             for f in json.loads(proc.stdout)["findings"]}  # fmt: skip
+    assert ("github-pat", "extra.yml", 5) in found
+    assert {path for _, path, _ in found} == {"extra.yml", "base.yml"}
