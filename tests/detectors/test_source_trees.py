@@ -282,3 +282,19 @@ def test_include_and_extends_in_history_read_the_commits_files(tmp_path, monkeyp
              for f in json.loads(proc.stdout)["findings"]}  # fmt: skip
     assert ("github-pat", "extra.yml", 5) in found
     assert {path for _, path, _ in found} == {"extra.yml", "base.yml"}
+
+
+def test_the_dockerignore_in_history_is_the_commits(tmp_path, engine, monkeypatch):
+    repo = Repo(tmp_path / "r")
+    monkeypatch.chdir(repo.path)
+    repo.commit(
+        "image",
+        **{
+            "Dockerfile": "FROM alpine\nCOPY . /app\n",
+            ".dockerignore": "deploy/\n",
+            "deploy/" + SSH_KEY_NAME: PRIVATE_KEY,
+        },
+    )
+    (repo.path / ".dockerignore").write_text("# emptied, not committed\n")
+    found = scan_history(engine, str(repo.path), HistoryOptions()).result.findings
+    assert [f.rule_id for f in found if f.rule_id.startswith("dockerfile-context")] == []
