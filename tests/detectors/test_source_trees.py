@@ -188,6 +188,7 @@ def test_same_json_from_any_folder(tmp_path):
     (elsewhere / "Dockerfile").write_text("FROM alpine\n")
     (elsewhere / "project" / ".npmrc").write_text("//registry.example.test/:_authToken=x\n")
     (elsewhere / "project" / "src" / SSH_KEY_NAME).write_text(PRIVATE_KEY)
+    (elsewhere / os.fsdecode(b"not-utf8-\xff.pem")).write_text(PRIVATE_KEY)
     reports = []
     for cwd, target in (
         (repo.path, "."),
