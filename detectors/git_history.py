@@ -377,7 +377,7 @@ class _Scanner:
                 column=finding.location.column,
             )
             self._keep(replace(finding, location=where))
-        self._notes(commit, found.skipped)
+        self._notes(found.skipped)
 
     def _tree(self, rev: str | None) -> GitTree:
         """The files of commit `rev` (None: the index), sharing the one cat-file reader."""
@@ -388,7 +388,7 @@ class _Scanner:
             tree = self._trees[rev] = GitTree(self.blobs, rev, self.repo)
         return tree
 
-    def _notes(self, commit: _Commit, skipped: Sequence[Skipped]) -> None:
+    def _notes(self, skipped: Sequence[Skipped]) -> None:
         """A file a detector names that the commit does not hold: one note per file."""
         for note in skipped:
             if not note.error and note.target not in self._noted:
