@@ -67,8 +67,7 @@ def build(repo: Path, commits: int, files: int) -> None:
         message = f"commit {n}".encode()
         out.append(
             b"commit refs/heads/main\ncommitter Bench <b@example.test> %d +0000\n"
-            b"data %d\n%s\n" % (stamp + n, len(message), message)
-            + b"".join(changes)
+            b"data %d\n%s\n" % (stamp + n, len(message), message) + b"".join(changes)
         )
     subprocess.run(
         ["git", "-C", str(repo), "fast-import", "--quiet"],
