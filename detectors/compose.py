@@ -413,7 +413,11 @@ def _env_file(walk: _Walk, target: str, node: Any, what: str, required: bool) ->
         return
     except OSError as e:
         reason = (e.strerror or str(e)).lower()
-        walk.result.skipped.append(Skipped(target, f"cannot read {what}{where}: {reason}"))
+        # (in git the file's own lines are scanned where its commits add them)
+        error = walk.tree.missing_is_error
+        walk.result.skipped.append(
+            Skipped(target, f"cannot read {what}{where}: {reason}", error=error)
+        )
         return
     location = Location(surface=Surface.COMPOSE, path=target)
     for f in walk.engine.scan_bytes(data, location, Context(path=target, kind="config")):
@@ -440,7 +444,8 @@ def _follow(walk: _Walk, text: str, node: Any, including: tuple[str, ...], how: 
         return
     except OSError as e:
         reason = (e.strerror or str(e)).lower()
-        walk.result.skipped.append(Skipped(target, f"cannot read {named}: {reason}"))
+        error = walk.tree.missing_is_error
+        walk.result.skipped.append(Skipped(target, f"cannot read {named}: {reason}", error=error))
         return
     walk.result.extend(scan_compose(walk.engine, data, target, chain, walk.tree))
 

@@ -299,3 +299,16 @@ def test_the_dockerignore_in_history_is_the_commits(tmp_path, engine, monkeypatc
     (repo.path / ".dockerignore").write_text("# emptied, not committed\n")
     found = scan_history(engine, str(repo.path), HistoryOptions()).result.findings
     assert [f.rule_id for f in found if f.rule_id.startswith("dockerfile-context")] == []
+
+
+def test_an_env_file_that_is_a_folder_in_the_commit_is_a_note(tmp_path):
+    repo = Repo(tmp_path / "r")
+    repo.commit(
+        "compose",
+        **{"docker-compose.yml": COMPOSE.replace(".env", "conf"), "conf/app.env": "DEBUG=1\n"},
+    )
+    proc = lg("git", ".", "-f", "json", cwd=repo.path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [note] = json.loads(proc.stdout)["skipped"]
+    assert (note["target"], note["error"]) == ("conf", False)
+    assert "not a file in commit" in note["reason"]
