@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from leakguard.engine import Engine
     from leakguard.models import ScanResult
+    from leakguard.tree import SourceTree
 
-# (engine, whole file content, path as given) -> findings and skips
-StructuredScanner = Callable[["Engine", bytes, str], "ScanResult"]
+# (engine, whole file content, path as given, where the files it names are read)
+# -> findings and skips. The tree is the disk for a scan of files, the same commit
+# (or the index) for git: a referenced file is never read from anywhere else.
+StructuredScanner = Callable[["Engine", bytes, str, "SourceTree"], "ScanResult"]
 
 # kind of file (leakguard.engine.kind_of_path) -> "module:function"
 STRUCTURED: dict[str, str] = {

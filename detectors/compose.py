@@ -13,8 +13,11 @@ adds what plain text cannot show:
 - top-level `secrets` whose value is written inline with `content:`;
 - the files it pulls in: each service's `env_file`, the project's `.env`
   (used for interpolation), `include:` and `extends.file`, each scanned and
-  reported with its own file and line. A file that cannot be read, or that
-  includes itself, is a skip note; the rest of the scan goes on.
+  reported with its own file and line. Those files are read from the tree the
+  caller gives: the disk for a scan of files, the same commit (or the index)
+  for git, so a git-ignored `.env` on disk never counts against a commit. A
+  file that cannot be read, or that includes itself, is a skip note (a file
+  the commit does not hold is a note, not an error); the rest of the scan goes on.
 """
 
 from __future__ import annotations
@@ -45,13 +48,17 @@ from leakguard.models import (
 )
 from leakguard.rules import Context
 from leakguard.rules.container import COMPOSE_CHECKS
+from leakguard.tree import DISK
 
 if TYPE_CHECKING:
     from leakguard.engine import Engine
+    from leakguard.tree import SourceTree
 
 # More nodes than this is not a Compose file anyone wrote by hand.
 MAX_NODES = 200_000
 MAX_INCLUDE_DEPTH = 16
+# Bytes read of a file a Compose file names (env_file, include, extends).
+MAX_LOADED = 64 * 1024 * 1024
 
 # The Compose-only checks, by rule id (stable: baselines keep them).
 CHECKS = COMPOSE_CHECKS
@@ -71,6 +78,7 @@ class _Walk:
     path: str
     display_dir: str
     text: str
+    tree: SourceTree
     result: ScanResult = field(default_factory=ScanResult)
     sections: list[_Section] = field(default_factory=list)
     visited: set[int] = field(default_factory=set)
@@ -82,13 +90,17 @@ class ComposeError(Exception):
     pass
 
 
-def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
-    """Findings in one Compose file and the files it loads (the `STRUCTURED` entry point)."""
-    return scan_compose(engine, data, path, ())
+def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> ScanResult:
+    """Findings in one Compose file and the files it loads from `tree` (the
+    `STRUCTURED` entry point)."""
+    return scan_compose(engine, data, path, (), tree)
 
 
-def scan_compose(engine: Engine, data: bytes, path: str, including: tuple[str, ...]) -> ScanResult:
-    walk = _Walk(engine, path, os.path.dirname(path), data.decode("utf-8", "replace"))
+def scan_compose(
+    engine: Engine, data: bytes, path: str, including: tuple[str, ...], tree: SourceTree
+) -> ScanResult:
+    text = data.decode("utf-8", "replace")
+    walk = _Walk(engine, path, os.path.dirname(path), text, tree)
     try:
         root = _compose(data)
     except ComposeError as e:
@@ -231,7 +243,7 @@ def _walk_root(walk: _Walk, root: Any, including: tuple[str, ...]) -> None:
     if "${" in walk.text:  # the walk below looks only for `${NAME:-default}`
         _interpolation(walk, root)
     dotenv = os.path.join(walk.display_dir, ".env")
-    if os.path.isfile(dotenv):
+    if walk.tree.is_file(dotenv):
         _env_file(walk, dotenv, None, "the project's .env (used for interpolation)", False)
 
 
@@ -386,18 +398,26 @@ def _add(walk: _Walk, rule_id: str, line: int, column: int, secret: bytes, messa
 
 def _env_file(walk: _Walk, target: str, node: Any, what: str, required: bool) -> None:
     where = f" ({walk.path}:{_lines(node)[0]})" if node is not None else ""
-    if os.path.abspath(target) in managed_secret_files(os.path.dirname(walk.path) or "."):
-        return  # a secret file `leakguard migrate` made: where the secret belongs
+    tree = walk.tree
+    # A secret file `leakguard migrate` made (git-ignored) is where the secret belongs;
+    # one that a commit holds is a leak like any other.
+    if tree.on_disk and tree.canonical(target) in managed_secret_files(
+        os.path.dirname(walk.path) or "."
+    ):
+        return
     try:
-        with open_regular(target) as fh:
-            data = fh.read(64 * 1024 * 1024)
-    except FileNotFoundError:
+        data = tree.read(target, MAX_LOADED)
+    except FileNotFoundError as e:
         if required:
-            walk.result.skipped.append(Skipped(target, f"{what}{where} does not exist"))
+            walk.result.skipped.append(_absent(walk, target, f"{what}{where}", e))
         return
     except OSError as e:
         reason = (e.strerror or str(e)).lower()
-        walk.result.skipped.append(Skipped(target, f"cannot read {what}{where}: {reason}"))
+        # (in git the file's own lines are scanned where its commits add them)
+        error = walk.tree.missing_is_error
+        walk.result.skipped.append(
+            Skipped(target, f"cannot read {what}{where}: {reason}", error=error)
+        )
         return
     location = Location(surface=Surface.COMPOSE, path=target)
     for f in walk.engine.scan_bytes(data, location, Context(path=target, kind="config")):
@@ -406,8 +426,8 @@ def _env_file(walk: _Walk, target: str, node: Any, what: str, required: bool) ->
 
 def _follow(walk: _Walk, text: str, node: Any, including: tuple[str, ...], how: str) -> None:
     target = os.path.normpath(os.path.join(walk.display_dir, text))
-    chain = (*including, os.path.abspath(walk.path))
-    if os.path.abspath(target) in chain:
+    chain = (*including, walk.tree.canonical(walk.path))
+    if walk.tree.canonical(target) in chain:
         names = " -> ".join(os.path.basename(p) for p in (*chain, target))
         walk.result.skipped.append(
             Skipped(walk.path, f"{how} at line {_lines(node)[0]} includes itself ({names})")
@@ -416,17 +436,27 @@ def _follow(walk: _Walk, text: str, node: Any, including: tuple[str, ...], how: 
     if len(chain) > MAX_INCLUDE_DEPTH:
         walk.result.skipped.append(Skipped(target, f"{how} nested deeper than {len(chain)}"))
         return
+    named = f"the file named by {how} ({walk.path}:{_lines(node)[0]})"
     try:
-        with open_regular(target) as fh:
-            data = fh.read(64 * 1024 * 1024)
+        data = walk.tree.read(target, MAX_LOADED)
+    except FileNotFoundError as e:
+        walk.result.skipped.append(_absent(walk, target, named, e))
+        return
     except OSError as e:
         reason = (e.strerror or str(e)).lower()
-        walk.result.skipped.append(
-            Skipped(target, f"cannot read the file named by {how} ({walk.path}:"
-                            f"{_lines(node)[0]}): {reason}")
-        )  # fmt: skip
+        error = walk.tree.missing_is_error
+        walk.result.skipped.append(Skipped(target, f"cannot read {named}: {reason}", error=error))
         return
-    walk.result.extend(scan_compose(walk.engine, data, target, chain))
+    walk.result.extend(scan_compose(walk.engine, data, target, chain, walk.tree))
+
+
+def _absent(walk: _Walk, target: str, what: str, error: OSError) -> Skipped:
+    """A named file that is not there: an error on disk; a note when the commit
+    (or the index) being judged does not hold it, never a read of anything else."""
+    if walk.tree.missing_is_error:
+        return Skipped(target, f"{what} does not exist")
+    reason = error.strerror or f"not in {walk.tree.label}"
+    return Skipped(target, f"{what} was not read: {reason}", error=False)
 
 
 # -- reporting ---------------------------------------------------------------------------
@@ -482,7 +512,7 @@ def build_targets(path: str) -> list[BuildTarget]:
         raise TargetUnreadable(f"cannot read {path}: {(e.strerror or str(e)).lower()}") from e
     except ComposeError as e:
         raise TargetUnreadable(f"{path}: not a valid Compose file: {e}") from e
-    walk = _Walk(None, path, os.path.dirname(path), "", _Result())  # type: ignore[arg-type]
+    walk = _Walk(None, path, os.path.dirname(path), "", DISK, _Result())  # type: ignore[arg-type]
     out = []
     services = _get(walk, root, "services")
     for name, _, service in _items(walk, services):

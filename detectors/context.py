@@ -47,9 +47,11 @@ from leakguard.models import (
 from leakguard.rules import Context
 from leakguard.rules.container import CONTEXT_CHECKS, CONTEXT_REMEDIATION, CONTEXT_RULE_ID
 from leakguard.rules.filekinds import credential_file_kind
+from leakguard.tree import DISK
 
 if TYPE_CHECKING:
     from leakguard.engine import Engine
+    from leakguard.tree import SourceTree
 
 RULE_ID = CONTEXT_RULE_ID
 REMEDIATION = CONTEXT_REMEDIATION
@@ -216,7 +218,9 @@ class DockerIgnore:
         return rel
 
 
-def load_dockerignore(context_dir: str, dockerfile: str | None = None) -> DockerIgnore:
+def load_dockerignore(
+    context_dir: str, dockerfile: str | None = None, tree: SourceTree = DISK
+) -> DockerIgnore:
     """`<Dockerfile>.dockerignore` next to the Dockerfile, else `<context>/.dockerignore`."""
     candidates = []
     if dockerfile is not None:
@@ -224,8 +228,7 @@ def load_dockerignore(context_dir: str, dockerfile: str | None = None) -> Docker
     candidates.append(os.path.join(context_dir, ".dockerignore"))
     for candidate in candidates:
         try:
-            with open_regular(candidate) as fh:
-                text = fh.read().decode("utf-8", "replace")
+            text = tree.read(candidate, MAX_SCANNED_FILE).decode("utf-8", "replace")
         except FileNotFoundError:
             continue
         except OSError as e:
@@ -250,30 +253,29 @@ class ContextListing:
 
 
 def list_context(
-    context_dir: str, dockerfile: str | None = None, *, limit: int | None = None
+    context_dir: str,
+    dockerfile: str | None = None,
+    *,
+    limit: int | None = None,
+    tree: SourceTree = DISK,
 ) -> ContextListing:
-    """Every file (and symlink) `docker build` would send from `context_dir`."""
-    ignore = load_dockerignore(context_dir, dockerfile)
+    """Every file (and symlink) `docker build` would send from `context_dir` of `tree`."""
+    ignore = load_dockerignore(context_dir, dockerfile, tree)
     listing = ContextListing(root=context_dir, ignore=ignore)
     stack = [""]
     while stack:
         rel_dir = stack.pop()
         folder = os.path.join(context_dir, rel_dir) if rel_dir else context_dir
         try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            entries = tree.entries(folder)
         except FileNotFoundError:
             continue  # removed while we walked: Docker would not send it either
         except OSError as e:
             listing.skipped.append(Skipped(folder, (e.strerror or str(e)).lower()))
             continue
         subdirs = []
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False
+        for name, is_dir in entries:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
             if ignore.excluded(rel):
                 if is_dir and ignore.may_descend(rel):
                     subdirs.append(rel)
@@ -361,9 +363,14 @@ def scan_context(
     *,
     instructions: list[Instruction] | None = None,
     limit: int | None = None,
+    tree: SourceTree = DISK,
 ) -> ScanResult:
     """Credential files (and, with an engine, secrets in any file) that the
-    Dockerfile's COPY/ADD would take from the build context into the image."""
+    Dockerfile's COPY/ADD would take from the build context into the image.
+
+    The context is listed from `tree`; the Dockerfile itself is read from disk
+    unless `instructions` are given, and copied files are read from disk (an
+    engine is given only for a build context on disk)."""
     result = ScanResult()
     context_dir = context_dir if context_dir is not None else os.path.dirname(dockerfile) or "."
     if instructions is None:
@@ -382,7 +389,7 @@ def scan_context(
             return result
     if not any(i.instruction in ("COPY", "ADD") and i.flag("from") is None for i in instructions):
         return result
-    listing = list_context(context_dir, dockerfile, limit=limit)
+    listing = list_context(context_dir, dockerfile, limit=limit, tree=tree)
     result.skipped.extend(listing.skipped)
     if listing.truncated:
         result.skipped.append(Skipped(
@@ -455,11 +462,14 @@ def _scan_copied(
 
 
 def scan_for_dockerfile(
-    engine: Engine, dockerfile: str, instructions: list[Instruction]
+    engine: Engine, dockerfile: str, instructions: list[Instruction], tree: SourceTree = DISK
 ) -> ScanResult:
-    """For `leakguard scan`: credential files a Dockerfile next to its context copies
-    (names only; the files' contents are scanned by the file walk)."""
+    """Credential files a Dockerfile next to its context copies, the context listed
+    from `tree` (names only; the files' contents are scanned by the file walk, or,
+    in git, as the lines their commits add)."""
     try:
-        return scan_context(None, dockerfile, instructions=instructions, limit=MAX_CONTEXT_FILES)
+        return scan_context(
+            None, dockerfile, instructions=instructions, limit=MAX_CONTEXT_FILES, tree=tree
+        )
     except TargetUnreadable as e:
         return ScanResult(skipped=[Skipped(dockerfile, e.message)])

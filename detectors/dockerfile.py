@@ -48,9 +48,11 @@ from leakguard.models import (
 from leakguard.rules import Context
 from leakguard.rules.container import DOCKERFILE_CHECKS
 from leakguard.rules.values import is_placeholder, is_reference
+from leakguard.tree import DISK
 
 if TYPE_CHECKING:
     from leakguard.engine import Engine
+    from leakguard.tree import SourceTree
 
 # -- the parsed form ----------------------------------------------------------------
 
@@ -886,8 +888,9 @@ class _Scan:
     scripts: dict[int, list[list[str]]] = field(default_factory=dict)
 
 
-def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
-    """Findings in one Dockerfile (the `STRUCTURED` entry point for "dockerfile" files)."""
+def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> ScanResult:
+    """Findings in one Dockerfile (the `STRUCTURED` entry point for "dockerfile" files);
+    its build context is listed from `tree`."""
     result = ScanResult()
     try:
         instructions = parse_dockerfile(data.decode("utf-8", "surrogateescape"))
@@ -904,7 +907,7 @@ def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
     # What `COPY . .` would take from the folder around it (the usual build context).
     from leakguard.detectors.context import scan_for_dockerfile
 
-    result.extend(scan_for_dockerfile(engine, path, instructions))
+    result.extend(scan_for_dockerfile(engine, path, instructions, tree))
     return result
 
 

@@ -27,6 +27,7 @@ from leakguard.fsutil import (
 )
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
 from leakguard.rules.filekinds import credential_file_kind
+from leakguard.tree import DISK
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
             result.stats.bytes += len(data)
             structured = structured_scanner(kind_of_path(target.path))
             if structured is not None:
-                found = structured(engine, data, target.path)
+                found = structured(engine, data, target.path, DISK)
                 result.findings.extend(found.findings)
                 result.skipped.extend(found.skipped)
             else:

@@ -19,6 +19,10 @@ in bounded chunks) and the findings.
   (a keystore, a DER key): their presence is the finding.
 - Dockerfiles and Compose files go to their structured detectors, whole, at
   the commit's version; only findings on lines that commit added are kept.
+  The files they name (a Compose file's `env_file`, `.env`, `include:`,
+  `extends:`; a Dockerfile's build context) are read from the same commit (for
+  pre-commit: the index), never from the working tree or the current folder,
+  and a secret is reported under the file that holds it.
 - Commit messages are scanned too (`Context.kind == "commit-message"`).
 
 The same secret at the same path seen in many commits is one finding,
@@ -45,6 +49,7 @@ from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, Location, ScanResult, Skipped, Surface
 from leakguard.rules import Context
 from leakguard.rules.filekinds import credential_file_kind
+from leakguard.tree import NO_FILES, GitObjects, GitTree, SourceTree, git_env
 
 if TYPE_CHECKING:
     from leakguard.engine import Engine
@@ -142,14 +147,10 @@ def _git(repo: str, *args: str, stdin: bytes | None = None) -> subprocess.Comple
 
 
 def _git_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # A pager, a translated message or a replace ref must not change what we parse.
-    env.update(GIT_PAGER="cat", LC_ALL="C", GIT_NO_REPLACE_OBJECTS="1", GIT_TERMINAL_PROMPT="0")
-    # The repository is always named with -C; a hook's GIT_DIR must not override it.
-    # (GIT_INDEX_FILE stays: `git commit -a` stages into a temporary index.)
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"):
-        env.pop(name, None)
-    return env
+    # A pager, a translated message, a replace ref or a hook's GIT_DIR must not
+    # change what we parse (GIT_INDEX_FILE stays: `git commit -a` stages into a
+    # temporary index).
+    return git_env()
 
 
 def _first_line(raw: bytes) -> str:
@@ -162,56 +163,9 @@ def _first_line(raw: bytes) -> str:
 
 # -- blobs ----------------------------------------------------------------------
 
-
-class _Blobs:
-    """One `git cat-file --batch` process, started on first use."""
-
-    def __init__(self, repo: str, max_size: int):
-        self._repo = repo
-        self._max = max_size
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def get(self, sha: str) -> bytes | None:
-        """The blob's bytes; None when missing or larger than the bound."""
-        if not sha or sha == NULL_SHA or "\n" in sha:
-            return None
-        try:
-            return self._get(sha)
-        except (OSError, ValueError) as e:  # the reader died: a damaged repository
-            log.debug("cat-file %s: %s", sha, e)
-            self.close()
-            return None
-
-    def _get(self, sha: str) -> bytes | None:
-        if self._proc is None:
-            self._proc = subprocess.Popen(
-                ["git", "-C", self._repo, "cat-file", "--batch"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=_git_env(),
-            )  # fmt: skip
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(sha.encode() + b"\n")
-        self._proc.stdin.flush()
-        header = self._proc.stdout.readline().split()
-        if len(header) != 3:
-            return None  # "<sha> missing"
-        size = int(header[2])
-        if size > self._max:
-            left = size + 1
-            while left:
-                left -= len(self._proc.stdout.read(min(left, CHUNK_SIZE)))
-            return None
-        data = self._proc.stdout.read(size + 1)
-        return data[:size]
-
-    def close(self) -> None:
-        if self._proc is not None:
-            if self._proc.stdin is not None:
-                self._proc.stdin.close()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
-            self._proc.wait()
-            self._proc = None
+# One `git cat-file --batch` process, started on first use, for blobs by id and
+# for the files of a commit (`REV:path`) or of the index (`:0:path`).
+_Blobs = GitObjects
 
 
 # -- the patch stream -------------------------------------------------------------
@@ -223,6 +177,8 @@ class _Commit:
     author: str | None = None
     date: str | None = None
     parents: int = 1
+    # The parents' ids, in order (a combined diff's old blobs follow it).
+    parent_shas: tuple[str, ...] = ()
 
     def location(self, path: str | None) -> Location:
         return Location(
@@ -254,7 +210,10 @@ class _Scanner:
         self.engine = engine
         self.repo = repo
         self.options = options
-        self.blobs = _Blobs(repo, options.max_blob_size)
+        self.blobs = _Blobs(repo, options.max_blob_size, _git_env())
+        # rev (None: the index) -> the files a structured detector may name
+        self._trees: dict[str | None, GitTree] = {}
+        self._noted: set[str] = set()
         self.result = ScanResult()
         self.commits = 0
         self.patch_bytes = 0
@@ -391,20 +350,50 @@ class _Scanner:
         path = diff.path or ""
         diff.added, diff.line_nos, diff.added_bytes = [], [], 0
         self.result.stats.bytes += len(blob)
+        # Each version is read with the files of its own commit: the parents' for
+        # the old blobs (in the order of the `index` line), this commit's (or the
+        # index's) for the new one.
         before: set[tuple[str, str]] = set()
-        for old in diff.blobs.partition("..")[0].split(","):
+        olds = diff.blobs.partition("..")[0].split(",")
+        for k, old in enumerate(olds):
             old_blob = self.blobs.get(old)
             if old_blob is not None:
+                parents = commit.parent_shas
+                tree = self._tree(parents[k]) if k < len(parents) else NO_FILES
                 before.update(
                     (f.rule_id, f.fingerprint)
-                    for f in scanner(self.engine, old_blob, path).findings
+                    for f in scanner(self.engine, old_blob, path, tree).findings
                 )
         base = commit.location(path)
-        for finding in scanner(self.engine, blob, path).findings:
+        found = scanner(self.engine, blob, path, self._tree(commit.sha))
+        for finding in found.findings:
             if (finding.rule_id, finding.fingerprint) in before:
                 continue
-            where = replace(base, line=finding.location.line, column=finding.location.column)
+            # A secret in a file the detector followed (`.env`) is reported there.
+            where = replace(
+                base,
+                path=finding.location.path or path,
+                line=finding.location.line,
+                column=finding.location.column,
+            )
             self._keep(replace(finding, location=where))
+        self._notes(found.skipped)
+
+    def _tree(self, rev: str | None) -> GitTree:
+        """The files of commit `rev` (None: the index), sharing the one cat-file reader."""
+        tree = self._trees.get(rev)
+        if tree is None:
+            if len(self._trees) >= 8:
+                self._trees.clear()  # commits are read in order: old ones are done
+            tree = self._trees[rev] = GitTree(self.blobs, rev, self.repo)
+        return tree
+
+    def _notes(self, skipped: Sequence[Skipped]) -> None:
+        """A file a detector names that the commit does not hold: one note per file."""
+        for note in skipped:
+            if not note.error and note.target not in self._noted:
+                self._noted.add(note.target)
+                self.result.skipped.append(note)
 
     def _binary(self, commit: _Commit, diff: _FileDiff) -> None:
         path = diff.path or ""
@@ -464,6 +453,7 @@ def _parse_header(line: bytes) -> _Commit:
         author=text[2] if len(text) > 2 else None,
         date=text[3] if len(text) > 3 else None,
         parents=max(1, len(shas) - 1),
+        parent_shas=tuple(p.decode() for p in shas[1:]),
     )
 
 
@@ -640,6 +630,8 @@ def scan_history(
             entry[0] = finding
             entry[1] += count
         result.extend(part.result)
+    if len(parts) > 1:
+        _one_note_per_target(result)
     commits = sum(p.commits for p in parts)
     patch_bytes = sum(p.patch_bytes for p in parts)
     findings = [entry[0] for entry in kept.values()]
@@ -665,6 +657,19 @@ def scan_history(
         patch_bytes=patch_bytes,
         occurrences={ident: entry[1] for ident, entry in kept.items()},
     )
+
+
+def _one_note_per_target(result: ScanResult) -> None:
+    """Partitions each note a missing referenced file once: keep the first."""
+    noted: set[str] = set()
+    kept = []
+    for skip in result.skipped:
+        if not skip.error:
+            if skip.target in noted:
+                continue
+            noted.add(skip.target)
+        kept.append(skip)
+    result.skipped = kept
 
 
 def _run_part(
@@ -745,6 +750,9 @@ def scan_staged(engine: Engine, repo: str) -> GitScan:
     git_dir(repo)
     options = HistoryOptions(scan_messages=False)
     scanner = _Scanner(engine, repo, options)
+    head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    # The staged version reads the index's files; HEAD's version HEAD's.
+    parents = (head.stdout.decode().strip(),) if head.returncode == 0 else ()
     args = ["diff", "--cached", *(a for a in _PATCH_ARGS if not a.startswith("--format")
                                   and a != "--cc")]  # fmt: skip
     with tempfile.TemporaryFile() as errors:
@@ -754,7 +762,7 @@ def scan_staged(engine: Engine, repo: str) -> GitScan:
         )  # fmt: skip
         assert proc.stdout is not None
         try:
-            scanner.feed(proc.stdout, _Commit(sha=None))
+            scanner.feed(proc.stdout, _Commit(sha=None, parent_shas=parents))
         finally:
             proc.stdout.close()
             rc = proc.wait()
@@ -808,13 +816,16 @@ def _present_in_head(
     if paths:
         head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
         head_sha = head.stdout.decode().strip() if head.returncode == 0 else ""
-        blobs = _Blobs(repo, max_size)
+        blobs = _Blobs(repo, max_size, _git_env())
+        tree = GitTree(blobs, head_sha, repo)  # what HEAD's files name is HEAD's too
         try:
             for path in paths:
                 blob = blobs.get(f"{head_sha}:{path}") if head_sha else None
                 if blob is not None:
-                    found = _scan_whole(engine, blob, path)
-                    seen[path] = {(f.rule_id, f.fingerprint) for f in found}
+                    found = _scan_whole(engine, blob, path, tree)
+                    seen[path] = {
+                        (f.rule_id, f.fingerprint) for f in found if f.location.path in (path, None)
+                    }
         finally:
             blobs.close()
     out: list[bool | None] = []
@@ -827,13 +838,13 @@ def _present_in_head(
     return out
 
 
-def _scan_whole(engine: Engine, blob: bytes, path: str) -> list[Finding]:
+def _scan_whole(engine: Engine, blob: bytes, path: str, tree: SourceTree) -> list[Finding]:
     if b"\0" in blob[:8192]:
         binary: list[Finding] = presence(engine, blob, path)
         return binary
     structured = structured_scanner(kind_of_path(path))
     if structured is not None:
-        found: list[Finding] = structured(engine, blob, path).findings
+        found: list[Finding] = structured(engine, blob, path, tree).findings
         return found
     context = Context(path=path, kind=credential_file_kind(path))
     return engine.scan_bytes(blob, Location(surface=Surface.GIT, path=path), context)

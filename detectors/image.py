@@ -53,6 +53,7 @@ from leakguard.models import (
     Surface,
 )
 from leakguard.rules import Context
+from leakguard.tree import NO_FILES
 
 if TYPE_CHECKING:
     from leakguard.registry import RegistryClient
@@ -597,12 +598,13 @@ class _LayerWalker:
         if len(head) == size:
             out.stats.bytes += size
             file_kind = kind_of_path(shown) if kind is None else None
-            # Only detectors that read nothing but the bytes given: a compose file's
-            # detector opens its env_files, which in an image are not on this disk.
+            # Only detectors that need nothing but the bytes given: a compose file's
+            # env_files are not in the layer. The files they name are never looked
+            # up (an empty tree): a Dockerfile's build context is not in the image.
             pure = file_kind in PURE_STRUCTURED
             structured = structured_scanner(file_kind) if pure else None
             if structured is not None:
-                found = structured(self.engine, head, shown)
+                found = structured(self.engine, head, shown, NO_FILES)
                 out.findings.extend(
                     replace(
                         f,

@@ -3,8 +3,9 @@
 A baseline holds fingerprints (sha256 of each secret), never the secrets.
 Identity is (rule, location without line, fingerprint): a baselined secret
 stays baselined when the lines around it move. File paths are stored
-relative to the baseline's own folder, so the baseline works from any
-working directory.
+relative to the baseline's own folder (by default the repository's root, or
+the config file's folder), so the baseline works from any working directory;
+paths in git history are relative to the repository's root.
 
 Baselines written by detect-secrets (`.secrets.baseline`) can be imported:
 their entries carry a SHA-1 of the secret and a file name, and match any
@@ -17,7 +18,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +82,7 @@ class Baseline:
         loc = finding.location
         path = loc.path
         if loc.surface in _ON_DISK and path and path != "-":
-            path = os.path.relpath(os.path.abspath(path), self.folder).replace(os.sep, "/")
+            path = os.path.relpath(_real(path), self.folder).replace(os.sep, "/")
         return Entry(
             rule_id=finding.rule_id,
             surface=loc.surface.value,
@@ -113,7 +114,7 @@ class Baseline:
 
     def entries_under(self, targets: Iterable[str]) -> list[Entry]:
         """Entries of files at or below any of `targets` (paths on this machine)."""
-        roots = [os.path.abspath(t) for t in targets if t and t != "-"]
+        roots = [_real(t) for t in targets if t and t != "-"]
         if not roots:
             return []
 
@@ -183,6 +184,48 @@ class Baseline:
                         )  # fmt: skip
                     )
         return cls(target.parent, entries)
+
+
+def _real(path: str) -> str:
+    """The absolute path with its folders' links resolved (not the file's own): one
+    spelling whichever way the current folder was reached, as `Baseline.folder` is."""
+    full = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+
+
+def project_root(config_root: Path | None, paths: Sequence[str] = ()) -> Path | None:
+    """Where baselines live by default: the config file's folder, else the top of the
+    git work tree that holds the first scanned path (else the current folder's);
+    None outside both."""
+    if config_root is not None:
+        return config_root.resolve()
+    return _work_tree_top(paths)
+
+
+def _work_tree_top(paths: Sequence[str]) -> Path | None:
+    start = Path(next((p for p in paths if p and p != "-"), ".")).resolve()
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def default_path(config_root: Path | None, paths: Sequence[str] = ()) -> Path:
+    """The baseline `baseline create` writes when not told where: at the project root."""
+    return (project_root(config_root, paths) or Path.cwd().resolve()) / DEFAULT_NAME
+
+
+def candidates(config_root: Path | None, paths: Sequence[str] = ()) -> list[Path]:
+    """Where a baseline is looked for when neither an option nor the config names one:
+    the config's folder, the repository's root, then (outside a repository, or for a
+    baseline made where one stood) the current folder."""
+    out: list[Path] = []
+    top = _work_tree_top(paths)
+    for folder in (config_root and config_root.resolve(), top, Path.cwd().resolve()):
+        if folder is not None and folder / DEFAULT_NAME not in out:
+            out.append(folder / DEFAULT_NAME)
+    return out
 
 
 # detect-secrets' GitHub and GitLab plugins hash only the token's prefix

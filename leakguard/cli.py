@@ -189,8 +189,9 @@ def run_scan(
               help="Write the report here instead of standard output.")  # fmt: skip
 @click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Do not report findings in this baseline (default: .leakguard-baseline.json "
-                   "here, or the config's `baseline`).")  # fmt: skip
+              help="Do not report findings in this baseline (default: the config's "
+                   "`baseline`, else .leakguard-baseline.json at the repository root or "
+                   "here).")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
 @scan_options
 @pass_state
@@ -217,7 +218,7 @@ def scan(
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
     result = run_scan(config, paths, jobs, exclude)
-    baseline = None if no_baseline else find_baseline(baseline_path, config)
+    baseline = None if no_baseline else find_baseline(baseline_path, config, paths)
     result = apply_policy(
         result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
     )
@@ -225,16 +226,28 @@ def scan(
     return exit_code_for(result)
 
 
-def find_baseline(explicit: Path | None, config: Config) -> Any:
-    from leakguard.baseline import DEFAULT_NAME, Baseline
+def find_baseline(explicit: Path | None, config: Config, paths: Sequence[str] = ()) -> Any:
+    """The baseline to apply: `--baseline FILE` (missing: a usage error), else the
+    config's `baseline` (missing: a warning, every finding is reported), else
+    .leakguard-baseline.json in the config's folder, at the root of the repository
+    holding the first of `paths`, or in the current folder."""
+    from leakguard.baseline import Baseline, candidates
 
     if explicit is not None:
         return Baseline.load(explicit)
     if config.baseline is not None:
+        if not config.baseline.exists() and not config.baseline.is_symlink():
+            click.echo(
+                f"leakguard: warning: baseline {config.baseline} (set in {config.source}) "
+                "does not exist yet; every finding is reported\n"
+                "  hint: create it with `leakguard baseline create`",
+                err=True,
+            )
+            return None
         return Baseline.load(config.baseline)
-    for folder in (Path.cwd(), config.root):
-        if folder is not None and (folder / DEFAULT_NAME).is_file():
-            return Baseline.load(folder / DEFAULT_NAME)
+    for candidate in candidates(config.root, paths):
+        if candidate.is_file():
+            return Baseline.load(candidate)
     return None
 
 
@@ -281,48 +294,55 @@ def baseline() -> None:
 @baseline.command("create")
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
+              help="Where to write it (default: the config's `baseline`, else "
+                   ".leakguard-baseline.json at the repository root, else here).")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing baseline.")
 @scan_options
 @pass_state
 def baseline_create(
-    state: State, /, paths: tuple[str, ...], output: Path, force: bool, jobs: int,
+    state: State, /, paths: tuple[str, ...], output: Path | None, force: bool, jobs: int,
     exclude: tuple[str, ...], **overrides: Any,
 ) -> ExitCode:  # fmt: skip
     """Record every current finding in a new baseline file (fingerprints, no secrets)."""
     from leakguard.baseline import Baseline
     from leakguard.policy import apply_policy
 
-    if output.exists() and not force:
-        raise UsageError(f"{output} already exists", hint="use `baseline update`, or --force")
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
+    output = output or _default_baseline(config, paths)
+    if output.exists() and not force:
+        raise UsageError(f"{output} already exists", hint="use `baseline update`, or --force")
     result = apply_policy(run_scan(config, paths, jobs, exclude), disable=config.disable)
     Baseline.from_findings(output, result.findings).save(output)
-    click.echo(f"leakguard: wrote {output} with {len(result.findings)} finding(s)", err=True)
+    click.echo(
+        f"leakguard: wrote {output.absolute()} with {len(result.findings)} finding(s)", err=True
+    )
     return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
 
 
 @baseline.command("update")
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("-b", "--baseline", "path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
+              help="The baseline to update (default: the one `scan` uses).")  # fmt: skip
 @scan_options
 @pass_state
 def baseline_update(
-    state: State, /, paths: tuple[str, ...], path: Path, jobs: int, exclude: tuple[str, ...],
-    **overrides: Any,
+    state: State, /, paths: tuple[str, ...], path: Path | None, jobs: int,
+    exclude: tuple[str, ...], **overrides: Any,
 ) -> ExitCode:  # fmt: skip
     """Re-scan: add new findings to the baseline, drop entries whose secret is gone.
 
     Entries imported from detect-secrets are kept as they are.
     """
-    from leakguard.baseline import Baseline
+    from leakguard.baseline import Baseline, candidates
     from leakguard.policy import apply_policy
 
-    old = Baseline.load(path)
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
+    if path is None:
+        found = [c for c in candidates(config.root, paths) if c.is_file()]
+        path = config.baseline or (found[0] if found else _default_baseline(config, paths))
+    old = Baseline.load(path)
     result = apply_policy(run_scan(config, paths, jobs, exclude), disable=config.disable)
     fresh = Baseline.from_findings(path, result.findings)
     # A file that could not be read this time keeps its entries: the secret in it
@@ -333,8 +353,16 @@ def baseline_update(
     fresh.save(path)
     added = len({e.key() for e in fresh.entries} - {e.key() for e in old.entries})
     note = f", {len(unread)} kept for files that could not be read" if unread else ""
-    click.echo(f"leakguard: {path}: {len(fresh)} finding(s), {added} new{note}", err=True)
+    click.echo(
+        f"leakguard: {path.absolute()}: {len(fresh)} finding(s), {added} new{note}", err=True
+    )
     return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
+
+
+def _default_baseline(config: Config, paths: Sequence[str]) -> Path:
+    from leakguard.baseline import default_path
+
+    return config.baseline or default_path(config.root, paths)
 
 
 @baseline.command("import")

@@ -26,8 +26,9 @@ def rule_options(f: Any) -> Any:
                      help="Drop findings below this confidence."),
         click.option("--baseline", "baseline_path",
                      type=click.Path(dir_okay=False, path_type=Path),
-                     help="Do not report findings in this baseline (default: "
-                          ".leakguard-baseline.json here, or the config's `baseline`)."),
+                     help="Do not report findings in this baseline (default: the config's "
+                          "`baseline`, else .leakguard-baseline.json at the repository root "
+                          "or here)."),
         click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not."),
     ]  # fmt: skip
     for option in reversed(options):
@@ -174,7 +175,7 @@ def git_policy(
     """
     from leakguard.policy import apply_policy
 
-    baseline = None if no_baseline else find_baseline(baseline_path, config)
+    baseline = None if no_baseline else find_baseline(baseline_path, config, [repo])
     result = apply_policy(
         scanned.result,
         baseline=baseline,
