@@ -214,14 +214,7 @@ def decompressed(raw: Readable) -> tuple[Readable, str]:
         head += more
     stream = _Peeked(head, raw)
     if head.startswith(_GZIP):
-        try:
-            from isal import igzip
-
-            return igzip.IGzipFile(fileobj=stream, mode="rb"), "gzip"  # type: ignore[no-untyped-call]
-        except ImportError:  # pragma: no cover - isal is a dependency
-            import gzip
-
-            return gzip.GzipFile(fileobj=stream, mode="rb"), "gzip"  # type: ignore[call-overload]
+        return _Gunzip(stream), "gzip"
     if head.startswith(_ZSTD):
         try:
             import zstandard
@@ -229,6 +222,86 @@ def decompressed(raw: Readable) -> tuple[Readable, str]:
             raise _Unsupported("a zstd layer, and the zstandard module is missing") from None
         return zstandard.ZstdDecompressor().stream_reader(stream), "zstd"  # type: ignore[arg-type]
     return stream, "tar"
+
+
+class _Gunzip(_Reader):
+    """A gzip stream, decompressed as it is read.
+
+    Unlike a GzipFile, every byte decompressed before the stream turns out to
+    be truncated or corrupt is handed out first; the error comes with the next
+    read. A member read in full before the cut is then scanned, and the cut is
+    still reported.
+    """
+
+    INPUT = 64 * 1024
+
+    def __init__(self, raw: Readable):
+        self.raw = raw
+        self.inflate = _inflater()
+        self.pending = b""  # compressed input not given to the inflater yet
+        self.members = 1
+        self.error: BaseException | None = None
+        self.done = False
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while part := self.read(1024 * 1024):
+                parts.append(part)
+            return b"".join(parts)
+        while not self.done and self.error is None:
+            try:
+                data = self._step(n)
+            except Exception as e:
+                if not (isinstance(e, zlib.error) or _codec_error(e)):
+                    raise
+                self.error = ValueError(f"corrupt gzip data: {_one_line(e)}")
+                break
+            if data:
+                return data
+        if self.error is not None:
+            raise self.error
+        return b""
+
+    def _step(self, n: int) -> bytes:
+        """Some output (possibly none); sets `done` or `error` at the end of the input."""
+        inflate = self.inflate
+        if inflate.eof:
+            rest = inflate.unused_data + self.pending
+            self.pending = b""
+            if not rest:
+                rest = self.raw.read(self.INPUT)
+            if not rest:
+                self.done = True
+                return b""
+            if not rest.startswith(_GZIP[: len(rest)]):
+                self.error = ValueError("data after the end of the gzip stream")
+                return b""
+            self.inflate = inflate = _inflater()  # another gzip member follows
+            self.members += 1
+            self.pending = rest
+        if inflate.unconsumed_tail:
+            source = inflate.unconsumed_tail
+        else:
+            source = self.pending or self.raw.read(self.INPUT)
+            self.pending = b""
+            if not source:
+                out = inflate.flush()
+                if not inflate.eof:
+                    self.error = EOFError(
+                        "compressed data ends before the end of the gzip stream (truncated)"
+                    )
+                return bytes(out)
+        return bytes(inflate.decompress(source, n))
+
+
+def _inflater() -> Any:
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib.decompressobj(wbits=31)
+    except ImportError:  # pragma: no cover - isal is a dependency
+        return zlib.decompressobj(wbits=31)
 
 
 def _codec_error(e: BaseException) -> bool:

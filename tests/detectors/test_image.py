@@ -358,6 +358,23 @@ def test_truncated_and_corrupt_layers_are_skipped_and_the_rest_still_scanned(eng
         assert "Could not read" in out and "layer" in out
 
 
+def test_a_truncated_layer_keeps_what_was_read_before_the_cut(engine, tmp_path):
+    # The first member is whole before the cut; the second is cut in the middle.
+    tar = layer_tar(
+        [file("app/a.env", f"GH={GITHUB_PAT}\n"), file("app/big.bin", os.urandom(300_000))]
+    )
+    gz = gzip.compress(tar, mtime=0)
+    spec = Spec(layers=[tar])
+    archive = write_archive(tmp_path / "a.tar", spec, blobs={0: gz[: len(gz) - 100_000]})
+    oci = write_oci(tmp_path / "oci", spec, mangle={"layer_bytes": {0: gz[: len(gz) - 100_000]}})
+    for ref in (f"docker-archive:{archive}", f"oci:{oci}:v1"):
+        code, out, err = run("image", "--no-cache", "-f", "json", ref)
+        report = json.loads(out)
+        assert code == 3, (ref, err)
+        assert [f["location"]["path"] for f in report["findings"]] == ["/app/a.env"], ref
+        assert any("truncated" in s["reason"] and s["error"] for s in report["skipped"]), ref
+
+
 def test_gzip_bomb_is_stopped_in_bounded_time(engine, tmp_path):
     zeros = io.BytesIO()
     with gzip.GzipFile(fileobj=zeros, mode="wb", compresslevel=9, mtime=0) as gz:
