@@ -75,7 +75,7 @@ class HistoryOptions:
     revs: tuple[str, ...] = ()
     since: str | None = None
     max_commits: int | None = None
-    max_blob_size: int = 256 * 1024 * 1024
+    max_blob_size: int | None = None  # None: no bound
     scan_messages: bool = True
     # Whether each finding's secret is still at HEAD (one more git process).
     check_head: bool = True
@@ -166,7 +166,7 @@ def _first_line(raw: bytes) -> str:
 class _Blobs:
     """One `git cat-file --batch` process, started on first use."""
 
-    def __init__(self, repo: str, max_size: int):
+    def __init__(self, repo: str, max_size: int | None):
         self._repo = repo
         self._max = max_size
         self._proc: subprocess.Popen[bytes] | None = None
@@ -196,7 +196,7 @@ class _Blobs:
         if len(header) != 3:
             return None  # "<sha> missing"
         size = int(header[2])
-        if size > self._max:
+        if self._max is not None and size > self._max:
             left = size + 1
             while left:
                 left -= len(self._proc.stdout.read(min(left, CHUNK_SIZE)))
@@ -416,8 +416,7 @@ class _Scanner:
             self.result.skipped.append(
                 Skipped(
                     f"{path} @ {(commit.sha or 'index')[:12]}",
-                    "blob missing or too large",
-                    error=False,
+                    "credential file not read: its blob is missing, or over --max-file-size",
                 )  # fmt: skip
             )
             return
@@ -794,7 +793,7 @@ def with_history_fields(location: Location, *, present_in_head: bool | None,
 
 
 def _present_in_head(
-    engine: Engine, repo: str, findings: Sequence[Finding], max_size: int
+    engine: Engine, repo: str, findings: Sequence[Finding], max_size: int | None
 ) -> list[bool | None]:
     """For each finding: does HEAD's version of its file still have it? None for messages.
 
