@@ -110,14 +110,18 @@ def summary(result: ScanResult) -> str:
         f" {stats.duration_s:.2f}s"
     )
     if stats.bytes_skipped:
-        passed = stats.bytes_skipped / 1_000_000
-        text += f"; {passed:.1f} MB passed over (binary or over the size bound)"
+        text += f"; {_megabytes(stats.bytes_skipped)} passed over (binary or over the size bound)"
     errors = sum(1 for s in result.skipped if s.error)
     if errors:
         text += f"; {errors} could not be read"
     if len(result.skipped) > errors:
         text += f"; {len(result.skipped) - errors} skipped"
     return text
+
+
+def _megabytes(n: int) -> str:
+    """MB with one decimal; a small amount in kB rather than a misleading 0.0 MB."""
+    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n / 1_000:.1f} kB"
 
 
 def _rows(findings: list[Finding], show_secrets: bool) -> list[Line]:

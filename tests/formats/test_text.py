@@ -95,6 +95,8 @@ def test_summary_counts(leaky_result: ScanResult, empty_result: ScanResult) -> N
         "0 findings in 3 files, 0.0 MB read, 0.01s; "
         "540.0 MB passed over (binary or over the size bound)"
     )
+    empty_result.stats.bytes_skipped = 3_100  # a few binary files: not "0.0 MB"
+    assert summary(empty_result).endswith("; 3.1 kB passed over (binary or over the size bound)")
     one = ScanResult(findings=leaky_result.findings[:1], stats=ScanStats(files=1))
     assert summary(one) == "1 finding (1 critical) in 1 file, 0.0 MB read, 0.00s"
 
