@@ -242,7 +242,6 @@ class _Gunzip(_Reader):
         self.raw = raw
         self.inflate = _inflater()
         self.pending = b""  # compressed input not given to the inflater yet
-        self.members = 1
         self.error: BaseException | None = None
         self.done = False
 
@@ -281,7 +280,6 @@ class _Gunzip(_Reader):
                 self.error = ValueError("data after the end of the gzip stream")
                 return b""
             self.inflate = inflate = _inflater()  # another gzip member follows
-            self.members += 1
             self.pending = rest
         if inflate.unconsumed_tail:
             source = inflate.unconsumed_tail
