@@ -23,7 +23,7 @@ import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from leakguard.detectors.dockerfile import (
     DockerfileSyntaxError,
@@ -58,7 +58,8 @@ REMEDIATION = CONTEXT_REMEDIATION
 CHECKS = CONTEXT_CHECKS
 # Bounds for walking a context from `leakguard scan` (names only).
 MAX_CONTEXT_FILES = 100_000
-MAX_SCANNED_FILE = 16 * 1024 * 1024
+# A .dockerignore is read up to this size (Docker reads it whole; no real one comes near).
+MAX_IGNORE_FILE = 16 * 1024 * 1024
 
 # -- .dockerignore --------------------------------------------------------------------
 
@@ -228,7 +229,7 @@ def load_dockerignore(
     candidates.append(os.path.join(context_dir, ".dockerignore"))
     for candidate in candidates:
         try:
-            text = tree.read(candidate, MAX_SCANNED_FILE).decode("utf-8", "replace")
+            text = tree.read(candidate, MAX_IGNORE_FILE).decode("utf-8", "replace")
         except FileNotFoundError:
             continue
         except OSError as e:
@@ -364,13 +365,16 @@ def scan_context(
     instructions: list[Instruction] | None = None,
     limit: int | None = None,
     tree: SourceTree = DISK,
+    max_file_size: int | None = None,
 ) -> ScanResult:
     """Credential files (and, with an engine, secrets in any file) that the
     Dockerfile's COPY/ADD would take from the build context into the image.
 
     The context is listed from `tree`; the Dockerfile itself is read from disk
     unless `instructions` are given, and copied files are read from disk (an
-    engine is given only for a build context on disk)."""
+    engine is given only for a build context on disk). Copied files are
+    streamed whatever their size; one over `max_file_size` (when given) is
+    reported as not read."""
     result = ScanResult()
     context_dir = context_dir if context_dir is not None else os.path.dirname(dockerfile) or "."
     if instructions is None:
@@ -403,7 +407,7 @@ def scan_context(
             result.findings.append(_credential_finding(dockerfile, listing, rel, ins, kind))
         if engine is not None:
             _scan_copied(engine, os.path.join(context_dir, rel), rel, ins, dockerfile, kind,
-                         result)  # fmt: skip
+                         result, max_file_size)  # fmt: skip
     return result
 
 
@@ -438,27 +442,64 @@ def _scan_copied(
     dockerfile: str,
     kind: str | None,
     result: ScanResult,
+    max_file_size: int | None = None,
 ) -> None:
+    from leakguard.detectors.files import over_size_bound
+    from leakguard.engine import CHUNK_SIZE
+
+    location = Location(surface=Surface.FILE, path=os.path.normpath(path))
+    context = Context(path=path, kind=kind)
     try:
         st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SCANNED_FILE:
+        if not stat.S_ISREG(st.st_mode):
+            return
+        if max_file_size is not None and st.st_size > max_file_size:
+            result.skipped.append(Skipped(path, over_size_bound(st.st_size, max_file_size)))
+            result.stats.bytes_skipped += st.st_size
             return
         with open_regular(path) as fh:
-            data = fh.read()
+            head = fh.read(CHUNK_SIZE)
+            if b"\0" in head[:8192]:
+                result.stats.skipped_binary += 1
+                result.stats.bytes_skipped += st.st_size
+                return
+            result.stats.files += 1
+            if len(head) < CHUNK_SIZE:
+                result.stats.bytes += len(head)
+                found = engine.scan_bytes(head, location, context)
+            else:  # a large file: streamed in bounded memory, as `scan` does
+                stats = result.stats
+
+                def counted(n: int) -> None:
+                    stats.bytes += n
+
+                found = list(
+                    engine.scan_stream(_Then(head, fh), location, context, on_bytes=counted)
+                )
     except OSError as e:
         result.skipped.append(Skipped(path, (e.strerror or str(e)).lower()))
         return
-    if b"\0" in data[:8192]:
-        return
-    result.stats.files += 1
-    result.stats.bytes += len(data)
-    location = Location(surface=Surface.FILE, path=os.path.normpath(path))
+    result.skipped.extend(Skipped(path, why) for why in engine.take_gave_up())
     note = (
         f" (copied into the image by {ins.instruction} at {dockerfile}:{ins.line}; "
         f"add `{rel}` to .dockerignore)"
     )
-    for f in engine.scan_bytes(data, location, Context(path=path, kind=kind)):
+    for f in found:
         result.findings.append(replace(f, message=f.message + note))
+
+
+class _Then:
+    """`head`, then the rest of `fh`."""
+
+    def __init__(self, head: bytes, fh: BinaryIO):
+        self._head: bytes | None = head
+        self._fh = fh
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._head is not None:
+            head, self._head = self._head, None
+            return head
+        return self._fh.read(n)
 
 
 def scan_for_dockerfile(

@@ -43,7 +43,7 @@ class WalkOptions:
     respect_gitignore: bool = False
     # gitignore-style patterns, each list matched relative to its own root folder
     excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    max_file_size: int = 256 * 1024 * 1024
+    max_file_size: int | None = None  # None: no bound (files are streamed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +136,27 @@ _MANAGED = f"a local secret file that {SECRETS_MANIFEST} lists (where the secret
 
 def _add_file(path: str, size: int, options: WalkOptions, out: Walk) -> None:
     """`path` as shown in reports (`_display`)."""
-    if size > options.max_file_size:
-        out.skipped.append(
-            Skipped(
-                path,
-                f"larger than the {options.max_file_size // (1024 * 1024)} MiB bound "
-                f"({size // (1024 * 1024)} MiB); raise it with --max-file-size",
-                error=False,
-            )
-        )
+    if options.max_file_size is not None and size > options.max_file_size:
+        out.skipped.append(Skipped(path, over_size_bound(size, options.max_file_size)))
+        out.stats.bytes_skipped += size
         return
     out.files.append(FileTarget(path, size))
+
+
+def over_size_bound(size: int, bound: int) -> str:
+    """Why a file over `--max-file-size` was not read (the same words on every surface)."""
+    return (
+        f"not read: {_mib(size)}, larger than the --max-file-size bound of {_mib(bound)} "
+        "(without the option every file is read)"
+    )
+
+
+def _mib(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024**2:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024**2:.1f} MiB" if size < 10 * 1024**2 else f"{size // 1024**2} MiB"
 
 
 def _display(path: str) -> str:
@@ -191,7 +201,7 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
         if data is None:
             _scan_large(engine, target, location, result)
         elif b"\0" in data[:BINARY_SNIFF]:
-            _scan_binary(engine, data, target.path, location, result)
+            _scan_binary(engine, data, target.path, location, result, len(data))
         else:
             result.stats.files += 1
             result.stats.bytes += len(data)
@@ -211,10 +221,11 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
 
 
 def _scan_binary(
-    engine: Engine, data: bytes, path: str, location: Location, result: ScanResult
+    engine: Engine, data: bytes, path: str, location: Location, result: ScanResult, size: int
 ) -> None:
     if credential_file_kind(path) is None:
         result.stats.skipped_binary += 1
+        result.stats.bytes_skipped += size
         return
     # a keystore or DER key: no pattern reads it, its presence is the leak
     from leakguard.detectors.credfiles import presence
@@ -229,7 +240,9 @@ def _scan_large(engine: Engine, target: FileTarget, location: Location, result: 
     with open_regular(target.path) as fh:
         head = fh.read(BINARY_SNIFF)
         if b"\0" in head:
-            _scan_binary(engine, head + fh.read(CHUNK_SIZE), target.path, location, result)
+            _scan_binary(
+                engine, head + fh.read(CHUNK_SIZE), target.path, location, result, target.size
+            )
             return
         # A whole chunk first, as every later one: a chunk cut after 8 KiB would split
         # a multi-line secret (a private key) that crosses it.

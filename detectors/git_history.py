@@ -80,7 +80,7 @@ class HistoryOptions:
     revs: tuple[str, ...] = ()
     since: str | None = None
     max_commits: int | None = None
-    max_blob_size: int = 256 * 1024 * 1024
+    max_blob_size: int | None = None  # None: no bound
     scan_messages: bool = True
     # Whether each finding's secret is still at HEAD (one more git process).
     check_head: bool = True
@@ -405,8 +405,7 @@ class _Scanner:
             self.result.skipped.append(
                 Skipped(
                     f"{path} @ {(commit.sha or 'index')[:12]}",
-                    "blob missing or too large",
-                    error=False,
+                    "credential file not read: its blob is missing, or over --max-file-size",
                 )  # fmt: skip
             )
             return
@@ -802,7 +801,7 @@ def with_history_fields(location: Location, *, present_in_head: bool | None,
 
 
 def _present_in_head(
-    engine: Engine, repo: str, findings: Sequence[Finding], max_size: int
+    engine: Engine, repo: str, findings: Sequence[Finding], max_size: int | None
 ) -> list[bool | None]:
     """For each finding: does HEAD's version of its file still have it? None for messages.
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
@@ -78,13 +77,17 @@ class Readable(Protocol):
 
 @dataclass(frozen=True)
 class ImageOptions:
-    max_file_size: int = 256 * 1024 * 1024
+    max_file_size: int | None = None  # None: no bound (members are streamed)
     # Decompressed bytes one layer may expand to, and the ratio past which a
     # large expansion is taken for a decompression bomb.
     max_layer_bytes: int = 64 * 1024**3
     bomb_ratio: int = 500
     bomb_min_bytes: int = 256 * 1024 * 1024
-    nested_depth: int = 2
+    # Archives inside a layer are opened this many levels deep (a jar in a war in
+    # a tarball is 3); one deeper is reported as not read.
+    nested_depth: int = 4
+    # A zip inside a layer is read into memory up to this size, past it into a
+    # temporary file (a zip is read from its end).
     nested_max: int = 64 * 1024 * 1024
     platform: str | None = None  # "os/arch[/variant]"; None: every platform
     timeout: float = 30.0  # seconds a registry may leave a request unanswered
@@ -215,14 +218,7 @@ def decompressed(raw: Readable) -> tuple[Readable, str]:
         head += more
     stream = _Peeked(head, raw)
     if head.startswith(_GZIP):
-        try:
-            from isal import igzip
-
-            return igzip.IGzipFile(fileobj=stream, mode="rb"), "gzip"  # type: ignore[no-untyped-call]
-        except ImportError:  # pragma: no cover - isal is a dependency
-            import gzip
-
-            return gzip.GzipFile(fileobj=stream, mode="rb"), "gzip"  # type: ignore[call-overload]
+        return _Gunzip(stream), "gzip"
     if head.startswith(_ZSTD):
         try:
             import zstandard
@@ -230,6 +226,84 @@ def decompressed(raw: Readable) -> tuple[Readable, str]:
             raise _Unsupported("a zstd layer, and the zstandard module is missing") from None
         return zstandard.ZstdDecompressor().stream_reader(stream), "zstd"  # type: ignore[arg-type]
     return stream, "tar"
+
+
+class _Gunzip(_Reader):
+    """A gzip stream, decompressed as it is read.
+
+    Unlike a GzipFile, every byte decompressed before the stream turns out to
+    be truncated or corrupt is handed out first; the error comes with the next
+    read. A member read in full before the cut is then scanned, and the cut is
+    still reported.
+    """
+
+    INPUT = 64 * 1024
+
+    def __init__(self, raw: Readable):
+        self.raw = raw
+        self.inflate = _inflater()
+        self.pending = b""  # compressed input not given to the inflater yet
+        self.error: BaseException | None = None
+        self.done = False
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while part := self.read(1024 * 1024):
+                parts.append(part)
+            return b"".join(parts)
+        while not self.done and self.error is None:
+            try:
+                data = self._step(n)
+            except Exception as e:
+                if not (isinstance(e, zlib.error) or _codec_error(e)):
+                    raise
+                self.error = ValueError(f"corrupt gzip data: {_one_line(e)}")
+                break
+            if data:
+                return data
+        if self.error is not None:
+            raise self.error
+        return b""
+
+    def _step(self, n: int) -> bytes:
+        """Some output (possibly none); sets `done` or `error` at the end of the input."""
+        inflate = self.inflate
+        if inflate.eof:
+            rest = inflate.unused_data + self.pending
+            self.pending = b""
+            if not rest:
+                rest = self.raw.read(self.INPUT)
+            if not rest:
+                self.done = True
+                return b""
+            if not rest.startswith(_GZIP[: len(rest)]):
+                self.error = ValueError("data after the end of the gzip stream")
+                return b""
+            self.inflate = inflate = _inflater()  # another gzip member follows
+            self.pending = rest
+        if inflate.unconsumed_tail:
+            source = inflate.unconsumed_tail
+        else:
+            source = self.pending or self.raw.read(self.INPUT)
+            self.pending = b""
+            if not source:
+                out = inflate.flush()
+                if not inflate.eof:
+                    self.error = EOFError(
+                        "compressed data ends before the end of the gzip stream (truncated)"
+                    )
+                return bytes(out)
+        return bytes(inflate.decompress(source, n))
+
+
+def _inflater() -> Any:
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib.decompressobj(wbits=31)
+    except ImportError:  # pragma: no cover - isal is a dependency
+        return zlib.decompressobj(wbits=31)
 
 
 def _codec_error(e: BaseException) -> bool:
@@ -474,7 +548,7 @@ def scan_layer(
             hashed_tar = _Hashing(tar_stream)
             tar_stream = hashed_tar
         bounded = _Counting(tar_stream, options.max_layer_bytes, counted_in, options)
-        _LayerWalker(engine, out, options).walk(bounded, depth=0, prefix="")
+        _LayerWalker(engine, out, options, counted_in).walk(bounded, depth=0, prefix="")
         # Read what the tar reader left (end blocks, padding) so every digest covers it all.
         while bounded.read(1024 * 1024):
             pass
@@ -514,10 +588,18 @@ def scan_layer(
 
 
 class _LayerWalker:
-    def __init__(self, engine: Engine, out: LayerScan, options: ImageOptions):
+    def __init__(
+        self,
+        engine: Engine,
+        out: LayerScan,
+        options: ImageOptions,
+        source: _Counting | None = None,
+    ):
         self.engine = engine
         self.out = out
         self.options = options
+        self.source = source  # the layer's compressed bytes, as they are read
+        self.expanded = 0  # bytes that archives inside the layer expanded to
 
     def walk(self, stream: Readable, depth: int, prefix: str) -> None:
         """Every member of a tar stream, in order; `prefix` names an enclosing archive."""
@@ -557,17 +639,23 @@ class _LayerWalker:
             return
         if not member.isfile():
             return  # symlinks and hard links: never followed; the target is scanned where it is
-        if member.size > self.options.max_file_size:
-            out.skipped.append(
-                Skipped(
-                    f"{shown} (layer {_short(out.digest)})",
-                    f"larger than the {self.options.max_file_size // 1024**2} MiB bound "
-                    f"({member.size // 1024**2} MiB); raise it with --max-file-size",
-                    error=False,
-                )
-            )
+        if self.too_large(member.size, shown):
             return
         self.content(tar, member.size, shown, depth)
+
+    def too_large(self, size: int, shown: str) -> bool:
+        """Whether a file is over --max-file-size (reported: it is not read)."""
+        from leakguard.detectors.files import over_size_bound
+
+        bound = self.options.max_file_size
+        if bound is None or size <= bound:
+            return False
+        self.out.skipped.append(Skipped(self.target(shown), over_size_bound(size, bound)))
+        self.out.stats.bytes_skipped += size
+        return True
+
+    def target(self, shown: str) -> str:
+        return f"{shown} (layer {_short(self.out.digest)})"
 
     def content(self, reader: Readable, size: int, shown: str, depth: int) -> None:
         from leakguard.detectors.credfiles import presence
@@ -577,22 +665,30 @@ class _LayerWalker:
         location = Location(
             surface=Surface.IMAGE, path=shown, layer=out.digest, origin=Origin.LAYER_FILE
         )
-        lower = shown.lower()
-        if depth < self.options.nested_depth and lower.endswith(ARCHIVE_SUFFIXES):
-            if size <= self.options.nested_max:
-                self.nested(reader.read(), shown, depth)
+        if shown.lower().endswith(ARCHIVE_SUFFIXES):
+            if depth < self.options.nested_depth:
+                self.nested(reader, size, shown, depth)
                 return
-        head = reader.read(min(size, BINARY_SNIFF))
+            out.skipped.append(
+                Skipped(
+                    self.target(shown),
+                    f"an archive inside {depth} other archives: not opened (archives in a "
+                    f"layer are opened {self.options.nested_depth} levels deep); its bytes "
+                    "are scanned as they are",
+                )
+            )
+        head = _read_up_to(reader, min(size, BINARY_SNIFF))
         out.stats.files += 1
         if b"\0" in head:
             out.stats.skipped_binary += 1
             cred_kind = credential_file_kind(shown)
             if cred_kind is not None and size <= CHUNK_SIZE:
-                head += reader.read(size - len(head))
+                head += _read_up_to(reader, size - len(head))
                 out.findings.extend(presence(self.engine, head, shown, location))
+            out.stats.bytes_skipped += size
             return
         if len(head) < size:
-            head += reader.read(min(size, CHUNK_SIZE) - len(head))
+            head += _read_up_to(reader, min(size, CHUNK_SIZE) - len(head))
         kind = credential_file_kind(shown)
         context = Context(path=shown, kind=kind)
         if len(head) == size:
@@ -624,55 +720,97 @@ class _LayerWalker:
         stream = _Peeked(head, reader)
         out.findings.extend(self.engine.scan_stream(stream, location, context, on_bytes=counted))
 
-    def nested(self, data: bytes, shown: str, depth: int) -> None:
-        """An archive inside the layer: its members, named `outer!inner`."""
+    def expand(self, n: int, what: str = "a decompression bomb") -> None:
+        """Count `n` bytes that an archive inside the layer expands to; stop a bomb."""
+        self.expanded += n
+        opts = self.options
+        compressed = self.source.count if self.source is not None else 0
+        allowed = min(opts.max_layer_bytes, max(opts.bomb_min_bytes, opts.bomb_ratio * compressed))
+        if self.expanded > allowed:
+            raise _Bound(
+                f"archives inside the layer expand past {allowed // 1024**2} MiB "
+                f"(more than {opts.bomb_ratio}:1 of the layer): {what}"
+            )
+
+    def nested(self, reader: Readable, size: int, shown: str, depth: int) -> None:
+        """An archive inside the layer, streamed: its members, named `outer!inner`.
+
+        An archive that cannot be read in full is reported (exit 3); what was
+        read of it before the error is kept.
+        """
         prefix = shown + "!"
         try:
-            if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
-                self.zip(data, prefix, depth + 1)
+            head = _read_up_to(reader, min(size, 4))
+            if head in (b"PK\x03\x04", b"PK\x05\x06"):
+                self.zip(head, reader, size, prefix, depth + 1)
                 return
-            stream, _ = decompressed(io.BytesIO(data))
-            bounded = _Counting(stream, self.options.max_file_size * 4)
-            self.walk(bounded, depth + 1, prefix)
+            stream, _ = decompressed(_Peeked(head, reader))
+            self.walk(_Expanding(stream, self), depth + 1, prefix)
         except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, _Bound) as e:
             self.out.skipped.append(
-                Skipped(
-                    f"{shown} (layer {_short(self.out.digest)})",
-                    f"archive not read: {_one_line(e)}",
-                    error=False,
-                )
+                Skipped(self.target(shown), f"archive not read in full: {_one_line(e)}")
             )
         except _Unsupported as e:
-            self.out.skipped.append(Skipped(shown, str(e), error=False))
+            self.out.skipped.append(Skipped(self.target(shown), str(e)))
         except Exception as e:
             if not _codec_error(e):
                 raise
             self.out.skipped.append(
-                Skipped(f"{shown} (layer {_short(self.out.digest)})",
-                        f"archive not read: {_one_line(e)}", error=False)
-            )  # fmt: skip
+                Skipped(self.target(shown), f"archive not read in full: {_one_line(e)}")
+            )
 
-    def zip(self, data: bytes, prefix: str, depth: int) -> None:
+    def zip(self, head: bytes, reader: Readable, size: int, prefix: str, depth: int) -> None:
+        import shutil
+        import tempfile
         import zipfile
 
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile as e:
-            raise ValueError(str(e)) from e
-        budget = 4 * self.options.max_file_size  # all entries together: no zip bomb
-        with archive:
-            for info in archive.infolist():
-                if info.is_dir() or info.file_size > self.options.max_file_size:
-                    continue
-                budget -= info.file_size
-                if budget < 0:
-                    raise ValueError("expands past the size bound (a zip bomb?)")
-                path, _ = _member_path(info.filename)
-                try:
-                    with archive.open(info) as reader:
-                        self.content(reader, info.file_size, prefix + path, depth)
-                except (zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error) as e:
-                    raise ValueError(f"{info.filename}: {e}") from e
+        # A zip is read from its end: held in memory, or in a temporary file when large.
+        with tempfile.SpooledTemporaryFile(max_size=self.options.nested_max) as spool:
+            spool.write(head)
+            shutil.copyfileobj(reader, spool, 1024 * 1024)
+            spool.seek(0)
+            try:
+                archive = zipfile.ZipFile(spool)
+            except zipfile.BadZipFile as e:
+                raise ValueError(str(e)) from e
+            with archive:
+                entries = [i for i in archive.infolist() if not i.is_dir()]
+                # Every entry together, before any is read: no zip bomb.
+                self.expand(sum(i.file_size for i in entries), "a zip bomb")
+                for info in entries:
+                    path, _ = _member_path(info.filename)
+                    if self.too_large(info.file_size, prefix + path):
+                        continue
+                    try:
+                        with archive.open(info) as member:
+                            self.content(member, info.file_size, prefix + path, depth)
+                    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error) as e:
+                        raise ValueError(f"{info.filename}: {e}") from e
+
+
+class _Expanding(_Reader):
+    """What an archive inside a layer expands to, counted against the layer's bomb bound."""
+
+    def __init__(self, inner: Readable, walker: _LayerWalker):
+        self.inner = inner
+        self.walker = walker
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self.inner.read(n)
+        self.walker.expand(len(data))
+        return data
+
+
+def _read_up_to(reader: Readable, n: int) -> bytes:
+    """`n` bytes, or fewer only at the end of `reader` (whose reads may come up short)."""
+    parts = []
+    while n > 0:
+        data = reader.read(n)
+        if not data:
+            break
+        parts.append(data)
+        n -= len(data)
+    return b"".join(parts)
 
 
 # -- images -------------------------------------------------------------------------
@@ -1529,7 +1667,12 @@ def _encode(scan: LayerScan) -> bytes:
     body = {
         "findings": findings,
         "skipped": [[s.target, s.reason] for s in scan.skipped],
-        "stats": [scan.stats.files, scan.stats.bytes, scan.stats.skipped_binary],
+        "stats": [
+            scan.stats.files,
+            scan.stats.bytes,
+            scan.stats.skipped_binary,
+            scan.stats.bytes_skipped,
+        ],
         "whiteouts": sorted(scan.whiteouts),
         "opaque": sorted(scan.opaque),
         "entries": sorted(scan.entries),
@@ -1565,7 +1708,9 @@ def _decode(digest: str, data: bytes) -> LayerScan:
             )
         )
     scan.skipped = [Skipped(t, r, error=False) for t, r in body["skipped"]]
-    scan.stats.files, scan.stats.bytes, scan.stats.skipped_binary = body["stats"]
+    scan.stats.files, scan.stats.bytes, scan.stats.skipped_binary, scan.stats.bytes_skipped = body[
+        "stats"
+    ]
     scan.whiteouts = set(body["whiteouts"])
     scan.opaque = set(body["opaque"])
     scan.entries = set(body["entries"])

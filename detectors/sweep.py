@@ -64,7 +64,9 @@ class SweepStats:
     layers_scanned: int = 0  # read now (not from the cache)
     layers_cached: int = 0
     bytes_scanned: int = 0  # compressed bytes downloaded and read
-    bytes_read: int = 0  # what those layers hold, uncompressed (the bytes the rules ran on)
+    bytes_read: int = 0  # uncompressed bytes the rules ran on
+    # uncompressed bytes of files passed over unread (binary, over --max-file-size)
+    bytes_skipped: int = 0
     seconds: float = 0.0
 
     @property
@@ -73,7 +75,7 @@ class SweepStats:
 
     @property
     def mb_per_second(self) -> float:
-        """Uncompressed MB per second: comparable with `scan` and `image` figures."""
+        """MB the rules ran on per second: comparable with `scan` and `image` figures."""
         return self.bytes_read / 1e6 / self.seconds if self.seconds else 0.0
 
 
@@ -169,6 +171,7 @@ def sweep(
             stats.layers_scanned += 1
             stats.bytes_scanned += distinct[scan.digest].size
             stats.bytes_read += scan.stats.bytes
+            stats.bytes_skipped += scan.stats.bytes_skipped
         if progress is not None:
             progress(scan)
 
@@ -218,6 +221,7 @@ def sweep(
     result.stats.files = sum(s.stats.files for s in scans.values())
     result.stats.bytes = sum(s.stats.bytes for s in scans.values())
     result.stats.skipped_binary = sum(s.stats.skipped_binary for s in scans.values())
+    result.stats.bytes_skipped = sum(s.stats.bytes_skipped for s in scans.values())
     stats.seconds = time.perf_counter() - started
     result.stats.duration_s = stats.seconds
     result.sort()

@@ -142,7 +142,8 @@ def scan_options(f: Any) -> Any:
         click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
         click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
         click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
-                     help="Skip (with a note) files larger than this. Default 256M."),
+                     help="Do not read files larger than this (each is reported, and the exit "
+                          "code is 3). Default: no bound, files are streamed."),
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
                      help="Drop findings below this confidence."),
         click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
@@ -271,16 +272,14 @@ def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool
 
 
 def summary_to_stderr(result: ScanResult) -> None:
+    from leakguard.formats.text import summary
+
     for skipped in result.skipped[:20]:
-        click.echo(f"leakguard: skipped {skipped.target}: {skipped.reason}", err=True)
+        what = "could not read" if skipped.error else "skipped"
+        click.echo(f"leakguard: {what} {skipped.target}: {skipped.reason}", err=True)
     if len(result.skipped) > 20:
         click.echo(f"leakguard: ... and {len(result.skipped) - 20} more skipped", err=True)
-    stats = result.stats
-    click.echo(
-        f"leakguard: {len(result.findings)} finding(s) in {stats.files} file(s), "
-        f"{stats.bytes / 1e6:.1f} MB, {stats.duration_s:.2f}s",
-        err=True,
-    )
+    click.echo(f"leakguard: {summary(result)}", err=True)
 
 
 # -- baseline -----------------------------------------------------------------

@@ -5,7 +5,7 @@ exclude = ["tests/fixtures/**", "*.min.js"]   # gitignore-style, relative to the
 disable = ["high-entropy-hex"]                # rule ids to switch off
 enable = ["public-ipv4"]                      # rules that are off by default
 baseline = ".leakguard-baseline.json"
-max_file_size = 268435456                     # bytes; larger files are skipped with a note
+max_file_size = 268435456                     # bytes; larger files are not read (exit 3)
 respect_gitignore = false
 min_confidence = "low"                        # drop findings below this confidence
 
@@ -33,7 +33,6 @@ from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Rule, RuleSet, builtin_rules
 
 CONFIG_NAMES = (".leakguard.toml", "pyproject.toml")
-DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
 CUSTOM_RULE_TIME_LIMIT = 2.0  # seconds per file and rule
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _KNOWN_KEYS = {
@@ -50,7 +49,7 @@ class Config:
     disable: tuple[str, ...] = ()
     enable: tuple[str, ...] = ()
     baseline: Path | None = None
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_file_size: int | None = None  # None: every file is read, whatever its size
     respect_gitignore: bool = False
     min_confidence: Confidence = Confidence.LOW
     extra_rules: tuple[Rule, ...] = field(default=())
@@ -117,7 +116,7 @@ def load_config(path: Path | None) -> Config:
             disable=_strings(data, "disable", path),
             enable=_strings(data, "enable", path),
             baseline=(root / str(baseline)) if baseline else None,
-            max_file_size=_positive(data, "max_file_size", DEFAULT_MAX_FILE_SIZE),
+            max_file_size=_positive(data, "max_file_size"),
             respect_gitignore=bool(data.get("respect_gitignore", False)),
             min_confidence=Confidence(data.get("min_confidence", "low")),
             extra_rules=tuple(_rule(r, path) for r in data.get("rules", [])),
@@ -126,8 +125,10 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: {e}") from e
 
 
-def _positive(data: dict[str, Any], key: str, default: int) -> int:
-    value = data.get(key, default)
+def _positive(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{key} must be a positive number of bytes, not {value!r}")
     return value

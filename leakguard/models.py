@@ -160,15 +160,19 @@ class Skipped:
 
     target: str
     reason: str
-    # False for a deliberate skip (over the size bound): reported, but the
-    # scan still counts as complete.
+    # True when content that could hold a secret was not read (unreadable,
+    # truncated, over a size or depth bound): the exit code is then 3. False
+    # for a note about something that holds nothing to read, or that the user
+    # chose to leave out (a device in a layer, a managed secret file,
+    # --skip-inherited): reported, and the scan still counts as complete.
     error: bool = True
 
 
 @dataclass(slots=True)
 class ScanStats:
     files: int = 0
-    bytes: int = 0
+    bytes: int = 0  # read and run through the rules
+    bytes_skipped: int = 0  # passed over unread: binary files, files over the size bound
     duration_s: float = 0.0
     skipped_binary: int = 0
     skipped_excluded: int = 0

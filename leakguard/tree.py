@@ -158,7 +158,7 @@ class GitObjects:
     in many commits costs one read per version of it.
     """
 
-    def __init__(self, repo: str, max_size: int, env: Mapping[str, str] | None = None):
+    def __init__(self, repo: str, max_size: int | None, env: Mapping[str, str] | None = None):
         self._repo = repo
         self._max = max_size
         self._env = dict(env) if env is not None else git_env()
@@ -189,7 +189,7 @@ class GitObjects:
             self._trees[found.oid] = entries
         return found.oid, entries
 
-    def lookup(self, name: str, limit: int) -> GitObject | None:
+    def lookup(self, name: str, limit: int | None) -> GitObject | None:
         """The object; its data None when larger than `limit`. None when there is
         no such object (or it cannot be read)."""
         if not name or name.strip("0") == "" or "\n" in name:
@@ -201,7 +201,7 @@ class GitObjects:
             self.close()
             return None
 
-    def _lookup(self, name: str, limit: int) -> GitObject | None:
+    def _lookup(self, name: str, limit: int | None) -> GitObject | None:
         if self._proc is None:
             self._proc = subprocess.Popen(
                 ["git", "-C", self._repo, "cat-file", "--batch", "--follow-symlinks"],
@@ -219,7 +219,7 @@ class GitObjects:
         if len(header) != 3:
             return None  # "<name> missing" / "<name> ambiguous"
         oid, kind, size = header[0].decode(), header[1].decode(), int(header[2])
-        if size > limit:
+        if limit is not None and size > limit:
             left = size + 1
             while left:
                 got = len(out.read(min(left, _DRAIN)))

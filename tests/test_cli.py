@@ -69,7 +69,7 @@ def test_json_report_to_file(tmp_path, leaky_tree):
     rules = sorted(f["rule_id"] for f in doc["findings"])
     assert rules == ["github-pat", "keyword-secret", "stripe-secret-key"]
     assert doc["stats"]["files"] == 3
-    assert "3 finding(s)" in err
+    assert "3 findings" in err
 
 
 def test_show_secrets_report_file_is_private(tmp_path, leaky_tree):

@@ -69,7 +69,7 @@ def context(
     engine = Engine(config.ruleset())
     result = ScanResult()
     for folder, file in builds:
-        result.extend(scan_context(engine, file, folder))
+        result.extend(scan_context(engine, file, folder, max_file_size=config.max_file_size))
     baseline = None if no_baseline else find_baseline(None, config)
     result = apply_policy(
         result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable

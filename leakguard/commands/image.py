@@ -87,7 +87,8 @@ def image_options(f: Any) -> Any:
             "--max-file-size",
             callback=_size,
             metavar="SIZE",
-            help="Skip (with a note) files larger than this. Default 256M.",
+            help="Do not read files larger than this (each is reported, and the exit code is 3). "
+            "Default: no bound, files are streamed.",
         ),
         click.option(
             "--min-confidence",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from leakguard.cli import State, find_baseline, pass_state, report
 from leakguard.commands.image import image_options, prepare
 from leakguard.errors import ExitCode
+
+if TYPE_CHECKING:
+    from leakguard.detectors.sweep import SweepStats
 
 
 @click.command("sweep")
@@ -75,18 +78,26 @@ def sweep(
     finally:
         if cache is not None:
             cache.close()
-    s = done.stats
-    click.echo(
-        f"leakguard: swept {s.repositories} repositories, {s.tags} tags, {s.images} images; "
-        f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
-        f"{s.layers_cached} cached), {s.bytes_read / 1e6:.1f} MB read "
-        f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
-        f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s)",
-        err=True,
-    )
+    click.echo(_summary(done.stats), err=True)
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = apply_policy(
         done.result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
     )
     report(result, fmt, output, show_secrets)
     return exit_code_for(result)
+
+
+def _summary(s: SweepStats) -> str:
+    """What was swept; of the layers read: MB the rules ran on, MB passed over, MB downloaded."""
+    passed_over = (
+        f", {s.bytes_skipped / 1e6:.1f} MB passed over (binary or over the size bound)"
+        if s.bytes_skipped
+        else ""
+    )
+    return (
+        f"leakguard: swept {s.repositories} repositories, {s.tags} tags, {s.images} images; "
+        f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
+        f"{s.layers_cached} cached), {s.bytes_read / 1e6:.1f} MB read{passed_over} "
+        f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
+        f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
+    )

@@ -56,8 +56,9 @@ def _location(location: Location) -> dict[str, Any]:
 
 
 def _skipped(skipped: Skipped) -> dict[str, str | bool]:
-    # error: false is a note (a file over the size bound, a managed secret
-    # file); true means something could not be read, and the exit code is 3
+    # error: true means content that could hold a secret was not read (unreadable,
+    # truncated, over --max-file-size or the archive depth bound): exit code 3.
+    # false is a note (a device in a layer, a managed secret file)
     return {"target": skipped.target, "reason": skipped.reason, "error": skipped.error}
 
 

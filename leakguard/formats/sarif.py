@@ -61,14 +61,19 @@ def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             rules.append(_rule(finding, worst[finding.rule_id]))
 
     results = [_result(f, index[f.rule_id], options.show_secrets) for f in result.findings]
+    # Content that could hold a secret and was not read is an error, and the run
+    # did not complete; a note (a device in a layer, a managed secret file) is not.
     notifications = [
         {
-            "level": "warning",
-            "message": {"text": f"Could not read {s.target}: {s.reason}"},
-            "properties": {"target": s.target, "reason": s.reason},
+            "level": "error" if s.error else "note",
+            "message": {
+                "text": f"{'Could not read' if s.error else 'Skipped'} {s.target}: {s.reason}"
+            },
+            "properties": {"target": s.target, "reason": s.reason, "error": s.error},
         }
         for s in result.skipped
     ]
+    complete = not any(s.error for s in result.skipped)
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -82,7 +87,7 @@ def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                     }
                 },
                 "invocations": [
-                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                    {"executionSuccessful": complete, "toolExecutionNotifications": notifications}
                 ],
                 "results": results,
             }

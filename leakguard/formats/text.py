@@ -4,7 +4,7 @@
       3:19  critical  stripe-secret-key  sk_l…  Stripe live secret key
       hint stripe-secret-key: Roll the key in the Stripe dashboard, ...
 
-    1 finding (1 critical) in 6 files, 0.0 MB, 0.12s
+    1 finding (1 critical) in 6 files, 0.0 MB read, 0.12s
 
 The layout is built once as styled segments; colour (rich) is only a way of
 printing them. Text that came from scanned input is made printable, so a file
@@ -95,22 +95,33 @@ def heading(loc: Location) -> str:
 
 
 def summary(result: ScanResult) -> str:
-    """`3 findings (1 critical, 2 high) in 12 files, 0.3 MB, 1.23s; 1 could not be read`"""
+    """`3 findings (1 critical, 2 high) in 12 files, 0.3 MB read, 1.23s; 1 could not be read`
+
+    "MB read" is what the rules ran on; what was passed over unread (binary
+    files, files over the size bound) is its own figure, never folded into it.
+    """
     findings, stats = result.findings, result.stats
     counts = Counter(f.severity for f in findings)
     text = _plural(len(findings), "finding")
     if findings:
         text += " (" + ", ".join(f"{counts[s]} {s}" for s in _SEVERITY_ORDER if counts[s]) + ")"
     text += (
-        f" in {_plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB,"
+        f" in {_plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB read,"
         f" {stats.duration_s:.2f}s"
     )
+    if stats.bytes_skipped:
+        text += f"; {_megabytes(stats.bytes_skipped)} passed over (binary or over the size bound)"
     errors = sum(1 for s in result.skipped if s.error)
     if errors:
         text += f"; {errors} could not be read"
     if len(result.skipped) > errors:
         text += f"; {len(result.skipped) - errors} skipped"
     return text
+
+
+def _megabytes(n: int) -> str:
+    """MB with one decimal; a small amount in kB rather than a misleading 0.0 MB."""
+    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n / 1_000:.1f} kB"
 
 
 def _rows(findings: list[Finding], show_secrets: bool) -> list[Line]:

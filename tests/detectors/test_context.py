@@ -176,3 +176,24 @@ def test_listing_matches_what_docker_build_sends(dockerd, busybox_image, tmp_pat
     make_tree(tmp_path)
     docker_sent = sent_by_docker(dockerd, tmp_path, busybox_image, buildkit=buildkit)
     assert list_context(str(tmp_path)).files == docker_sent == EXPECTED
+
+
+def test_large_copied_files_are_read_and_a_size_bound_is_reported(tmp_path):
+    from tests.test_cli import run
+
+    (tmp_path / "Dockerfile").write_text("FROM alpine\nCOPY . /app\n")
+    with open(tmp_path / "dump.sql", "w") as fh:  # 20 MB: streamed like any large file
+        fh.write("-- row\n" * 3_000_000 + f"-- token = {GITHUB_PAT}\n")
+    code, out, err = run("context", "-f", "json", str(tmp_path))
+    report = json.loads(out)
+    assert code == 1, err
+    assert [f["location"]["path"].rsplit("/", 1)[-1] for f in report["findings"]] == ["dump.sql"]
+    assert not report["skipped"]
+    (tmp_path / ".leakguard.toml").write_text("max_file_size = 1048576\n")
+    code, out, err = run("context", "-f", "json", str(tmp_path))
+    report = json.loads(out)
+    assert code == 3, err
+    assert not report["findings"]
+    [skipped] = report["skipped"]
+    assert skipped["error"] and skipped["target"].endswith("dump.sql")
+    assert "--max-file-size" in skipped["reason"]

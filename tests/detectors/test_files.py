@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,8 @@ import pytest
 
 from leakguard.detectors import files
 from leakguard.detectors.files import WalkOptions, scan_paths, walk
-from tests.conftest import GITHUB_PAT, fake
+from tests.conftest import AWS_KEY_ID, GITHUB_PAT, fake
+from tests.test_cli import run
 
 
 def _paths(result):
@@ -48,11 +50,61 @@ def test_missing_path_is_reported_not_raised(tmp_path, engine):
     assert [s.reason for s in result.skipped] == ["no such file or directory"]
 
 
-def test_oversized_files_are_skipped_with_a_note(tmp_path, engine):
-    (tmp_path / "big.log").write_text("x" * 5000)
-    result = scan_paths(engine, [str(tmp_path)], WalkOptions(max_file_size=1000))
-    [skipped] = result.skipped
-    assert not skipped.error and "--max-file-size" in skipped.reason
+def test_a_file_over_max_file_size_is_reported_as_not_read_in_every_format(tmp_path):
+    (tmp_path / "big.log").write_text("filler line\n" * 400 + f"aws_key = {AWS_KEY_ID}\n")
+    (tmp_path / "app.env").write_text(f"GITHUB_TOKEN={GITHUB_PAT}\n")
+    bound = ("--max-file-size", "2K")
+    code, out, err = run("scan", "--no-baseline", *bound, str(tmp_path))
+    assert code == 3, out + err
+    assert "Could not read:" in out and "big.log" in out and "--max-file-size" in out
+    assert "app.env" in out  # the rest is still reported
+    code, out, _ = run("scan", "--no-baseline", "-f", "json", *bound, str(tmp_path))
+    report = json.loads(out)
+    assert code == 3 and [s["error"] for s in report["skipped"]] == [True]
+    assert report["stats"]["bytes_skipped"] == (tmp_path / "big.log").stat().st_size
+    code, out, _ = run("scan", "--no-baseline", "-f", "sarif", *bound, str(tmp_path))
+    invocation = json.loads(out)["runs"][0]["invocations"][0]
+    assert code == 3 and invocation["executionSuccessful"] is False
+    assert [n["level"] for n in invocation["toolExecutionNotifications"]] == ["error"]
+    # the same bound from the config file
+    (tmp_path / ".leakguard.toml").write_text("max_file_size = 2048\n")
+    code, out, _ = run("scan", "--no-baseline", str(tmp_path))
+    assert code == 3 and "big.log" in out and "--max-file-size" in out
+    # without a bound, the file is read and its key found
+    (tmp_path / ".leakguard.toml").unlink()
+    code, out, _ = run("scan", "--no-baseline", "-f", "json", str(tmp_path))
+    report = json.loads(out)
+    assert code == 1 and not report["skipped"]
+    assert {f["location"]["path"].rsplit("/", 1)[-1] for f in report["findings"]} == {
+        "big.log",
+        "app.env",
+    }
+
+
+def test_files_larger_than_256_mib_are_read_by_default(tmp_path):
+    # Sparse: a text head, a 300 MiB hole, the key at the very end. Cheap to make,
+    # and read in 8 MiB chunks like any large file.
+    path = tmp_path / "huge.log"
+    with open(path, "wb") as fh:
+        fh.write(b"log line\n" * 1000)
+        fh.truncate(300 * 1024 * 1024)
+        fh.seek(0, os.SEEK_END)
+        fh.write(f"\naws_access_key_id = {AWS_KEY_ID}\n".encode())
+    code, out, err = run("scan", "--no-baseline", "-f", "json", str(path))
+    report = json.loads(out)
+    assert code == 1, err
+    assert [f["rule_id"] for f in report["findings"]] == ["aws-access-key-id"]
+    assert report["stats"]["bytes"] == path.stat().st_size and not report["skipped"]
+
+
+def test_the_summary_counts_bytes_passed_over_apart_from_bytes_read(tmp_path):
+    (tmp_path / "blob.bin").write_bytes(b"\0" * 3_000_000)
+    (tmp_path / "big.log").write_text("x = 1\n" * 500_000)  # 3 MB
+    (tmp_path / "a.txt").write_text("hello\n")
+    code, out, _ = run("scan", "--no-baseline", "--max-file-size", "1M", str(tmp_path))
+    assert code == 3
+    summary = out.strip().splitlines()[-1]
+    assert "0.0 MB read" in summary and "6.0 MB passed over" in summary, summary
 
 
 def test_respect_gitignore_is_opt_in(tmp_path, engine):
@@ -104,11 +156,14 @@ def test_a_200mb_file_is_scanned_in_bounded_memory(tmp_path):
         for _ in range(200):
             fh.write(block)
         fh.write(f"late token = '{GITHUB_PAT}'\n".encode())
+    # VmHWM is this process's own peak; ru_maxrss would also count the peak of
+    # the pytest process it was started from (Linux keeps it across exec).
     code = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from leakguard.cli import main\n"
         "rc = main(['scan', '--format', 'json', '-o', sys.argv[2], sys.argv[1]])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n"
         "sys.exit(rc)\n"
     )
     report = tmp_path / "r.json"

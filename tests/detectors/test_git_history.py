@@ -177,6 +177,21 @@ def test_binary_blobs_are_skipped_except_credential_files(tmp_path, engine):
     assert scanned.result.stats.skipped_binary == 1
 
 
+def test_a_credential_file_over_the_size_bound_is_reported_as_not_read(tmp_path, engine):
+    from leakguard.errors import ExitCode
+    from leakguard.policy import exit_code_for
+
+    repo = Repo(tmp_path / "r")
+    repo.commit("blobs", **{"certs/client.p12": b"\x30\x82\0\x01" + os.urandom(64)})
+    scanned = scan_history(engine, str(repo.path), HistoryOptions(max_blob_size=16))
+    assert not scanned.result.findings
+    [skipped] = scanned.result.skipped
+    assert skipped.error and skipped.target.startswith("certs/client.p12 @ ")
+    assert exit_code_for(scanned.result) == ExitCode.UNREADABLE
+    # no bound by default
+    assert [f.rule_id for f in findings(engine, repo.path)] == ["credential-file"]
+
+
 def test_huge_blob_streams_in_bounded_chunks(tmp_path, engine):
     repo = Repo(tmp_path / "r")
     filler = ("x = 'just some text here'\n" * 1_000_000).encode()  # 26 MB

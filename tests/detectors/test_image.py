@@ -311,6 +311,86 @@ def test_credential_files_and_archives_inside_layers(engine, tmp_path):
     assert "/opt/app.jar!/config/settings.py" in paths
 
 
+def test_archives_nested_deep_are_read_and_past_the_bound_reported(tmp_path):
+    leaf = layer_tar([file("conf/deep.env", f"GH={GITHUB_PAT}\n")])
+
+    # opt/app.tar.gz holds lib.war, which holds core.jar, which holds conf.tar
+    conf = leaf
+    jar = io.BytesIO()
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("conf.tar", conf)
+    war = io.BytesIO()
+    with zipfile.ZipFile(war, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("WEB-INF/lib/core.jar", jar.getvalue())
+    app = gzip.compress(layer_tar([file("lib.war", war.getvalue())]), mtime=0)
+    deeper = gzip.compress(layer_tar([file("app.tar.gz", app)]), mtime=0)
+    spec = Spec(
+        layers=[
+            layer_tar(
+                [
+                    file("opt/app.tar.gz", app),  # 4 levels: read
+                    file("srv/bundle.tgz", deeper),  # 5 levels: past the bound
+                    file("etc/a.env", f"S={STRIPE_KEY}\n"),
+                ]
+            )
+        ]
+    )
+    path = write_archive(tmp_path / "a.tar", spec)
+    code, out, err = run("image", "--no-cache", "-f", "json", f"docker-archive:{path}")
+    report = json.loads(out)
+    paths = {f["location"]["path"] for f in report["findings"]}
+    assert "/opt/app.tar.gz!/lib.war!/WEB-INF/lib/core.jar!/conf.tar!/conf/deep.env" in paths
+    assert "/etc/a.env" in paths
+    [skipped] = report["skipped"]
+    assert skipped["error"] and "not opened" in skipped["reason"]
+    assert (
+        "/srv/bundle.tgz!/app.tar.gz!/lib.war!/WEB-INF/lib/core.jar!/conf.tar"
+        in (skipped["target"])
+    )
+    assert code == 3, err
+
+
+def test_a_nested_archive_larger_than_the_read_buffer_is_read_whole(engine, tmp_path):
+    inner = layer_tar(
+        [file("pad.bin", os.urandom(3_000_000)), file("conf/x.env", f"GH={GITHUB_PAT}\n")]
+    )
+    spec = Spec(layers=[layer_tar([file("opt/big.tar.gz", gzip.compress(inner, mtime=0))])])
+    result = scan(engine, f"docker-archive:{write_archive(tmp_path / 'a.tar', spec)}")
+    assert "/opt/big.tar.gz!/conf/x.env" in by_path(result)
+    assert not result.skipped
+
+
+def test_members_over_max_file_size_are_reported_as_not_read(tmp_path):
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.properties", "k=v\n" * 1000 + f"token={GITHUB_PAT}\n")
+    spec = Spec(
+        layers=[
+            layer_tar(
+                [
+                    file("var/log/big.log", "line\n" * 1000 + f"S={STRIPE_KEY}\n"),
+                    file("opt/app.jar", zipped.getvalue()),
+                    file("etc/a.env", f"GH={GITHUB_PAT}\n"),
+                ]
+            )
+        ]
+    )
+    path = write_archive(tmp_path / "a.tar", spec)
+    ref = f"docker-archive:{path}"
+    code, out, _ = run("image", "--no-cache", "--max-file-size", "2K", "-f", "json", ref)
+    report = json.loads(out)
+    assert code == 3
+    assert [f["location"]["path"] for f in report["findings"]] == ["/etc/a.env"]
+    targets = sorted(s["target"] for s in report["skipped"] if s["error"])
+    assert [t.split(" (layer")[0].split(": ", 1)[1] for t in targets] == [
+        "/opt/app.jar!/big.properties",
+        "/var/log/big.log",
+    ]
+    assert report["stats"]["bytes_skipped"] > 8000
+    code, out, _ = run("image", "--no-cache", "-f", "json", ref)  # no bound by default
+    assert code == 1 and len(json.loads(out)["findings"]) == 3
+
+
 # -- hostile input -----------------------------------------------------------------------
 
 
@@ -356,6 +436,23 @@ def test_truncated_and_corrupt_layers_are_skipped_and_the_rest_still_scanned(eng
         assert "/app/a.env" in out  # the good layer's finding is still reported
         assert "Traceback" not in out + err
         assert "Could not read" in out and "layer" in out
+
+
+def test_a_truncated_layer_keeps_what_was_read_before_the_cut(engine, tmp_path):
+    # The first member is whole before the cut; the second is cut in the middle.
+    tar = layer_tar(
+        [file("app/a.env", f"GH={GITHUB_PAT}\n"), file("app/big.bin", os.urandom(300_000))]
+    )
+    gz = gzip.compress(tar, mtime=0)
+    spec = Spec(layers=[tar])
+    archive = write_archive(tmp_path / "a.tar", spec, blobs={0: gz[: len(gz) - 100_000]})
+    oci = write_oci(tmp_path / "oci", spec, mangle={"layer_bytes": {0: gz[: len(gz) - 100_000]}})
+    for ref in (f"docker-archive:{archive}", f"oci:{oci}:v1"):
+        code, out, err = run("image", "--no-cache", "-f", "json", ref)
+        report = json.loads(out)
+        assert code == 3, (ref, err)
+        assert [f["location"]["path"] for f in report["findings"]] == ["/app/a.env"], ref
+        assert any("truncated" in s["reason"] and s["error"] for s in report["skipped"]), ref
 
 
 def test_gzip_bomb_is_stopped_in_bounded_time(engine, tmp_path):
@@ -811,7 +908,7 @@ def test_zip_bomb_inside_a_layer_is_bounded(engine, tmp_path):
     result = scan(engine, f"docker-archive:{path}", ImageOptions(max_file_size=16 * 1024 * 1024))
     assert time.monotonic() - started < 20
     assert "/opt/real.env" in by_path(result)
-    assert any("zip bomb" in s.reason for s in result.skipped)
+    assert any("zip bomb" in s.reason and s.error for s in result.skipped)
 
 
 def test_a_missing_layer_blob_is_reported_and_the_other_layers_scanned(engine, tmp_path):

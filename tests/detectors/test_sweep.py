@@ -114,3 +114,24 @@ def test_sweep_of_clean_repositories_exits_0(engine, fleet, tmp_path: Path):
     code, out, err = run("sweep", "--no-cache", "--repo", "clean/*", fleet)
     assert code == 0, out + err
     assert STRIPE_KEY not in out
+
+
+def test_sweep_summary_counts_bytes_passed_over_apart_from_bytes_read(fleet, tmp_path: Path):
+    blob = b"\0" * 4_000_000  # binary: passed over, not read
+    spec = Spec(layers=[layer_tar([file("opt/data.bin", blob), file("a.txt", "hi\n")])])
+    archive = write_archive(tmp_path / "bin.tar", spec)
+    subprocess.run(
+        [
+            SKOPEO,
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            f"docker-archive:{archive}",
+            f"docker://{fleet}/binary/only:1",
+        ],
+        check=True,
+    )
+    code, _, err = run("sweep", "--no-cache", "--repo", "binary/*", fleet)
+    assert code == 0, err
+    line = next(x for x in err.splitlines() if x.startswith("leakguard: swept"))
+    assert "0.0 MB read, 4.0 MB passed over" in line, line

@@ -14,7 +14,7 @@ from jsonschema.validators import validator_for
 
 from leakguard.formats import RENDERERS, Format, ReportOptions, render
 from leakguard.formats.sarif import artifact_uri, identity_fingerprint
-from leakguard.models import Location, ScanResult, Surface
+from leakguard.models import Location, ScanResult, Skipped, Surface
 from tests.formats.results import GITHUB_PAT, SECRETS, STRIPE
 
 DATA = Path(__file__).parent.parent / "data"
@@ -125,10 +125,21 @@ def test_sarif_for_github(leaky_result: ScanResult) -> None:
     assert git["deleted"] is True and git["commit"] == leaky_result.findings[3].location.commit
 
     invocation = run["invocations"][0]
+    # two targets could not be read: the run is not complete, and says so
+    assert invocation["executionSuccessful"] is False
+    notes = invocation["toolExecutionNotifications"]
+    assert [n["level"] for n in notes] == ["error", "error"]
+    assert "samples/big.tar" in notes[1]["message"]["text"]
+
+
+def test_sarif_notes_leave_the_run_complete(empty_result: ScanResult) -> None:
+    empty_result.skipped.append(Skipped("secrets/db", "a local secret file", error=False))
+    run = json.loads(render(Format.SARIF, empty_result, ReportOptions()))["runs"][0]
+    invocation = run["invocations"][0]
     assert invocation["executionSuccessful"] is True
     notes = invocation["toolExecutionNotifications"]
-    assert [n["level"] for n in notes] == ["warning", "warning"]
-    assert "samples/big.tar" in notes[1]["message"]["text"]
+    assert [n["level"] for n in notes] == ["note"]
+    assert notes[0]["message"]["text"].startswith("Skipped secrets/db")
 
 
 def test_sarif_fingerprint_survives_line_moves(leaky_result: ScanResult) -> None:

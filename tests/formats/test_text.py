@@ -72,7 +72,7 @@ deploy.sh
 Could not read:
   samples/huge.bin: larger than 50 MB
 
-4 findings (1 critical, 3 high) in 6 files, 2.5 MB, 0.12s; 1 could not be read
+4 findings (1 critical, 3 high) in 6 files, 2.5 MB read, 0.12s; 1 could not be read
 """
     assert render(Format.TEXT, small_result(), ReportOptions()) == expected
 
@@ -86,11 +86,19 @@ def test_colour_is_only_decoration() -> None:
 
 def test_summary_counts(leaky_result: ScanResult, empty_result: ScanResult) -> None:
     assert summary(leaky_result) == (
-        "7 findings (3 critical, 3 high, 1 medium) in 12 files, 0.3 MB, 1.23s; 2 could not be read"
+        "7 findings (3 critical, 3 high, 1 medium) in 12 files, 0.3 MB read, 1.23s; "
+        "2 could not be read"
     )
-    assert summary(empty_result) == "0 findings in 3 files, 0.0 MB, 0.01s"
+    assert summary(empty_result) == "0 findings in 3 files, 0.0 MB read, 0.01s"
+    empty_result.stats.bytes_skipped = 540_000_000
+    assert summary(empty_result) == (
+        "0 findings in 3 files, 0.0 MB read, 0.01s; "
+        "540.0 MB passed over (binary or over the size bound)"
+    )
+    empty_result.stats.bytes_skipped = 3_100  # a few binary files: not "0.0 MB"
+    assert summary(empty_result).endswith("; 3.1 kB passed over (binary or over the size bound)")
     one = ScanResult(findings=leaky_result.findings[:1], stats=ScanStats(files=1))
-    assert summary(one) == "1 finding (1 critical) in 1 file, 0.0 MB, 0.00s"
+    assert summary(one) == "1 finding (1 critical) in 1 file, 0.0 MB read, 0.00s"
 
 
 def test_groups_images_and_commits(leaky_result: ScanResult) -> None:
