@@ -1340,7 +1340,7 @@ SERVICES = [
         "Perplexity API key",
         HIGH,
         "pplx-",
-        r"[A-Za-z0-9]{48}",
+        r"[A-Za-z0-9]{48,64}",
         "Revoke it in Perplexity → Settings → API, then generate a new one.",
     ),
     _prefixed(

@@ -135,6 +135,15 @@ WORK = [
         right=_R,
     ),
     _named(
+        "railway-token",
+        "Railway account, team or project token",
+        CRITICAL,
+        ("railway",),
+        _UUID,
+        "Delete it in Railway → Account settings → Tokens (or the project's Settings → "
+        "Tokens), then create a new one.",
+    ),
+    _named(
         "smartsheet-token",
         "Smartsheet API access token",
         HIGH,

@@ -89,6 +89,7 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one table
     )
     add(named("brandfetch-api-key", "BRANDFETCH_API_KEY", r(44), r(43)))
     add(named("aha-api-key", "AHA_API_KEY", r(64, HEX), r(63, HEX)))
+    add(named("railway-token", "RAILWAY_TOKEN", uid(), uid()[:-1]))
     add(named("smartsheet-token", "SMARTSHEET_ACCESS_TOKEN", r(26), r(25)))
     tab = r(22, B64) + "==:" + r(32)
     add(
