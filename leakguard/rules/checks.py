@@ -76,6 +76,10 @@ def filler_body(secret: bytes) -> bool:
     for half of it, a counting or alphabet run, or hardly any distinct characters."""
     head = max(secret.rfind(sep, 0, 16) for sep in (b"_", b"-", b"."))
     body = secret[head + 1 :]
+    if head < 0:  # no separator: a prefix made of one character (X's `AAAA…`) is not filler
+        if len(set(body)) == 1:
+            return True
+        body = body.lstrip(body[:1])
     if len(body) < 12:
         return False
     if max(body.count(c) for c in set(body)) * 2 >= len(body):
