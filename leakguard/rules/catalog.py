@@ -1394,7 +1394,7 @@ DATABASES = [
         "jdbc-password",
         "JDBC URL with a password parameter",
         HIGH,
-        r"(?i)jdbc:[a-z0-9:]+//?[^\s\"'<>]*?[?&;:](?:password|pwd)=(?P<secret>[^&;\s\"'<>]{3,128})",
+        r"(?i)jdbc:[a-z0-9]+:[^\s\"'<>]*?[?&;:](?:password|pwd)=(?P<secret>[^&;\s\"'<>]{3,128})",
         ("jdbc:",),
         remediation=(
             "Change that user's password on the database server and pass credentials to the "

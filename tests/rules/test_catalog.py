@@ -875,6 +875,7 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one table
             "jdbc-password",
             [
                 (f"jdbc:postgresql://db:5432/app?user=app&password={pw3}", pw3),
+                (f"jdbc:oracle:thin:@db:1521:ORCL;user=app;password={(pw5 := r(12))}", pw5),
                 (
                     f'url = "jdbc:sqlserver://db:1433;databaseName=x;user=sa;password={(pw4 := r(14))}"',  # noqa: E501
                     pw4,
