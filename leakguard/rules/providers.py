@@ -131,7 +131,7 @@ GITHUB = [
         "github-oauth",
         "GitHub OAuth access token (as stored by gh and OAuth apps)",
         CRITICAL,
-        rf"{_L}(?P<secret>gho_[A-Za-z0-9]{{36}}){_R}",
+        rf"{_L}(?P<secret>gho_[A-Za-z0-9]{{36,251}}){_R}",
         ("gho_",),
         remediation=(
             "Revoke the app's access at GitHub → Settings → Applications → Authorized OAuth "
@@ -142,8 +142,9 @@ GITHUB = [
         "github-app-token",
         "GitHub App user-to-server (ghu_) or installation (ghs_) token",
         HIGH,
-        rf"{_L}(?P<secret>gh[us]_[A-Za-z0-9]{{36}}){_R}",
+        rf"{_L}(?P<secret>gh[us]_[A-Za-z0-9]{{36,251}}){_R}",
         ("ghu_", "ghs_"),
+        # 36 characters after the prefix today; a longer one is matched whole, not missed.
         remediation=(
             "Revoke it through the GitHub REST API (DELETE /installation/token) or let it "
             "expire, and mint tokens at run time from the app's private key instead."
@@ -153,7 +154,7 @@ GITHUB = [
         "github-refresh-token",
         "GitHub App refresh token",
         HIGH,
-        rf"{_L}(?P<secret>ghr_(?:[A-Za-z0-9]{{76}}|[A-Za-z0-9]{{36}})){_R}",
+        rf"{_L}(?P<secret>ghr_[A-Za-z0-9]{{36,251}}){_R}",
         ("ghr_",),
         remediation=(
             "Revoke the user's authorization of the app at GitHub → Settings → Applications → "
