@@ -398,7 +398,7 @@ IDENTITY = [
         "Infisical service token",
         CRITICAL,
         rf"{_L}(?P<secret>st\.[a-f0-9]{{24}}\.[a-f0-9]{{32}}\.[a-f0-9]{{32}}){_R}",
-        ("st.",),
+        prefilter=r"st\.[a-f0-9]{24}\.[a-f0-9]{32}\.",  # "st." alone ends every other word
         remediation="Revoke it in Infisical → the project → Access control → Service tokens.",
     ),
     _prefixed(
@@ -575,6 +575,7 @@ DEVTOOLS = [
         r"[A-Za-z0-9]{32}",
         "Revoke it at crates.io → Account Settings → API Tokens, then create a scoped one.",
         check=in_context((b"crates", b"cargo", b"registry"), assigned=Confidence.MEDIUM),
+        prefilter=True,  # "cio" alone is in "social", "precious", ...
     ),
     _named(
         "cloudsmith-api-key",
@@ -647,6 +648,7 @@ DEVTOOLS = [
         r"[a-f0-9]{32}",
         "Delete the secret in the Databricks account console → Service principals → the "
         "principal → Secrets, then create a new one.",
+        prefilter=True,  # "dose" alone is an English word
     ),
 ]
 
