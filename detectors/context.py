@@ -426,11 +426,12 @@ def _credential_finding(
         severity=Severity.HIGH,
         confidence=Confidence.HIGH,
         location=Location(surface=Surface.DOCKERFILE, path=dockerfile, line=ins.line, column=1),
+        # A presence finding: no value to show, and the fingerprint names the file.
         fingerprint=fingerprint(f"context:{rel}".encode()),
         redacted=rel,
         message=f"`{command}` copies {rel} ({kind} credential file) into the image; {where}",
         remediation=REMEDIATION,
-        secret=SecretValue(rel.encode()),
+        secret=SecretValue(b""),
     )
 
 

@@ -24,7 +24,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from leakguard.models import SecretValue as _SecretValue
 from leakguard.models import fingerprint as _sha256
 from leakguard.models import redact as _redact
 from leakguard.rules import Context, Rule, RuleSet
+from leakguard.rules.checks import placeholder_token
 from leakguard.rules.filekinds import credential_file_kind
 
 
@@ -205,7 +206,17 @@ class Engine:
         self, data: bytes, location: Location, context: Context | None = None
     ) -> list[Finding]:
         """Findings in `data`, with lines counted from the start of `data`."""
-        return self._scan(data, location, context or Context(path=location.path), 1)
+        context = context or Context(path=location.path)
+        found = self._scan(data, location, context, 1)
+        if b"Secret" in data:  # a Kubernetes Secret's base64 `data:` values
+            decoded = self._secret_manifest(data, location, context)
+            if decoded:
+                # the decoded value stands for its encoded form
+                places = {(f.location.line, f.location.column) for f in decoded}
+                found = [f for f in found if (f.location.line, f.location.column) not in places]
+                found.extend(decoded)
+                found.sort(key=lambda f: (f.location.line or 0, f.location.column or 0))
+        return found
 
     def scan_text(
         self, text: str, location: Location, context: Context | None = None
@@ -276,6 +287,26 @@ class Engine:
 
     # -- internals ----------------------------------------------------------
 
+    def _secret_manifest(self, data: bytes, location: Location, context: Context) -> list[Finding]:
+        """Findings in the decoded `data:` values of Kubernetes Secret manifests, each
+        reported at its entry's line and column. A one-line value is scanned as the
+        line `name: value`, so that a password under a secret-like name is found the way
+        it would be in plain YAML; a longer one (a config file, a key) as a file of
+        its own."""
+        from leakguard.rules.kubernetes import secret_data
+
+        out: list[Finding] = []
+        for entry in secret_data(data):
+            line_start = data.rfind(b"\n", 0, entry.offset) + 1
+            where = location.at(data.count(b"\n", 0, line_start) + 1, entry.offset - line_start + 1)
+            value = entry.value.rstrip(b"\r\n")
+            text = value if b"\n" in value else entry.name + b": " + value
+            name = entry.name.decode("ascii", "replace")
+            kind = kind_of_path(name) or "config"
+            found = self._scan(text, location, Context(path=context.path, kind=kind), 1)
+            out.extend(replace(f, location=where) for f in found)
+        return out
+
     def _hits(self, data: bytes) -> dict[int, list[int]]:
         """Where each rule's prefilter matched in `data`: rule index -> end offsets."""
         by_rule: dict[int, list[int]] = {}
@@ -326,6 +357,7 @@ class Engine:
             return []
         matches.sort()
         candidates: list[_Candidate] = []
+        vetoed: list[tuple[int, int]] = []  # spans of provider tokens that are placeholders
         line_no = first_line
         counted_to = 0
         for start, rule_index, line_start, secret in matches:
@@ -335,10 +367,18 @@ class Engine:
             if len(line) > LONG_LINE:
                 offset = start - line_start
                 line = line[max(0, offset - WINDOW) : offset + len(secret) + WINDOW]
+            end = start + len(secret)
+            if rule.decode is not None:
+                decoded = rule.decode(secret)
+                if not decoded:
+                    continue
+                secret = decoded
             confidence = rule.confidence
             if rule.check is not None:
                 checked = rule.check(secret, line, context)
                 if checked is None:
+                    if "provider" in rule.tags and placeholder_token(secret):
+                        vetoed.append((start, end))
                     continue
                 confidence = checked
             if _suppressed_inline(line):
@@ -359,7 +399,12 @@ class Engine:
                 remediation=rule.remediation,
                 secret=_SecretValue(secret),
             )
-            candidates.append(_Candidate(start, start + len(secret), rule_index, finding))
+            candidates.append(_Candidate(start, end, rule_index, finding))
+        if vetoed:
+            # A provider's own format filled with a placeholder (`xoxp-` and a counting
+            # run) is not a secret under a generic rule either.
+            candidates = [c for c in candidates if "provider" in self.rules[c.rule_index].tags
+                          or not any(c.start < hi and lo < c.end for lo, hi in vetoed)]  # fmt: skip
         return _resolve_overlaps(candidates)
 
     @staticmethod

@@ -153,6 +153,13 @@ class Finding:
     def identity(self) -> tuple[object, ...]:
         return (self.rule_id, self.location.identity(), self.fingerprint)
 
+    @property
+    def has_secret(self) -> bool:
+        """False for a finding about a file's presence (a credential file a COPY puts
+        into an image): it carries no value, and its fingerprint is the sha256 of
+        `context:<path>`, which names the file. Reports then omit `secret`."""
+        return bool(self.secret.raw)
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:

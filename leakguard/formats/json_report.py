@@ -42,7 +42,7 @@ def _finding(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "remediation": finding.remediation,
         "location": _location(finding.location),
     }
-    if show_secrets:
+    if show_secrets and finding.has_secret:  # a presence finding has no value to show
         out["secret"] = finding.secret.reveal()
     return out
 

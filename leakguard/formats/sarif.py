@@ -110,7 +110,7 @@ def _rule(finding: Finding, severity: Severity) -> dict[str, Any]:
 
 
 def _result(finding: Finding, rule_index: int, show_secrets: bool) -> dict[str, Any]:
-    shown = finding.secret.reveal() if show_secrets else finding.redacted
+    shown = finding.secret.reveal() if show_secrets and finding.has_secret else finding.redacted
     return {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,

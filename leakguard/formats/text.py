@@ -130,7 +130,7 @@ def _rows(findings: list[Finding], show_secrets: bool) -> list[Line]:
             _position(f.location),
             f.severity,
             _printable(f.rule_id),
-            _printable(f.secret.reveal() if show_secrets else f.redacted),
+            _printable(f.secret.reveal() if show_secrets and f.has_secret else f.redacted),
             _printable(f.message),
         )
         for f in findings

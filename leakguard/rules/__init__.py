@@ -70,6 +70,10 @@ class Rule:
     # Seconds one file may keep the pattern busy: set for rules from config,
     # whose patterns nobody has checked for catastrophic backtracking.
     time_limit: float | None = None
+    # Turns the matched bytes into the secret they encode (the `user:password` of
+    # an `Authorization: Basic` header), or None when they encode none. The
+    # finding's fingerprint, redacted form and `check` all see the decoded value.
+    decode: Callable[[bytes], bytes | None] | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[bytes]:
@@ -128,6 +132,8 @@ class RuleSet:
 
 def builtin_rules() -> RuleSet:
     """Every rule leakguard ships, in a stable order."""
-    from leakguard.rules import catalog, credfiles, generic, providers
+    from leakguard.rules import catalog, credfiles, generic, providers, saas
 
-    return RuleSet([*providers.RULES, *catalog.RULES, *credfiles.RULES, *generic.RULES])
+    return RuleSet(
+        [*providers.RULES, *catalog.RULES, *saas.RULES, *credfiles.RULES, *generic.RULES]
+    )

@@ -13,7 +13,7 @@ import re
 
 from leakguard.models import Confidence, Severity
 from leakguard.rules import Check, Context, Rule
-from leakguard.rules.checks import not_example, plausible, sure_near
+from leakguard.rules.checks import in_context, not_example, plausible, sure_near
 from leakguard.rules.providers import _ASSIGN, _L, _R, _R_B64, _R_DASH, _rule
 from leakguard.rules.values import is_word, not_a_secret
 
@@ -87,8 +87,9 @@ def _check_url_password(secret: bytes, line: bytes, context: Context) -> Confide
 
 
 def _azure_sas(secret: bytes, line: bytes, context: Context) -> Confidence | None:
-    # A shared access signature URL carries its version (sv=) and expiry (se=).
-    if b"sv=" not in line and b"se=" not in line:
+    # A shared access signature URL carries its version (sv=) and expiry (se=). A
+    # Logic Apps (Teams workflow) trigger URL is signed too: the URL is the secret.
+    if b"sv=" not in line and b"se=" not in line or b".logic.azure.com" in line:
         return None
     return plausible(secret, line, context)
 
@@ -165,7 +166,8 @@ CLOUDS = [
         "Revoke the grant at myaccount.google.com → Security → Third-party access (or "
         "`gcloud auth revoke`), then sign in again.",
         right=_R_DASH,
-        check=not_example,
+        # "1//0" and 40 characters start one line of random base64 in 17 million
+        check=in_context((b"refresh", b"google", b"oauth", b"token"), bare=None, base=not_example),
     ),
     _rule(
         "gcp-service-account-key",
@@ -370,6 +372,20 @@ CLOUDS = [
         r"[A-Za-z0-9]{12,20}",
         "Disable and delete the AccessKey in the Alibaba Cloud RAM console → Users → the "
         "user → AccessKey, then create a new one.",
+        check=in_context(
+            (
+                b"alibaba",
+                b"aliyun",
+                b"alicloud",
+                b"accesskey",
+                b"access_key",
+                b"access-key",
+                b"ali_",
+                b"ali-",
+                b"oss_",
+                b"oss-",
+            )
+        ),  # fmt: skip
     ),
     _named(
         "alibaba-access-key-secret",
@@ -389,6 +405,9 @@ CLOUDS = [
         r"[A-Za-z0-9]{32}",
         "Disable and delete the key in the Tencent Cloud CAM console → API Keys, then "
         "create a new one.",
+        check=in_context(
+            (b"tencent", b"qcloud", b"secretid", b"secret_id", b"secret-id", b"tccli", b"cos_")
+        ),
     ),
     _prefixed(
         "yandex-api-key",
@@ -972,7 +991,7 @@ SERVICES = [
         "newrelic-license-key",
         "New Relic ingest license key",
         HIGH,
-        rf"{_L}(?P<secret>[a-f0-9]{{36}}NRAL){_R}",
+        rf"{_L}(?P<secret>(?:[a-f0-9]{{36}}|eu01xx[a-f0-9]{{30}})NRAL){_R}",
         ("nral",),
         remediation="Delete it in New Relic → API keys, then create a new ingest license key.",
     ),
@@ -1321,7 +1340,7 @@ SERVICES = [
         "Perplexity API key",
         HIGH,
         "pplx-",
-        r"[A-Za-z0-9]{48}",
+        r"[A-Za-z0-9]{48,64}",
         "Revoke it in Perplexity → Settings → API, then generate a new one.",
     ),
     _prefixed(
@@ -1375,7 +1394,7 @@ DATABASES = [
         "jdbc-password",
         "JDBC URL with a password parameter",
         HIGH,
-        r"(?i)jdbc:[a-z0-9:]+//?[^\s\"'<>]*?[?&;:](?:password|pwd)=(?P<secret>[^&;\s\"'<>]{3,128})",
+        r"(?i)jdbc:[a-z0-9]+:[^\s\"'<>]*?[?&;:](?:password|pwd)=(?P<secret>[^&;\s\"'<>]{3,128})",
         ("jdbc:",),
         remediation=(
             "Change that user's password on the database server and pass credentials to the "

@@ -70,9 +70,92 @@ def plausible(secret: bytes, line: bytes, context: Context) -> Confidence | None
     return Confidence.HIGH
 
 
+def filler_body(secret: bytes) -> bool:
+    """What follows a token's prefix (`glc_`, `sk_live_`, `xoxp-`: up to the last `_`,
+    `-` or `.` in its first 16 characters) is a run someone typed: one character
+    for half of it, a counting or alphabet run, or hardly any distinct characters."""
+    head = max(secret.rfind(sep, 0, 16) for sep in (b"_", b"-", b"."))
+    body = secret[head + 1 :]
+    if head < 0:  # no separator: a prefix made of one character (X's `AAAA…`) is not filler
+        if len(set(body)) == 1:
+            return True
+        body = body.lstrip(body[:1])
+    if len(body) < 12:
+        return False
+    if max(body.count(c) for c in set(body)) * 2 >= len(body):
+        return True
+    lower = body.lower()
+    if any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7)):
+        return True
+    return shannon_entropy(body) < 2.0
+
+
+def placeholder_token(secret: bytes) -> bool:
+    """A provider's token shape filled in by hand (`sk_live_` and a counting run, a
+    documented `EXAMPLE`): what the engine lets no generic rule report either."""
+    return is_filler(secret) or filler_body(secret) or is_documented_example(secret)
+
+
 def not_example(secret: bytes, line: bytes, context: Context) -> Confidence | None:
-    """For structured tokens (base64 of JSON, macaroons) whose bodies may repeat."""
-    return None if is_documented_example(secret) else Confidence.HIGH
+    """For structured tokens (base64 of JSON, macaroons) whose bodies may repeat: only
+    a documented example or a body that is all filler is dropped."""
+    if is_documented_example(secret) or filler_body(secret):
+        return None
+    return Confidence.HIGH
+
+
+def public_id(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+    """For identifiers a provider documents as public (client ids, publishable keys):
+    a low note at most, and nothing for a filler (a numeric id is not one for its few
+    distinct characters)."""
+    lower = secret.lower()
+    if (
+        _REPEATS.search(secret)
+        or any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7))
+        or is_documented_example(secret)
+    ):
+        return None
+    return Confidence.LOW
+
+
+# What comes before an assigned or quoted value: `=`, `:`, `=>`, `(`, `,` or a quote.
+_ASSIGNED = re.compile(rb"""(?:[=:>(,][ \t]*["'`]?|["'`])$""")
+
+
+def in_context(
+    words: tuple[bytes, ...],
+    *,
+    assigned: Confidence | None = Confidence.HIGH,
+    bare: Confidence | None = Confidence.LOW,
+    base: Check = plausible,
+) -> Check:
+    """For a short prefix followed by an open alphabet (`LTAI`, `AP` and a hex digit),
+    which random base64 spells now and then. `base` first; then the token keeps
+    `base`'s confidence where the line names the provider (`words`), gets at most
+    `assigned` where it is assigned or quoted, and at most `bare` otherwise (alone
+    on a line, or among other words). A token glued to `+`, `/` or `=` is a slice
+    of a longer base64 text and is dropped."""
+
+    def check(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        confidence = base(secret, line, context)
+        if confidence is None:
+            return None
+        at = line.find(secret)
+        if at < 0:
+            return confidence
+        before = line[at - 1 : at]
+        after = line[at + len(secret) : at + len(secret) + 1]
+        if before in (b"+", b"/") or after in (b"+", b"/", b"="):
+            return None
+        lower = line.lower()
+        if any(word in lower for word in words):
+            return confidence
+        cap = assigned if _ASSIGNED.search(line[:at].rstrip(b" \t")) else bare
+        if cap is None:
+            return None
+        return cap if cap.rank < confidence.rank else confidence
+
+    return check
 
 
 def valid_if(valid: Callable[[bytes], bool], otherwise: Confidence) -> Check:

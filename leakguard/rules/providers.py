@@ -20,6 +20,7 @@ from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
 from leakguard.rules.checks import (
     github_checksum_ok,
+    in_context,
     not_example,
     plausible,
     sure_near,
@@ -130,7 +131,7 @@ GITHUB = [
         "github-oauth",
         "GitHub OAuth access token (as stored by gh and OAuth apps)",
         CRITICAL,
-        rf"{_L}(?P<secret>gho_[A-Za-z0-9]{{36}}){_R}",
+        rf"{_L}(?P<secret>gho_[A-Za-z0-9]{{36,251}}){_R}",
         ("gho_",),
         remediation=(
             "Revoke the app's access at GitHub → Settings → Applications → Authorized OAuth "
@@ -141,8 +142,9 @@ GITHUB = [
         "github-app-token",
         "GitHub App user-to-server (ghu_) or installation (ghs_) token",
         HIGH,
-        rf"{_L}(?P<secret>gh[us]_[A-Za-z0-9]{{36}}){_R}",
+        rf"{_L}(?P<secret>gh[us]_[A-Za-z0-9]{{36,251}}){_R}",
         ("ghu_", "ghs_"),
+        # 36 characters after the prefix today; a longer one is matched whole, not missed.
         remediation=(
             "Revoke it through the GitHub REST API (DELETE /installation/token) or let it "
             "expire, and mint tokens at run time from the app's private key instead."
@@ -152,7 +154,7 @@ GITHUB = [
         "github-refresh-token",
         "GitHub App refresh token",
         HIGH,
-        rf"{_L}(?P<secret>ghr_(?:[A-Za-z0-9]{{76}}|[A-Za-z0-9]{{36}})){_R}",
+        rf"{_L}(?P<secret>ghr_[A-Za-z0-9]{{36,251}}){_R}",
         ("ghr_",),
         remediation=(
             "Revoke the user's authorization of the app at GitHub → Settings → Applications → "
@@ -164,6 +166,11 @@ GITHUB = [
 # -- GitLab -------------------------------------------------------------------------
 
 
+# A routable token (GitLab 17.x on) ends its base64 payload with `.`, a two-character
+# version and, after an optional `.`, a base-36 length and CRC.
+_ROUTABLE = r"(?:\.[0-9a-z]{2}\.?[0-9a-z]{7,9})?"
+
+
 def _gitlab(
     id: str, description: str, severity: Severity, prefix: str, length: str, remediation: str
 ) -> Rule:
@@ -171,7 +178,7 @@ def _gitlab(
         id,
         description,
         severity,
-        rf"{_L}(?P<secret>{prefix}[A-Za-z0-9_-]{{{length}}}){_R_DASH}",
+        rf"{_L}(?P<secret>{prefix}[A-Za-z0-9_-]{{{length}}}{_ROUTABLE}){_R_DASH}",
         (prefix.lower(),),
         remediation=remediation,
         detect_secrets_type="GitLab Token" if prefix == "glpat-" else None,
@@ -184,7 +191,7 @@ GITLAB = [
         "GitLab personal, project or group access token",
         CRITICAL,
         "glpat-",
-        "20,50",
+        "20,310",
         "Revoke it in GitLab under User settings → Access tokens (or the project's or "
         "group's Settings → Access tokens), then create a new one.",
     ),
@@ -193,7 +200,7 @@ GITLAB = [
         "GitLab deploy token",
         CRITICAL,
         "gldt-",
-        "20,50",
+        "20,310",
         "Revoke it in the project's or group's Settings → Repository → Deploy tokens, "
         "then create a new one.",
     ),
@@ -202,7 +209,7 @@ GITLAB = [
         "GitLab feed token (RSS and calendar feeds)",
         MEDIUM,
         "glft-",
-        "20,50",
+        "20,310",
         "Reset it in GitLab under User settings → Access tokens → Feed token.",
     ),
     _gitlab(
@@ -210,7 +217,7 @@ GITLAB = [
         "GitLab SCIM OAuth token",
         HIGH,
         "glsoat-",
-        "20,50",
+        "20,310",
         "Reset the SCIM token in the group's Settings → SAML SSO.",
     ),
     _gitlab(
@@ -218,7 +225,7 @@ GITLAB = [
         "GitLab runner authentication token",
         HIGH,
         "glrt-",
-        "20,50",
+        "20,310",
         "Reset the runner's authentication token in Settings → CI/CD → Runners, or delete "
         "the runner and register it again.",
     ),
@@ -236,7 +243,7 @@ GITLAB = [
         "GitLab CI/CD job token",
         MEDIUM,
         "glcbt-",
-        "20,50",
+        "20,310",
         "A job token lives as long as its job: cancel the job if it still runs, and keep "
         "logs and artifacts from recording the token.",
     ),
@@ -512,7 +519,14 @@ REGISTRIES = [
             "Change the user's password in Artifactory (which invalidates its encrypted "
             "form), then use a scoped access token instead."
         ),
-        check=_artifactory_password,
+        # AP and a hex digit start one line in 16 000 of random base64: only a line that
+        # names Artifactory or a password makes it one.
+        check=in_context(
+            (b"artifactory", b"jfrog", b"password", b"passwd", b"pwd", b"x-jfrog-art-api"),
+            assigned=Confidence.LOW,
+            bare=None,
+            base=_artifactory_password,
+        ),
     ),
     _rule(
         "pulumi-access-token",

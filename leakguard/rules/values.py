@@ -106,6 +106,21 @@ KNOWN_EXAMPLES = frozenset({
     "e6f6e780c47f56496cc497b3e306159fa5900e3f7b7813909fc33243d4c99df4",
     "2c3b6ecb5a3758f5aa56b3bee7ada66a64fd28cce7f8c556acfec0387182d1bc",
     "f4187ad2496a8677d47a16af2727e8304921b6bd39b8533bfc12ed01ad461a61",
+    # Kubernetes documentation's Secret examples (concepts/configuration/secret,
+    # tasks/inject-data-application, kubectl create secret): each password as
+    # written and in the base64 a `data:` entry holds.
+    "13fe7a38a57c46053ee3a4716358619ff37ebc5674976f1a09fc189be5a3e5dd",
+    "a7b580d711ef2807c7f11d881a1e7ff8a68c7e7d4e7c14e217bc9c522e3678ba",
+    "28d296be3bf525f09d97eb59dee8b3fd1d69b85b6bc085752c653a51ccdd0a53",
+    "d9f5032d168bd639078a4780792a40d202f926b25b4aea573a166aba3c4a737b",
+    "a95c3cc2e3e2c66c96e00ddc5a72590aaef332aa00e0d3d79c987ce6677cbe5a",
+    "85cf2543739fe8f330816604f68cccbc40e79af18bb86c5b85faab668993e0d4",
+    "565a3ae0b1149cc8f1339ce7b316e3cb94776ab92db0380b1ade1082a71882f5",
+    "8b2b38c3708a9b79f39175da4587c238bf060172229baa7372f3b7dca10dce34",
+    # HTTP Basic authentication's example in RFC 7617 (and RFC 2617, MDN): the
+    # decoded user:password and the header's base64.
+    "e30592c37ff33ddbcf5bca999e379f4a73dcab070892bddee33aae1d4a02e413",
+    "cf4d418ed3de92d71f767db5391d5a2dacd40e1ce49e75d1137e2ecf4982d844",
     # Earlier entries: AWS's IAM user guide keys, jwt.io's sample token, Stripe's
     # docs test keys, "hunter2".
     "1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3",

@@ -3,6 +3,7 @@ real `docker build`), and the credential files a broad COPY would bake in."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -149,6 +150,24 @@ def test_context_command(tmp_path, capsys):
     compose.write_text("services:\n  web:\n    build: .\n")
     (tmp_path / ".dockerignore").unlink()
     assert main(["context", str(compose)]) == 1
+
+
+def test_a_copied_credential_file_shows_no_secret_and_its_fingerprint_names_it(tmp_path):
+    """The finding is about the file being there: under --show-secrets it has no
+    `secret` (the file name is not one), and its fingerprint hashes `context:<path>`."""
+    make_tree(tmp_path, files=[".npmrc", "app.py"], ignore=None,
+              dockerfile="FROM alpine\nCOPY . /app\n")  # fmt: skip
+    out = tmp_path / "r.json"
+    for fmt in ("json", "text", "sarif"):
+        argv = ["context", str(tmp_path), "-f", fmt, "-o", str(out), "--show-secrets"]
+        assert main(argv) == 1
+        if fmt == "json":
+            [finding] = json.loads(out.read_text())["findings"]
+            assert finding["rule_id"] == "dockerfile-context-credential-file"
+            assert "secret" not in finding
+            assert finding["fingerprint"] == hashlib.sha256(b"context:.npmrc").hexdigest()
+        else:
+            assert out.read_text().count(".npmrc") >= 1
 
 
 # -- against the real docker build -------------------------------------------------------

@@ -816,7 +816,12 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one table
     add(prefixed("huggingface-org-token", "api_org_", 34, LETTERS, wrong_prefix="api_orx_"))
     add(prefixed("replicate-api-token", "r8_", 37, wrong_prefix="r9_"))
     add(prefixed("groq-api-key", "gsk_", 52, wrong_prefix="gsx_"))
-    add(prefixed("perplexity-api-key", "pplx-", 48, wrong_prefix="pplz-"))
+    add(prefixed("perplexity-api-key", "pplx-", 48, wrong_prefix="pplz-", exact=False))
+    add(
+        custom(
+            "perplexity-api-key", [(f"PPLX_KEY={(px := 'pplx-' + r(56))}", px)], ["k=pplx-" + r(65)]
+        )
+    )
     add(prefixed("xai-api-key", "xai-", 80, wrong_prefix="xaj-"))
     ls = "lsv2_pt_" + r(32, HEX) + "_" + r(10, HEX)
     add(
@@ -870,6 +875,7 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one table
             "jdbc-password",
             [
                 (f"jdbc:postgresql://db:5432/app?user=app&password={pw3}", pw3),
+                (f"jdbc:oracle:thin:@db:1521:ORCL;user=app;password={(pw5 := r(12))}", pw5),
                 (
                     f'url = "jdbc:sqlserver://db:1433;databaseName=x;user=sa;password={(pw4 := r(14))}"',  # noqa: E501
                     pw4,

@@ -13,10 +13,12 @@ from leakguard.rules import Context
 from leakguard.rules.checks import (
     base62,
     crc32_base62,
+    filler_body,
     github_checksum_ok,
     is_filler,
     plausible,
 )
+from tests.conftest import fake
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -71,3 +73,12 @@ def test_documented_examples_are_not_secrets() -> None:
     value = b"AKIA" + b"IOSFODNN7" + b"EXAMPLE"
     assert plausible(value, b"", Context()) is None
     assert plausible(b"AKIA" + b"IOSFODNN7" + b"EXAMPLX", b"", Context()) is Confidence.HIGH
+
+
+def test_filler_body_looks_past_the_prefix() -> None:
+    assert filler_body(b"glc_" + b"x" * 40)
+    assert filler_body(b"sk_live_" + b"1234567890" * 3)
+    assert not filler_body(b"glc_" + fake("", 40, seed=3).encode())
+    # a prefix of one repeated character (X's bearer tokens) is not the filler
+    assert not filler_body(b"A" * 22 + fake("", 30, seed=4).encode())
+    assert filler_body(b"A" * 60)

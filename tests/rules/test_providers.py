@@ -146,8 +146,9 @@ def _cases() -> list[Case]:
             ),
         )
     )
-    add(prefixed("github-oauth", "gho_", 36, wrong_prefix="ghz_"))
-    add(prefixed("github-app-token", "ghs_", 36, wrong_prefix="ghx_"))
+    add(prefixed("github-oauth", "gho_", 36, wrong_prefix="ghz_", exact=False))
+    add(prefixed("github-app-token", "ghs_", 36, wrong_prefix="ghx_", exact=False))
+    add(Case("github-app-token", (Hit(f"T={(t := 'ghs_' + r(90))}", t),), ("T=ghs_" + r(252),)))
     add(
         Case(
             "github-app-token",
@@ -155,7 +156,7 @@ def _cases() -> list[Case]:
             (),
         )
     )
-    add(prefixed("github-refresh-token", "ghr_", 36, wrong_prefix="gh_r_"))
+    add(prefixed("github-refresh-token", "ghr_", 36, wrong_prefix="gh_r_", exact=False))
     add(Case("github-refresh-token", (Hit(f"refresh_token={(t := 'ghr_' + r(76))}", t),), ()))
     fine = "github_pat_" + r(22) + "_" + r(59)
     fine2 = "github_pat_" + r(22) + "_" + r(59)
