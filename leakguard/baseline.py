@@ -25,7 +25,7 @@ from typing import Any
 
 from leakguard import __version__
 from leakguard.errors import BaselineError
-from leakguard.fsutil import atomic_write, open_regular
+from leakguard.fsutil import atomic_write, open_regular, private_mode
 from leakguard.models import Finding, Surface
 
 FORMAT = "leakguard-baseline"
@@ -136,7 +136,10 @@ class Baseline:
             "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "entries": [e.to_json() for e in self.entries],
         }
-        atomic_write(path, (json.dumps(doc, indent=2) + "\n").encode())
+        try:  # 0600: it says where secrets live
+            atomic_write(path, (json.dumps(doc, indent=2) + "\n").encode(), mode=private_mode())
+        except OSError as e:
+            raise BaselineError(f"cannot write {path}: {e.strerror}") from e
 
     @classmethod
     def load(cls, path: Path) -> Baseline:

@@ -247,10 +247,10 @@ def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool
     if output is None:
         click.echo(text, nl=False)
     else:
-        from leakguard.fsutil import atomic_write
+        from leakguard.fsutil import atomic_write, private_mode
 
-        try:
-            atomic_write(output, text.encode(), mode=0o600 if show_secrets else None)
+        try:  # 0600 (or what a stricter umask allows): it says where secrets live
+            atomic_write(output, text.encode(), mode=private_mode())
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
     if fmt != "text" or output is not None:

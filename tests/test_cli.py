@@ -330,3 +330,60 @@ def test_since_takes_dates_git_reads_exactly(tmp_path):
     # before 1973 git does not read @EPOCH: such a date means the whole history
     for whole in ("1970-01-01", "@0", "60 years ago", "0001-01-01"):
         assert parse_since(whole) is None, whole
+
+
+# -- where reports and baselines go ------------------------------------------------
+
+
+def test_reports_and_baselines_are_private_whatever_the_format(tmp_path, leaky_tree):
+    old = os.umask(0o022)
+    try:
+        for fmt in ("text", "json", "sarif"):
+            report = tmp_path / f"r.{fmt}"
+            assert run("scan", "-f", fmt, "-o", str(report), str(leaky_tree))[0] == 1
+            assert report.stat().st_mode & 0o777 == 0o600, fmt
+        baseline = tmp_path / "baseline.json"
+        assert run("baseline", "create", "-o", str(baseline), str(leaky_tree))[0] == 0
+        assert baseline.stat().st_mode & 0o777 == 0o600
+        baseline.chmod(0o644)
+        assert run("baseline", "update", "-b", str(baseline), str(leaky_tree))[0] == 0
+        assert baseline.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device needs root")
+def test_output_to_a_device_node_writes_through_it_and_keeps_the_node(tmp_path, leaky_tree):
+    import stat
+
+    null = tmp_path / "null"  # a copy of /dev/null's node: the real one is never touched
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    before = os.lstat(null)
+    code, out, err = run("scan", "-f", "json", "-o", str(null), str(leaky_tree))
+    assert code == 1 and out == "" and "3 finding(s)" in err
+    after = os.lstat(null)
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == os.makedev(1, 3)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["null", "proj"]
+
+
+def test_output_to_a_fifo_without_a_reader_is_a_one_line_error_not_a_hang(tmp_path, leaky_tree):
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "leakguard", "scan", "-o", str(fifo), str(leaky_tree)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.USAGE
+    assert f"leakguard: error: cannot write {fifo}: a FIFO that no process is reading" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+
+
+def test_output_through_a_symlink_writes_its_target(tmp_path, leaky_tree):
+    (tmp_path / "reports").mkdir()
+    link = tmp_path / "latest.json"
+    link.symlink_to("reports/scan.json")
+    assert run("scan", "-f", "json", "-o", str(link), str(leaky_tree))[0] == 1
+    assert link.is_symlink()
+    assert json.loads((tmp_path / "reports" / "scan.json").read_text())["tool"] == "leakguard"

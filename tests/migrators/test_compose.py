@@ -84,6 +84,8 @@ def test_apply_keeps_every_other_byte_and_a_second_run_has_nothing_to_do(
     manifest = (project / "leakguard-secrets.toml").read_text()
     assert "compose:docker-compose.yml:db:POSTGRES_PASSWORD" in manifest
     assert PASSWORD not in manifest and GITHUB_PAT not in manifest
+    # it holds no value, but says where every secret lives: private, as they are
+    assert stat.S_IMODE((project / "leakguard-secrets.toml").stat().st_mode) == 0o600
 
     again = leakguard("migrate", "--apply", str(project))
     assert again.code == 0 and "moved 0 secret(s); wrote 0 file(s)" in again.err
