@@ -42,7 +42,7 @@ class State:
             path = self.config_path
             if path is None:
                 start = next((p for p in paths if p != "-"), ".")
-                path = find_config(Path(start).resolve())
+                path = find_config(Path(os.path.realpath(start)))  # a link loop: no raise
             self._config = load_config(path)
         return self._config
 
@@ -258,8 +258,10 @@ def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool
 
 
 def summary_to_stderr(result: ScanResult) -> None:
+    from leakguard.formats import printable
+
     for skipped in result.skipped[:20]:
-        click.echo(f"leakguard: skipped {skipped.target}: {skipped.reason}", err=True)
+        click.echo(f"leakguard: skipped {printable(skipped.target)}: {skipped.reason}", err=True)
     if len(result.skipped) > 20:
         click.echo(f"leakguard: ... and {len(result.skipped) - 20} more skipped", err=True)
     stats = result.stats
@@ -413,7 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeakguardError as e:
         if verbose:
             log.exception("error")
-        click.echo(f"leakguard: error: {e.message}", err=True)
+        from leakguard.formats import printable
+
+        click.echo(f"leakguard: error: {printable(e.message)}", err=True)
         if e.hint:
             click.echo(f"  hint: {e.hint}", err=True)
         return int(e.exit_code)

@@ -375,7 +375,8 @@ def test_output_to_a_fifo_without_a_reader_is_a_one_line_error_not_a_hang(tmp_pa
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == ExitCode.USAGE
-    assert f"leakguard: error: cannot write {fifo}: a FIFO that no process is reading" in done.stderr
+    message = f"leakguard: error: cannot write {fifo}: a FIFO that no process is reading"
+    assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert os.path.exists(fifo) and not os.path.isfile(fifo)
 
@@ -387,3 +388,22 @@ def test_output_through_a_symlink_writes_its_target(tmp_path, leaky_tree):
     assert run("scan", "-f", "json", "-o", str(link), str(leaky_tree))[0] == 1
     assert link.is_symlink()
     assert json.loads((tmp_path / "reports" / "scan.json").read_text())["tool"] == "leakguard"
+
+
+# -- hostile input: a one-line message and exit 3, the rest of the report intact --------
+
+
+def test_a_symlink_loop_as_a_path_is_reported_not_an_internal_error(tmp_path, leaky_tree):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    (leaky_tree / "app" / "loop").symlink_to("loop")  # and one inside the tree
+    for fmt in ("text", "json"):
+        code, out, err = run("scan", "-f", fmt, str(tmp_path / "a"), str(leaky_tree))
+        assert code == ExitCode.UNREADABLE, err
+        assert "internal error" not in err
+        assert "github-pat" in out and "stripe-secret-key" in out  # the rest of the report
+    doc = json.loads(out)
+    [skipped] = [s for s in doc["skipped"] if s["error"]]
+    assert skipped["target"] == str(tmp_path / "a")
+    assert skipped["reason"] == "too many levels of symbolic links"
+
