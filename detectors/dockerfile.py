@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from leakguard import safejson
 from leakguard.errors import TargetUnreadable
 from leakguard.fsutil import open_regular
 from leakguard.models import (
@@ -396,7 +397,7 @@ def _read_heredoc(
 
 def _json_words(base: Instruction, rest: str) -> list[Word] | None:
     try:
-        value = json.loads(rest)
+        value = safejson.loads(rest)
     except ValueError:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -1060,7 +1061,7 @@ def _command_credentials(state: _Scan, ins: Instruction) -> list[Finding]:
             m = re.search(r"(?i)(?:^|\s)CMD\s+(.*)", text, re.S)
             text = m.group(1) if m else ""
         try:
-            value = json.loads(text) if text.lstrip().startswith("[") else None
+            value = safejson.loads(text) if text.lstrip().startswith("[") else None
         except ValueError:
             value = None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leakguard import __version__
+from leakguard import __version__, safejson
 from leakguard.errors import BaselineError
 from leakguard.fsutil import atomic_write, open_regular, private_mode
 from leakguard.models import Finding, Surface
@@ -215,7 +215,7 @@ def _known(raw: Any) -> dict[str, Any]:
 def _read_json(path: Path) -> Any:
     try:
         with open_regular(path) as fh:
-            return json.loads(fh.read())
+            return safejson.loads(fh.read())
     except FileNotFoundError:
         hint = "create one with `leakguard baseline create`"
         raise BaselineError(f"baseline {path} does not exist", hint=hint) from None

@@ -169,8 +169,8 @@ def managed_secret_files(folder: str) -> frozenset[str]:
     try:
         with open(os.path.join(folder, SECRETS_MANIFEST), "rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return frozenset()
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
+        return frozenset()  # RecursionError: arrays nested without end
     tables = data.get("secrets")
     if not isinstance(tables, dict):
         return frozenset()

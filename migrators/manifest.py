@@ -55,6 +55,8 @@ def load(root: Path, text: str | None = None) -> dict[str, Entry]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path} is not valid TOML: {e}") from e
+    except RecursionError:  # the parser recurses once per nested array or table
+        raise UsageError(f"{path} is not valid TOML: nested too deep") from None
     out = {}
     for name, table in (data.get("secrets") or {}).items():
         if not isinstance(table, dict) or not isinstance(table.get("file", ""), str):

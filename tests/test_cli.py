@@ -407,3 +407,27 @@ def test_a_symlink_loop_as_a_path_is_reported_not_an_internal_error(tmp_path, le
     assert skipped["target"] == str(tmp_path / "a")
     assert skipped["reason"] == "too many levels of symbolic links"
 
+
+def test_toml_nested_without_end_is_bad_input_not_an_internal_error(tmp_path, leaky_tree):
+    deep = "a = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    (leaky_tree / "leakguard-secrets.toml").write_text(deep)  # a manifest lists nothing
+    code, out, err = run("scan", "--no-baseline", str(leaky_tree))
+    assert code == ExitCode.FINDINGS, err
+    assert "github-pat" in out
+    (leaky_tree / ".leakguard.toml").write_text(deep)
+    code, out, err = run("scan", "--no-baseline", str(leaky_tree))
+    assert code == ExitCode.USAGE
+    config = leaky_tree / ".leakguard.toml"
+    assert err == f"leakguard: error: {config}: not valid TOML: nested too deep\n"
+
+
+def test_a_token_whose_json_is_nested_without_end_does_not_stop_the_scan(leaky_tree):
+    import base64
+
+    header = base64.urlsafe_b64encode(b'{"alg":' + b"[" * 1200 + b"]" * 1200 + b"}").rstrip(b"=")
+    body = base64.urlsafe_b64encode(b'{"sub":"1234567890"}').rstrip(b"=")
+    sig = "c2lnbmF0dXJl" * 2
+    (leaky_tree / "token.txt").write_text(f"t = {header.decode()}.{body.decode()}.{sig}\n")
+    code, out, err = run("scan", "--no-baseline", str(leaky_tree))
+    assert code == ExitCode.FINDINGS, err
+    assert "github-pat" in out and "stripe-secret-key" in out

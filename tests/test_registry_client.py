@@ -432,3 +432,21 @@ def test_manifest_and_streamed_blob_are_verified(pushed):
     assert blob.verified and sha256_digest(data) == layer
     with pytest.raises(RegistryError, match="not found"):
         client.manifest("client/r0", "nope")
+
+
+def test_json_nested_without_end_from_a_registry_or_a_docker_config_is_bad_input(
+    fake_registry, docker_config
+):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    (docker_config / "config.json").write_bytes(b'{"auths": ' + deep + b"}")
+    assert credentials_for(fake_registry.host) is None  # ignored with a warning, as docker does
+    _image(fake_registry)
+    fake_registry.manifests["team/app:deep"] = (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        b'{"schemaVersion": 2, "layers": ' + deep + b"}",
+    )
+    code, out, err = run("image", "--no-cache", f"docker://{fake_registry.host}/team/app:deep")
+    assert code == 3, err
+    assert "manifest is not JSON" in err and "internal error" not in err
+    code, out, err = run("image", "--no-cache", f"docker://{fake_registry.host}/team/app:1")
+    assert code == 1 and "/app/.env" in out, err

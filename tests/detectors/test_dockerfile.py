@@ -308,6 +308,20 @@ def test_scan_routes_dockerfiles_and_reports_bad_ones_with_exit_3(tmp_path, caps
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("instruction", ["CMD", "ENTRYPOINT", "HEALTHCHECK CMD", "RUN"])
+def test_an_exec_form_nested_without_end_is_read_as_a_shell_form(tmp_path, capsys, instruction):
+    deep = "[" * 200_000 + "]" * 200_000
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM alpine\n{instruction} {deep}\nENV GH_TOKEN={GITHUB_PAT}\n")
+    out = tmp_path / "report.json"
+    code = main(["scan", str(dockerfile), "-f", "json", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "internal error" not in err
+    [finding] = json.loads(out.read_text())["findings"]
+    assert finding["location"]["line"] == 3
+
+
 def test_sample_dockerfile_is_read_as_a_dockerfile(engine):
     root = os.path.join(os.path.dirname(__file__), "..", "..", "samples")
     with open(os.path.join(root, "Dockerfile"), "rb") as fh:

@@ -828,3 +828,67 @@ def test_a_missing_layer_blob_is_reported_and_the_other_layers_scanned(engine, t
     (blobs / first.split(":")[1]).unlink()
     code, out, err = run("image", "--no-cache", f"oci:{folder}:v1")
     assert code == 3 and "/b.env" in out and "is missing" in out, out + err
+
+
+@dataclass
+class HostileConfig(Spec):
+    """A spec whose config is replaced by hand-made bytes."""
+
+    raw: bytes = b""
+
+    def config(self) -> bytes:
+        return self.raw
+
+
+DEEP = 200_000
+
+
+def test_a_config_nested_without_end_is_reported_and_the_layers_still_scanned(tmp_path):
+    deep = b"[" * DEEP + b"]" * DEEP
+    spec = HostileConfig(layers=LEAKY.layers, raw=b'{"config": {"Labels": {"x": ' + deep + b"}}}")
+    for ref in (
+        f"docker-archive:{write_archive(tmp_path / 'deep.tar', spec)}",
+        f"oci:{write_oci(tmp_path / 'oci', spec)}:v1",
+    ):
+        for fmt in ("text", "json"):
+            code, out, err = run("image", "--no-cache", "-f", fmt, ref)
+            assert code == 3, (ref, err)
+            assert "internal error" not in err and "Traceback" not in err
+        report = json.loads(out)
+        assert {f["location"]["path"] for f in report["findings"]} >= {"/app/keep.py"}
+        [skipped] = report["skipped"]
+        assert skipped["reason"] == "not JSON: nested more than 100 levels deep"
+
+
+def test_a_config_of_the_wrong_shapes_is_read_as_far_as_it_goes(tmp_path):
+    raw = json.dumps(
+        {
+            "config": {
+                "Env": f"STRIPE_KEY={STRIPE_KEY}",
+                "Labels": ["x"],
+                "Healthcheck": {"Test": 3},
+            },
+            "history": [1, None, {"created_by": f"/bin/sh -c echo {GITHUB_PAT}"}],
+            "rootfs": {"diff_ids": 7},
+        }
+    ).encode()
+    path = write_archive(tmp_path / "odd.tar", HostileConfig(layers=LEAKY.layers, raw=raw))
+    code, out, err = run("image", "--no-cache", "-f", "json", f"docker-archive:{path}")
+    assert code == 1, err
+    paths = {f["location"]["path"] for f in json.loads(out)["findings"]}
+    assert {"ENV STRIPE_KEY", "/app/keep.py"} <= paths
+    assert any(p.startswith("history[2]") for p in paths)
+
+
+def test_a_manifest_nested_without_end_is_one_line_and_exit_3(tmp_path):
+    path = tmp_path / "deep.tar"
+    with tarfile.open(path, "w") as tar:
+        data = b'[{"Config": "c.json", "X": ' + b"[" * DEEP + b"]" * DEEP + b"}]"
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    code, out, err = run("image", "--no-cache", f"docker-archive:{path}")
+    assert code == 3
+    assert err.strip().splitlines()[0] == (
+        f"leakguard: error: {path}: manifest.json is not JSON: nested more than 100 levels deep"
+    )

@@ -205,3 +205,20 @@ def test_after_migrating_a_rescan_of_the_project_passes_over_the_secret_files(tm
     after, skipped = found()
     assert len(before - after) >= 4  # the Dockerfile's and Compose file's secrets moved out
     assert skipped and all(not s["error"] and "/secrets/" in s["target"] for s in skipped)
+
+
+def test_a_compose_file_nested_without_end_is_left_alone_with_a_reason(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    root = tmp_path / "deep"
+    root.mkdir()
+    deep = "".join("  " * (i + 3) + "- \n" for i in range(5000))
+    (root / "docker-compose.yml").write_text(
+        "services:\n  db:\n    image: postgres:16\n    environment:\n"
+        f"      POSTGRES_PASSWORD: {PASSWORD}\n    labels:\n{deep}"
+    )
+    before = tree_hashes(root)
+    run = leakguard("migrate", "--apply", str(root))
+    assert run.code == 1, run.err
+    assert "not valid YAML (nested too deep)" in run.err and "internal error" not in run.err
+    assert tree_hashes(root) == before
