@@ -27,6 +27,7 @@ import os
 import posixpath
 import re
 import sqlite3
+import stat
 import tarfile
 import time
 import zlib
@@ -1473,6 +1474,18 @@ class LayerCache:
     def __init__(self, path: Path, version: str):
         self.path = path
         self.version = version
+        try:
+            # SQLite would put its journal beside a device or FIFO, and the chmod
+            # below would change a device's permissions: a cache is a file.
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise TargetUnreadable(
+                    f"layer cache {path}: not a regular file",
+                    hint="give the path of a file, or pass --no-cache",
+                )
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise TargetUnreadable(f"layer cache {path}: {e.strerror}") from e
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

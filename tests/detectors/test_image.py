@@ -452,6 +452,31 @@ def test_layer_cache_files_are_private_even_under_umask_0(engine, tmp_path, monk
     assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_layer_cache_that_is_not_a_regular_file_is_refused_untouched(tmp_path, kind):
+    import stat
+
+    if kind == "device" and os.geteuid() != 0:
+        pytest.skip("mknod of a device needs root")
+    node = tmp_path / kind
+    if kind == "device":  # a copy of /dev/null's node: the real one is never touched
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        os.mkfifo(node)
+    before = os.lstat(node)
+    archive = write_archive(tmp_path / "a.tar", LEAKY)
+    code, out, err = run("image", "--cache", str(node), f"docker-archive:{archive}")
+    assert code == 3
+    assert err.splitlines()[0] == f"leakguard: error: layer cache {node}: not a regular file"
+    after = os.lstat(node)
+    assert (after.st_ino, after.st_mode, after.st_rdev) == (
+        before.st_ino,
+        before.st_mode,
+        before.st_rdev,
+    )
+    assert sorted(os.listdir(tmp_path)) == ["a.tar", kind]  # no journal beside it
+
+
 def test_cli_json_report_and_no_secrets_in_output(tmp_path):
     path = write_archive(tmp_path / "a.tar", LEAKY)
     code, out, err = run(
