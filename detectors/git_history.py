@@ -190,7 +190,7 @@ class _Blobs:
                 env=_git_env(),
             )  # fmt: skip
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(sha.encode() + b"\n")
+        self._proc.stdin.write(sha.encode("utf-8", "surrogateescape") + b"\n")  # REV:PATH
         self._proc.stdin.flush()
         header = self._proc.stdout.readline().split()
         if len(header) != 3:
@@ -553,7 +553,9 @@ def _unquote_prefix(raw: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def _path(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
+    # A byte that is not UTF-8 is kept (as a surrogate escape), not replaced: the
+    # path still names the file in HEAD, and reports show the byte as \xNN.
+    return raw.decode("utf-8", "surrogateescape")
 
 
 # -- entry points ----------------------------------------------------------------
