@@ -85,7 +85,9 @@ def private_mode() -> int:
     return 0o600 & ~umask()
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, mode: int | None = None, follow_links: bool = True
+) -> None:
     """Write `data` to `path` so that no reader ever sees half of it.
 
     A regular file (or a new one) is written through a temp file and a rename;
@@ -94,9 +96,13 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     is replaced, the link stays a link. A character device (`/dev/null`, a
     terminal) or a FIFO is written in place, never replaced; a FIFO that no
     process reads is refused rather than waited on. Anything else (a folder,
-    a socket, a block device) is refused with an OSError.
+    a socket, a block device) is refused with an OSError, and so is a symlink
+    when `follow_links` is false (a path leakguard chose, not one the user
+    named: a planted link must not send a secret elsewhere).
     """
     path = Path(path)
+    if not follow_links and os.path.islink(path):
+        raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path))
     try:
         st: os.stat_result | None = os.stat(path)  # through links: what would be written
     except FileNotFoundError:

@@ -346,7 +346,7 @@ def write_secret_files(
             backups.append((path.parent, None, _DIR))  # made here: removed on restore
         _backup(path, backups)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write(path, data, mode=0o600)
+        atomic_write(path, data, mode=0o600, follow_links=False)
 
 
 def _backup(path: Path, backups: list[tuple[Path, bytes | None, int | None]]) -> None:

@@ -128,3 +128,11 @@ def test_private_mode_is_0600_unless_the_umask_is_stricter(tmp_path: Path) -> No
         assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o400
     finally:
         os.umask(old)
+
+
+def test_atomic_write_can_refuse_to_follow_a_link(tmp_path: Path) -> None:
+    link = tmp_path / "secret"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError, match="a symbolic link, not followed"):
+        atomic_write(link, b"value", mode=0o600, follow_links=False)
+    assert link.is_symlink() and not (tmp_path / "elsewhere").exists()

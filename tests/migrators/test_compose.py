@@ -222,3 +222,19 @@ def test_a_compose_file_nested_without_end_is_left_alone_with_a_reason(
     assert run.code == 1, run.err
     assert "not valid YAML (nested too deep)" in run.err and "internal error" not in run.err
     assert tree_hashes(root) == before
+
+
+def test_a_symlink_planted_where_a_local_secret_file_goes_is_refused(
+    project: Path, tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    (project / "secrets").mkdir(mode=0o700)
+    elsewhere = tmp_path / "elsewhere" / "postgres_password"
+    elsewhere.parent.mkdir()
+    (project / "secrets" / "postgres_password").symlink_to(elsewhere)
+    before = tree_hashes(project)
+    run = leakguard("migrate", "--apply", str(project))
+    assert run.code == 4, run.err
+    assert "a symbolic link, not followed; every file was put back as it was" in run.err
+    assert not elsewhere.exists() and list(elsewhere.parent.iterdir()) == []
+    assert tree_hashes(project) == before
+    assert PASSWORD not in run.out + run.err
