@@ -399,9 +399,42 @@ def rules(state: State, fmt: str) -> ExitCode:
 # -- entry point ----------------------------------------------------------------
 
 
+def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
+    """An encoding error handler: a byte that was not UTF-8 in a name (a surrogate
+    escape) is written as `\\xNN`, as the report formats show it; any other
+    character the stream cannot take as a backslash escape."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), exc.end
+
+
+def _escape_names_in_output() -> None:
+    """Messages, plans and listings name files whose names may hold bytes that are
+    not UTF-8: written as `\\xNN` instead of failing (a UTF-8 terminal) or
+    passing raw bytes through (a C locale)."""
+    import codecs
+
+    codecs.register_error("leakguard.escape", _escape_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="leakguard.escape")
+            except (OSError, ValueError):  # pragma: no cover - a stream that will not
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every outcome becomes one of the documented exit codes."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    _escape_names_in_output()
     try:
         rv = cli.main(args=argv, prog_name="leakguard", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -173,8 +173,8 @@ def managed_secret_files(folder: str) -> frozenset[str]:
     import tomllib
 
     try:
-        with open(os.path.join(folder, SECRETS_MANIFEST), "rb") as fh:
-            data = tomllib.load(fh)
+        with open_regular(os.path.join(folder, SECRETS_MANIFEST)) as fh:  # a FIFO: no hang
+            data = tomllib.loads(fh.read().decode("utf-8", "surrogateescape"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return frozenset()  # RecursionError: arrays nested without end
     tables = data.get("secrets")

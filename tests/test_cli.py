@@ -431,3 +431,30 @@ def test_a_token_whose_json_is_nested_without_end_does_not_stop_the_scan(leaky_t
     code, out, err = run("scan", "--no-baseline", str(leaky_tree))
     assert code == ExitCode.FINDINGS, err
     assert "github-pat" in out and "stripe-secret-key" in out
+
+
+def test_a_fifo_named_like_the_secrets_manifest_hangs_nothing(tmp_path, leaky_tree):
+    os.mkfifo(leaky_tree / "leakguard-secrets.toml")  # no process ever writes to it
+    for args in (["scan", "--no-baseline"], ["migrate"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "leakguard", *args, str(leaky_tree)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == ExitCode.FINDINGS, done.stderr
+        assert "internal error" not in done.stderr
+
+
+def test_a_folder_name_that_is_not_utf8_survives_migrate_and_its_manifest(tmp_path):
+    root = tmp_path / "proj"
+    app = os.path.join(os.fsencode(root), b"app\xff")
+    os.makedirs(app)
+    token = "npm" + "_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    with open(os.path.join(app, b"Dockerfile"), "w") as fh:
+        fh.write(f"FROM alpine\nARG NPM_TOKEN={token}\nRUN echo $NPM_TOKEN > /x\n")
+    assert run("migrate", "--apply", str(root))[0] == ExitCode.CLEAN
+    code, out, err = run("secrets", "docker-flags", cwd=root)
+    assert code == ExitCode.CLEAN, err
+    assert out.split() == [f"--secret=id=npm_token,src={root / 'secrets' / 'npm_token'}"]
+    code, out, err = run("scan", "--no-baseline", "-f", "json", str(root))
+    assert code == ExitCode.CLEAN, out
+    assert token not in out + err
