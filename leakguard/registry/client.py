@@ -353,9 +353,9 @@ class RegistryClient:
         if response.status_code != 200:
             raise _http_error(response.status_code, f"token for {scope or self.host}", self)
         try:
-            body = response.json()
+            body = safejson.loads(response.content)
             token = body.get("token") or body.get("access_token")
-        except ValueError:
+        except (ValueError, AttributeError):  # not JSON, or not an object
             token = None
         if not token:
             raise RegistryError(f"{self.host}: the token service sent no token")
@@ -450,12 +450,13 @@ class RegistryClient:
             pages += 1
             response = self.request("GET", next_path, scope=scope)
             try:
-                body = response.json()
+                body = safejson.loads(response.content)
             except ValueError:
                 raise RegistryError(f"{self.host}{next_path}: response is not JSON") from None
             finally:
                 response.close()
-            yield from (str(x) for x in (body.get(key) or []))
+            items = body.get(key) if isinstance(body, dict) else None
+            yield from (str(x) for x in (items if isinstance(items, list) else []))
             link = response.headers.get("Link", "")
             match = re.match(r"\s*<([^>]+)>", link)
             next_path = match.group(1) if match else None
