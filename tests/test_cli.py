@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from leakguard.cli import cli, main
 from leakguard.errors import ExitCode
-from tests.conftest import GITHUB_PAT, PASSWORD, STRIPE_KEY
+from tests.conftest import GITHUB_PAT, PASSWORD, STRIPE_KEY, fake
 
 
 def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> tuple[int, str, str]:
@@ -448,7 +448,7 @@ def test_a_folder_name_that_is_not_utf8_survives_migrate_and_its_manifest(tmp_pa
     root = tmp_path / "proj"
     app = os.path.join(os.fsencode(root), b"app\xff")
     os.makedirs(app)
-    token = "npm" + "_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    token = fake("npm" + "_", 36, seed=21)
     with open(os.path.join(app, b"Dockerfile"), "w") as fh:
         fh.write(f"FROM alpine\nARG NPM_TOKEN={token}\nRUN echo $NPM_TOKEN > /x\n")
     assert run("migrate", "--apply", str(root))[0] == ExitCode.CLEAN
