@@ -110,8 +110,8 @@ def atomic_write(
     if st is not None and not stat.S_ISREG(st.st_mode):
         _write_in_place(path, st, data)
         return
-    if st is not None and Path(os.path.abspath(path)).parts[1:2] in (("dev",), ("proc",)):
-        _write_in_place(path, st, data)  # /dev/stdout, /dev/fd/N: a descriptor someone opened
+    if st is not None and _names_a_descriptor(path):
+        _write_in_place(path, st, data)  # a file the shell opened: `-o /dev/stdout > f`
         return
     target = Path(os.path.realpath(path))  # a link's target: the link stays a link
     current = None if st is None else stat.S_IMODE(st.st_mode)
@@ -130,6 +130,15 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _names_a_descriptor(path: Path) -> bool:
+    """/dev/stdout, /dev/stderr, /dev/fd/N, /proc/.../fd/N: an open descriptor's file,
+    to be written as it was opened (a `>>` appends), not replaced."""
+    name = os.path.abspath(path)
+    return name in ("/dev/stdout", "/dev/stderr", "/dev/stdin") or name.startswith(
+        ("/dev/fd/", "/proc/")
+    )
 
 
 def _write_in_place(path: Path, st: os.stat_result | None, data: bytes) -> None:

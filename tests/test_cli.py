@@ -458,3 +458,21 @@ def test_a_folder_name_that_is_not_utf8_survives_migrate_and_its_manifest(tmp_pa
     code, out, err = run("scan", "--no-baseline", "-f", "json", str(root))
     assert code == ExitCode.CLEAN, out
     assert token not in out + err
+
+
+def test_output_to_dev_fd_1_writes_where_the_shell_pointed_stdout(tmp_path, leaky_tree):
+    log = tmp_path / "log.txt"
+    log.write_text("before\n")
+    before = log.stat()
+    with open(log, "a") as out:  # `leakguard scan -o /dev/fd/1 >> log.txt`
+        done = subprocess.run(
+            [sys.executable, "-m", "leakguard", "scan", "-f", "json", "-o", "/dev/fd/1",
+             str(leaky_tree)],
+            stdout=out, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    text = log.read_text()
+    assert text.startswith("before\n{") and json.loads(text.removeprefix("before\n"))
+    after = log.stat()
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["log.txt", "proj"]
