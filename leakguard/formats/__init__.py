@@ -64,6 +64,25 @@ def printable_tree(value: object) -> object:
     return value
 
 
+# How json.dumps (ASCII output) spells a surrogate: a lone one, or half of a pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def json_dumps(value: object) -> str:
+    """`json.dumps(value, indent=2)` with `printable` applied to every string.
+
+    Dumped first as it is: only output that spells a surrogate (rare: a name
+    that is not UTF-8, or a character beyond U+FFFF) is dumped again through
+    `printable_tree`, so large reports do not pay for a second walk.
+    """
+    import json
+
+    text = json.dumps(value, indent=2)
+    if _SURROGATE_ESCAPE.search(text):
+        text = json.dumps(printable_tree(value), indent=2)
+    return text
+
+
 def raw_bytes(text: str) -> bytes:
     """The bytes a decoded name stood for: each U+DC80..U+DCFF back to its byte."""
     try:

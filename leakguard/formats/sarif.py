@@ -8,12 +8,11 @@ secret unless `show_secrets`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from leakguard.formats import printable_tree, raw_bytes
+from leakguard.formats import json_dumps, raw_bytes
 from leakguard.models import Finding, Location, ScanResult, Severity, Surface
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
-    return json.dumps(printable_tree(log(result, options)), indent=2) + "\n"
+    return json_dumps(log(result, options)) + "\n"
 
 
 def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
