@@ -476,3 +476,22 @@ def test_output_to_dev_fd_1_writes_where_the_shell_pointed_stdout(tmp_path, leak
     after = log.stat()
     assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
     assert sorted(os.listdir(tmp_path)) == ["log.txt", "proj"]
+
+
+def test_a_fifo_named_gitignore_or_hook_hangs_nothing(tmp_path, leaky_tree):
+    os.mkfifo(leaky_tree / ".gitignore")  # no process ever writes to it
+    done = subprocess.run(
+        [sys.executable, "-m", "leakguard", "scan", "--respect-gitignore", str(leaky_tree)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.FINDINGS, done.stderr
+    assert "github-pat" in done.stdout
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    os.mkfifo(repo / ".git" / "hooks" / "pre-commit")
+    done = subprocess.run(
+        [sys.executable, "-m", "leakguard", "hook", "install", "--pre-commit", str(repo)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.REFUSED  # it will not chain to what is not a file
+    assert "is not a regular file; leakguard will not chain to it" in done.stderr
