@@ -415,11 +415,11 @@ def _credential_finding(
         severity=Severity.HIGH,
         confidence=Confidence.HIGH,
         location=Location(surface=Surface.DOCKERFILE, path=dockerfile, line=ins.line, column=1),
-        fingerprint=fingerprint(f"context:{rel}".encode()),
+        fingerprint=fingerprint(f"context:{rel}".encode("utf-8", "surrogateescape")),
         redacted=rel,
         message=f"`{command}` copies {rel} ({kind} credential file) into the image; {where}",
         remediation=REMEDIATION,
-        secret=SecretValue(rel.encode()),
+        secret=SecretValue(rel.encode("utf-8", "surrogateescape")),
     )
 
 

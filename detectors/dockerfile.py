@@ -628,7 +628,7 @@ def interpolation_defaults(text: str) -> Iterator[tuple[int, str, str]]:
 
 def is_literal(value: str) -> bool:
     """A value typed in, not a reference (`$X`, `${X}`, `$(cat ...)`) or placeholder."""
-    raw = value.encode()
+    raw = value.encode("utf-8", "surrogateescape")
     return (
         len(value) >= 3
         and "$" not in value
@@ -950,7 +950,7 @@ def _scan_pair(state: _Scan, ins: Instruction, pair: KeyValue) -> list[Finding]:
     for offset, value in candidates:
         text = f"{pair.key}={value}".encode("utf-8", "surrogateescape")
         for f in state.engine.scan_bytes(text, state.location, context):
-            col = (f.location.column or 1) - len(pair.key.encode()) - 2
+            col = (f.location.column or 1) - len(pair.key.encode("utf-8", "surrogateescape")) - 2
             if col < 0:
                 line, column = pair.line, pair.column
             else:
@@ -1101,7 +1101,7 @@ def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> 
         )
         finding = _check_finding(
             "dockerfile-secret-arg", state.location.at(pair.line, pair.column),
-            name.encode(), message, shown=name,
+            name.encode("utf-8", "surrogateescape"), message, shown=name,
         )  # fmt: skip
         state.findings.append(finding)
         out.append(finding)
@@ -1130,7 +1130,8 @@ def _arg_in_env(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> l
             )
             out.append(_check_finding(
                 "dockerfile-secret-arg-in-env", state.location.at(pair.line, pair.column),
-                f"{pair.key}={name}".encode(), message, shown=pair.key,
+                f"{pair.key}={name}".encode("utf-8", "surrogateescape"), message,
+                shown=pair.key,
             ))  # fmt: skip
     return out
 
@@ -1212,7 +1213,8 @@ def _copied_credential_files(state: _Scan, ins: Instruction, at: Location) -> li
         )
         out.append(_check_finding(
             "dockerfile-copy-credential-file", at.at(word.line, word.column),
-            f"{ins.flag('from') or ''}:{source}".encode(), message, shown=source,
+            f"{ins.flag('from') or ''}:{source}".encode("utf-8", "surrogateescape"), message,
+            shown=source,
         ))  # fmt: skip
     return out
 
