@@ -291,7 +291,8 @@ def _number(field: bytes) -> int:
 
 
 def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "replace")
+    # a byte that is not UTF-8 is kept (surrogate escape): reports show it as \xNN
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 class TarStream:
@@ -431,7 +432,7 @@ def _pax(data: bytes) -> dict[str, str]:
             break
         record = data[space + 1 : pos + length - 1]
         key, _, value = record.partition(b"=")
-        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return out
 

@@ -917,3 +917,30 @@ def test_a_manifest_nested_without_end_is_one_line_and_exit_3(tmp_path):
     assert err.strip().splitlines()[0] == (
         f"leakguard: error: {path}: manifest.json is not JSON: nested more than 100 levels deep"
     )
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_member_names_that_are_not_utf8_read_as_backslash_x(tmp_path, tar_format):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tar_format, errors="surrogateescape") as tar:
+        data = f"GH_TOKEN={GITHUB_PAT}\n".encode()
+        info = tarfile.TarInfo(os.fsdecode(b"app/cred\xff.env"))
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    # and a config that spells a lone surrogate, which no UTF-8 text can hold
+    raw = json.dumps(
+        {"config": {"Labels": {"k\ud800": "v"}}, "rootfs": {"diff_ids": [sha(buf.getvalue())]}}
+    ).encode()
+    archive = write_archive(tmp_path / "a.tar", HostileConfig(layers=[buf.getvalue()], raw=raw))
+    # with a cache, the first format fills it and the others read the layer from it
+    for cache in (["--no-cache"], ["--cache", str(tmp_path / "c.sqlite")]):
+        outputs = {}
+        for fmt in ("text", "json", "sarif"):
+            code, out, err = run("image", *cache, "-f", fmt, f"docker-archive:{archive}")
+            assert code == 1, err
+            out.encode("utf-8")  # strict: nothing that is not valid UTF-8
+            outputs[fmt] = out
+        assert "/app/cred\\xff.env" in outputs["text"]
+        [finding] = json.loads(outputs["json"])["findings"]
+        assert finding["location"]["path"] == "/app/cred\\xff.env"
+        assert '"uri": "app/cred%FF.env"' in outputs["sarif"]
