@@ -427,7 +427,7 @@ def _escape_names_in_output() -> None:
         if reconfigure is not None:
             try:
                 reconfigure(errors="leakguard.escape")
-            except (OSError, ValueError):  # pragma: no cover - a stream that will not
+            except (OSError, ValueError):  # pragma: no cover - one that cannot be reconfigured
                 pass
 
 
