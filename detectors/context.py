@@ -427,7 +427,7 @@ def _credential_finding(
         confidence=Confidence.HIGH,
         location=Location(surface=Surface.DOCKERFILE, path=dockerfile, line=ins.line, column=1),
         # A presence finding: no value to show, and the fingerprint names the file.
-        fingerprint=fingerprint(f"context:{rel}".encode()),
+        fingerprint=fingerprint(f"context:{rel}".encode("utf-8", "surrogateescape")),
         redacted=rel,
         message=f"`{command}` copies {rel} ({kind} credential file) into the image; {where}",
         remediation=REMEDIATION,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from leakguard import safejson
 from leakguard.errors import TargetUnreadable
 from leakguard.fsutil import open_regular
 from leakguard.models import (
@@ -398,7 +399,7 @@ def _read_heredoc(
 
 def _json_words(base: Instruction, rest: str) -> list[Word] | None:
     try:
-        value = json.loads(rest)
+        value = safejson.loads(rest)
     except ValueError:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -629,7 +630,7 @@ def interpolation_defaults(text: str) -> Iterator[tuple[int, str, str]]:
 
 def is_literal(value: str) -> bool:
     """A value typed in, not a reference (`$X`, `${X}`, `$(cat ...)`) or placeholder."""
-    raw = value.encode()
+    raw = value.encode("utf-8", "surrogateescape")
     return (
         len(value) >= 3
         and "$" not in value
@@ -952,7 +953,7 @@ def _scan_pair(state: _Scan, ins: Instruction, pair: KeyValue) -> list[Finding]:
     for offset, value in candidates:
         text = f"{pair.key}={value}".encode("utf-8", "surrogateescape")
         for f in state.engine.scan_bytes(text, state.location, context):
-            col = (f.location.column or 1) - len(pair.key.encode()) - 2
+            col = (f.location.column or 1) - len(pair.key.encode("utf-8", "surrogateescape")) - 2
             if col < 0:
                 line, column = pair.line, pair.column
             else:
@@ -1063,7 +1064,7 @@ def _command_credentials(state: _Scan, ins: Instruction) -> list[Finding]:
             m = re.search(r"(?i)(?:^|\s)CMD\s+(.*)", text, re.S)
             text = m.group(1) if m else ""
         try:
-            value = json.loads(text) if text.lstrip().startswith("[") else None
+            value = safejson.loads(text) if text.lstrip().startswith("[") else None
         except ValueError:
             value = None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -1103,7 +1104,7 @@ def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> 
         )
         finding = _check_finding(
             "dockerfile-secret-arg", state.location.at(pair.line, pair.column),
-            name.encode(), message, shown=name,
+            name.encode("utf-8", "surrogateescape"), message, shown=name,
         )  # fmt: skip
         state.findings.append(finding)
         out.append(finding)
@@ -1132,7 +1133,8 @@ def _arg_in_env(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> l
             )
             out.append(_check_finding(
                 "dockerfile-secret-arg-in-env", state.location.at(pair.line, pair.column),
-                f"{pair.key}={name}".encode(), message, shown=pair.key,
+                f"{pair.key}={name}".encode("utf-8", "surrogateescape"), message,
+                shown=pair.key,
             ))  # fmt: skip
     return out
 
@@ -1214,7 +1216,8 @@ def _copied_credential_files(state: _Scan, ins: Instruction, at: Location) -> li
         )
         out.append(_check_finding(
             "dockerfile-copy-credential-file", at.at(word.line, word.column),
-            f"{ins.flag('from') or ''}:{source}".encode(), message, shown=source,
+            f"{ins.flag('from') or ''}:{source}".encode("utf-8", "surrogateescape"), message,
+            shown=source,
         ))  # fmt: skip
     return out
 

@@ -395,8 +395,9 @@ class _GitIgnores:
         import pathspec
 
         try:
-            with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
+            # open_regular: a FIFO named .gitignore must not hang the walk
+            with open_regular(os.path.join(folder, ".gitignore")) as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
         except OSError:
             return
         self._specs.append((folder, pathspec.GitIgnoreSpec.from_lines(lines)))

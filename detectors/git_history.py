@@ -542,7 +542,9 @@ def _unquote_prefix(raw: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def _path(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
+    # A byte that is not UTF-8 is kept (as a surrogate escape), not replaced: the
+    # path still names the file in HEAD, and reports show the byte as \xNN.
+    return raw.decode("utf-8", "surrogateescape")
 
 
 # -- entry points ----------------------------------------------------------------

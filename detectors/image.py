@@ -26,6 +26,7 @@ import os
 import posixpath
 import re
 import sqlite3
+import stat
 import tarfile
 import time
 import zlib
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from leakguard import safejson
 from leakguard.detectors import structured_scanner
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
 from leakguard.errors import TargetUnreadable, UsageError
@@ -364,7 +366,8 @@ def _number(field: bytes) -> int:
 
 
 def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "replace")
+    # a byte that is not UTF-8 is kept (surrogate escape): reports show it as \xNN
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 class TarStream:
@@ -504,7 +507,7 @@ def _pax(data: bytes) -> dict[str, str]:
             break
         record = data[space + 1 : pos + length - 1]
         key, _, value = record.partition(b"=")
-        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return out
 
@@ -900,12 +903,22 @@ def _printable(text: str) -> str:
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data)
+        value = safejson.loads(data)
     except ValueError as e:
         raise TargetUnreadable(f"{what} is not JSON: {_one_line(e)}") from e
     if not isinstance(value, dict):
         raise TargetUnreadable(f"{what} is not a JSON object")
     return value
+
+
+def _config_object(data: bytes, what: str, skipped: list[Skipped]) -> dict[str, Any]:
+    """An image config; one that is not a JSON object (malformed, nested without end)
+    is reported as not read, and taken as empty so that the layers are still scanned."""
+    try:
+        return _json_object(data, what)
+    except TargetUnreadable as e:
+        skipped.append(Skipped(what, e.message.removeprefix(f"{what} is ") or e.message))
+        return {}
 
 
 def _diff_ids(config: dict[str, Any]) -> list[str]:
@@ -986,22 +999,24 @@ def _archive_images(tar: tarfile.TarFile, path: str, name: str | None) -> list[I
         return FileSlice(os.path.abspath(path), m.offset_data, m.size)
 
     try:
-        manifest = json.loads(read("manifest.json"))
+        manifest = safejson.loads(read("manifest.json"))
     except ValueError as e:
-        raise TargetUnreadable(f"{path}: manifest.json is not JSON") from e
+        raise TargetUnreadable(f"{path}: manifest.json is not JSON: {_one_line(e)}") from e
     if not isinstance(manifest, list) or not manifest:
         raise TargetUnreadable(f"{path}: manifest.json lists no image")
     images = []
     for index, entry in enumerate(manifest):
+        if not isinstance(entry, dict):
+            raise TargetUnreadable(f"{path}: manifest.json entry {index} is not a JSON object")
         tags = [str(t) for t in entry.get("RepoTags") or []]
         if name and name not in tags and name != f"@{index}":
             continue
         shown = tags[0] if tags else f"{os.path.basename(path)}@{index}"
         config_name = str(entry.get("Config", ""))
-        config = _json_object(read(config_name), f"{path}: {config_name}")
+        skipped: list[Skipped] = []
+        config = _config_object(read(config_name), f"{shown} config", skipped)
         diff_ids = _diff_ids(config)
         layers = []
-        skipped = []
         layer_names = [str(x) for x in entry.get("Layers") or []]
         for i, layer_name in enumerate(layer_names):
             diff_id = diff_ids[i] if i < len(diff_ids) else None
@@ -1118,8 +1133,10 @@ def _from_manifests(
                 label = f"{shown} ({_platform_of(child)})" if len(platforms) > 1 else shown
                 visit(child, label, depth + 1)
             return
-        config_digest = str((manifest.get("config") or {}).get("digest", ""))
-        config = _json_object(blob(config_digest), f"{shown} config")
+        config_ref = manifest.get("config")
+        config_digest = str(config_ref.get("digest", "")) if isinstance(config_ref, dict) else ""
+        problems: list[Skipped] = []
+        config = _config_object(blob(config_digest), f"{shown} config", problems)
         if depth == 0 and options.platform and config.get("os") and config.get("architecture"):
             single = {"platform": config}  # a lone image: its config says its platform
             if not _platform_matches(single, options.platform):
@@ -1127,8 +1144,8 @@ def _from_manifests(
                 raise PlatformMissing(f"{shown}: a {have} image, not {options.platform}")
         diff_ids = _diff_ids(config)
         layers = []
-        problems: list[Skipped] = []
-        for i, desc in enumerate(manifest.get("layers") or []):
+        descs = manifest.get("layers")
+        for i, desc in enumerate(d for d in _as_list(descs) if isinstance(d, dict)):
             blob_digest = str(desc.get("digest", ""))
             diff_id = diff_ids[i] if i < len(diff_ids) else None
             source: LayerSource | None = None
@@ -1137,9 +1154,7 @@ def _from_manifests(
             except TargetUnreadable as e:  # this layer is lost; the others are still read
                 problems.append(Skipped(f"layer {diff_id or blob_digest}", e.message))
             layers.append(
-                Layer(
-                    diff_id or blob_digest, source, blob_digest, diff_id, int(desc.get("size") or 0)
-                )
+                Layer(diff_id or blob_digest, source, blob_digest, diff_id, _size(desc.get("size")))
             )
         images.append(Image(shown, config, layers, skipped=problems))
 
@@ -1329,10 +1344,13 @@ def image_level(engine: Engine, image: Image) -> list[Finding]:
         location = Location(surface=Surface.IMAGE, image=name, path=path, origin=origin)
         found.extend(engine.scan_text(text, location, Context(path=path, kind=kind)))
 
-    for item in cfg.get("Env") or []:
+    # A hand-made config may hold anything where Docker writes a list or a
+    # mapping: what has another shape is read as text, never trusted.
+    for item in _as_list(cfg.get("Env")):
         key = str(item).partition("=")[0]
         scan(str(item), f"ENV {key}", Origin.ENV, "config")
-    for key, value in (cfg.get("Labels") or {}).items():
+    labels = cfg.get("Labels")
+    for key, value in labels.items() if isinstance(labels, dict) else []:
         scan(f"{key}={value}", f"LABEL {key}", Origin.LABEL, "config")
     for field_name in ("Cmd", "Entrypoint"):
         value = cfg.get(field_name)
@@ -1341,9 +1359,9 @@ def image_level(engine: Engine, image: Image) -> list[Finding]:
             scan(text, field_name.upper(), Origin.HISTORY, "shell")
     health = cfg.get("Healthcheck") or {}
     if isinstance(health, dict) and health.get("Test"):
-        scan(" ".join(map(str, health["Test"])), "HEALTHCHECK", Origin.HISTORY, "shell")
-    for i, entry in enumerate(image.config.get("history") or []):
-        created_by = str((entry or {}).get("created_by") or "")
+        scan(" ".join(map(str, _as_list(health["Test"]))), "HEALTHCHECK", Origin.HISTORY, "shell")
+    for i, entry in enumerate(_as_list(image.config.get("history"))):
+        created_by = str(entry.get("created_by") or "") if isinstance(entry, dict) else ""
         if created_by:
             scan(
                 created_by, f"history[{i}] {_instruction_word(created_by)}", Origin.HISTORY, "shell"
@@ -1360,6 +1378,16 @@ def image_level(engine: Engine, image: Image) -> list[Finding]:
             engine.scan_bytes(data, location, Context(path="attestation.json", kind="config"))
         )
     return found
+
+
+def _size(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _as_list(value: object) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None or value == "" else [value]
 
 
 def _instruction_word(created_by: str) -> str:
@@ -1587,6 +1615,18 @@ class LayerCache:
     def __init__(self, path: Path, version: str):
         self.path = path
         self.version = version
+        try:
+            # SQLite would put its journal beside a device or FIFO, and the chmod
+            # below would change a device's permissions: a cache is a file.
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise TargetUnreadable(
+                    f"layer cache {path}: not a regular file",
+                    hint="give the path of a file, or pass --no-cache",
+                )
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise TargetUnreadable(f"layer cache {path}: {e.strerror}") from e
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

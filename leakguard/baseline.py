@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leakguard import __version__
+from leakguard import __version__, safejson
 from leakguard.errors import BaselineError
-from leakguard.fsutil import atomic_write, open_regular
+from leakguard.fsutil import atomic_write, open_regular, private_mode
 from leakguard.models import Finding, Surface
 
 FORMAT = "leakguard-baseline"
@@ -137,7 +137,10 @@ class Baseline:
             "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "entries": [e.to_json() for e in self.entries],
         }
-        atomic_write(path, (json.dumps(doc, indent=2) + "\n").encode())
+        try:  # 0600: it says where secrets live
+            atomic_write(path, (json.dumps(doc, indent=2) + "\n").encode(), mode=private_mode())
+        except OSError as e:
+            raise BaselineError(f"cannot write {path}: {e.strerror}") from e
 
     @classmethod
     def load(cls, path: Path) -> Baseline:
@@ -203,7 +206,9 @@ def project_root(config_root: Path | None, paths: Sequence[str] = ()) -> Path | 
 
 
 def _work_tree_top(paths: Sequence[str]) -> Path | None:
-    start = Path(next((p for p in paths if p and p != "-"), ".")).resolve()
+    # realpath, not Path.resolve(): a symlink loop given as a PATH is reported by
+    # the walk, it must not raise here.
+    start = Path(os.path.realpath(next((p for p in paths if p and p != "-"), ".")))
     here = start if start.is_dir() else start.parent
     for folder in (here, *here.parents):
         if (folder / ".git").exists():
@@ -255,7 +260,7 @@ def _known(raw: Any) -> dict[str, Any]:
 def _read_json(path: Path) -> Any:
     try:
         with open_regular(path) as fh:
-            return json.loads(fh.read())
+            return safejson.loads(fh.read())
     except FileNotFoundError:
         hint = "create one with `leakguard baseline create`"
         raise BaselineError(f"baseline {path} does not exist", hint=hint) from None

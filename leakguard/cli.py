@@ -42,7 +42,7 @@ class State:
             path = self.config_path
             if path is None:
                 start = next((p for p in paths if p != "-"), ".")
-                path = find_config(Path(start).resolve())
+                path = find_config(Path(os.path.realpath(start)))  # a link loop: no raise
             self._config = load_config(path)
         return self._config
 
@@ -261,10 +261,10 @@ def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool
     if output is None:
         click.echo(text, nl=False)
     else:
-        from leakguard.fsutil import atomic_write
+        from leakguard.fsutil import atomic_write, private_mode
 
-        try:
-            atomic_write(output, text.encode(), mode=0o600 if show_secrets else None)
+        try:  # 0600 (or what a stricter umask allows): it says where secrets live
+            atomic_write(output, text.encode(), mode=private_mode())
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
     if fmt != "text" or output is not None:
@@ -272,11 +272,12 @@ def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool
 
 
 def summary_to_stderr(result: ScanResult) -> None:
+    from leakguard.formats import printable
     from leakguard.formats.text import summary
 
     for skipped in result.skipped[:20]:
         what = "could not read" if skipped.error else "skipped"
-        click.echo(f"leakguard: {what} {skipped.target}: {skipped.reason}", err=True)
+        click.echo(f"leakguard: {what} {printable(skipped.target)}: {skipped.reason}", err=True)
     if len(result.skipped) > 20:
         click.echo(f"leakguard: ... and {len(result.skipped) - 20} more skipped", err=True)
     click.echo(f"leakguard: {summary(result)}", err=True)
@@ -424,9 +425,42 @@ def rules(state: State, fmt: str) -> ExitCode:
 # -- entry point ----------------------------------------------------------------
 
 
+def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
+    """An encoding error handler: a byte that was not UTF-8 in a name (a surrogate
+    escape) is written as `\\xNN`, as the report formats show it; any other
+    character the stream cannot take as a backslash escape."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), exc.end
+
+
+def _escape_names_in_output() -> None:
+    """Messages, plans and listings name files whose names may hold bytes that are
+    not UTF-8: written as `\\xNN` instead of failing (a UTF-8 terminal) or
+    passing raw bytes through (a C locale)."""
+    import codecs
+
+    codecs.register_error("leakguard.escape", _escape_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="leakguard.escape")
+            except (OSError, ValueError):  # pragma: no cover - one that cannot be reconfigured
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every outcome becomes one of the documented exit codes."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    _escape_names_in_output()
     try:
         rv = cli.main(args=argv, prog_name="leakguard", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -440,7 +474,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeakguardError as e:
         if verbose:
             log.exception("error")
-        click.echo(f"leakguard: error: {e.message}", err=True)
+        from leakguard.formats import printable
+
+        click.echo(f"leakguard: error: {printable(e.message)}", err=True)
         if e.hint:
             click.echo(f"  hint: {e.hint}", err=True)
         return int(e.exit_code)

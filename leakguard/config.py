@@ -140,6 +140,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except RecursionError:  # the parser recurses once per nested array or table
+        raise ConfigError(f"{path}: not valid TOML: nested too deep") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
 

@@ -221,7 +221,11 @@ class Engine:
     def scan_text(
         self, text: str, location: Location, context: Context | None = None
     ) -> list[Finding]:
-        return self.scan_bytes(text.encode("utf-8", "surrogateescape"), location, context)
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate a JSON document spelled (image config)
+            data = text.encode("utf-8", "surrogatepass")
+        return self.scan_bytes(data, location, context)
 
     def scan_stream(
         self,

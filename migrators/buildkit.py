@@ -21,8 +21,11 @@ value, a global `ARG`), is left alone and reported as needing a manual change.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,7 +217,8 @@ class BuildKitSecrets:
                              for m in built if m.local_file)  # fmt: skip
             context = os.path.relpath(path.parent, self.root).replace(os.sep, "/")
             file_flag = "" if path.name == "Dockerfile" else f" -f {rel}"
-            notes = (f"build with: DOCKER_BUILDKIT=1 docker build {flags}{file_flag} {context}",)
+            command, caveat = docker_build_command(shutil.which("docker"))
+            notes = (f"build with: {command} {flags}{file_flag} {context}{caveat}",)
         return Plan((), tuple(moves), tuple(skipped), values, notes)
 
     def _move(
@@ -616,6 +620,41 @@ def _removal(
     if end_line != line or end_col - col != end - 1 - start:
         return "unsure"  # the cut would cross a line continuation
     return (line, col - 1, col - 1 + end - start)
+
+
+@functools.cache
+def docker_build_command(docker: str | None) -> tuple[str, str]:
+    """The BuildKit build command that works with the Docker CLI at `docker`, and a
+    caveat to print after it ("" when there is none).
+
+    `docker buildx build` where the buildx plugin answers; a CLI older than 23
+    without it builds with BuildKit through `DOCKER_BUILDKIT=1 docker build`,
+    while 23 and later refuse that form without buildx, so the plugin has to be
+    installed. Asked once per CLI, and only when a plan has a build to describe.
+    """
+    if docker is None:
+        return "docker buildx build", ""
+    try:
+        if (
+            subprocess.run(
+                [docker, "buildx", "version"], capture_output=True, timeout=10
+            ).returncode
+            == 0
+        ):
+            return "docker buildx build", ""
+        version = subprocess.run(
+            [docker, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "docker buildx build", ""
+    match = re.search(r"\bversion v?(\d+)\.(\d+)", version)
+    if match is not None and int(match.group(1)) < 23:
+        return "DOCKER_BUILDKIT=1 docker build", ""
+    shown = f" {match.group(1)}.{match.group(2)}" if match is not None else ""
+    return "docker buildx build", (
+        f"  (the docker{shown} CLI found has no buildx plugin: install it first,"
+        " e.g. the docker-buildx-plugin or docker-buildx package)"
+    )
 
 
 def _rel(path: Path | None, root: Path) -> str:

@@ -190,6 +190,9 @@ class ComposeSecrets:
             return
         try:
             data = YAML(typ="rt").load(text)
+        except RecursionError:  # the parser recurses once per level
+            skipped.extend(Skipped(f, "not valid YAML (nested too deep)") for f in findings)
+            return
         except YAMLError as e:
             reason = f"not valid YAML ({str(e).splitlines()[0]})"
             skipped.extend(Skipped(f, reason) for f in findings)
@@ -427,7 +430,7 @@ def _load(ws: Workspace, path: Path) -> tuple[str, Any] | None:
         return None
     try:
         return text, YAML(typ="rt").load(text)
-    except YAMLError:
+    except (YAMLError, RecursionError):
         return None
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leakguard.errors import ChangeRefused, UsageError
+from leakguard.fsutil import open_regular
 from leakguard.migrators.plan import (
     MANIFEST_NAME,
     SECRETS_DIR,
@@ -46,7 +47,10 @@ def load(root: Path, text: str | None = None) -> dict[str, Entry]:
     path = root / MANIFEST_NAME
     if text is None:
         try:
-            text = path.read_text()
+            # as written: a consumer's path may hold a byte that is not UTF-8;
+            # open_regular: a FIFO in its place must not hang the run
+            with open_regular(path) as fh:
+                text = fh.read().decode("utf-8", "surrogateescape")
         except FileNotFoundError:
             return {}
         except OSError as e:
@@ -55,6 +59,8 @@ def load(root: Path, text: str | None = None) -> dict[str, Entry]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path} is not valid TOML: {e}") from e
+    except RecursionError:  # the parser recurses once per nested array or table
+        raise UsageError(f"{path} is not valid TOML: nested too deep") from None
     out = {}
     for name, table in (data.get("secrets") or {}).items():
         if not isinstance(table, dict) or not isinstance(table.get("file", ""), str):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from leakguard.errors import ChangeRefused
-from leakguard.fsutil import SECRETS_MANIFEST, atomic_write
+from leakguard.fsutil import SECRETS_MANIFEST, atomic_write, private_mode
 from leakguard.models import Finding, SecretValue
 
 log = logging.getLogger(__name__)
@@ -316,7 +316,11 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
         for edit in plan.edits:
             _backup(edit.path, backups)
             edit.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(edit.path, edit.after_text.encode("utf-8", "surrogateescape"))
+            atomic_write(
+                edit.path,
+                edit.after_text.encode("utf-8", "surrogateescape"),
+                mode=private_mode() if edit.path.name == MANIFEST_NAME else None,
+            )
             applied.written.append(edit.path)
     except BaseException as e:
         restore(backups)
@@ -342,7 +346,7 @@ def write_secret_files(
             backups.append((path.parent, None, _DIR))  # made here: removed on restore
         _backup(path, backups)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write(path, data, mode=0o600)
+        atomic_write(path, data, mode=0o600, follow_links=False)
 
 
 def _backup(path: Path, backups: list[tuple[Path, bytes | None, int | None]]) -> None:

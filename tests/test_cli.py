@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from leakguard.cli import cli, main
 from leakguard.errors import ExitCode
-from tests.conftest import GITHUB_PAT, PASSWORD, STRIPE_KEY
+from tests.conftest import GITHUB_PAT, PASSWORD, STRIPE_KEY, fake
 
 
 def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> tuple[int, str, str]:
@@ -330,3 +330,168 @@ def test_since_takes_dates_git_reads_exactly(tmp_path):
     # before 1973 git does not read @EPOCH: such a date means the whole history
     for whole in ("1970-01-01", "@0", "60 years ago", "0001-01-01"):
         assert parse_since(whole) is None, whole
+
+
+# -- where reports and baselines go ------------------------------------------------
+
+
+def test_reports_and_baselines_are_private_whatever_the_format(tmp_path, leaky_tree):
+    old = os.umask(0o022)
+    try:
+        for fmt in ("text", "json", "sarif"):
+            report = tmp_path / f"r.{fmt}"
+            assert run("scan", "-f", fmt, "-o", str(report), str(leaky_tree))[0] == 1
+            assert report.stat().st_mode & 0o777 == 0o600, fmt
+        baseline = tmp_path / "baseline.json"
+        assert run("baseline", "create", "-o", str(baseline), str(leaky_tree))[0] == 0
+        assert baseline.stat().st_mode & 0o777 == 0o600
+        baseline.chmod(0o644)
+        assert run("baseline", "update", "-b", str(baseline), str(leaky_tree))[0] == 0
+        assert baseline.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device needs root")
+def test_output_to_a_device_node_writes_through_it_and_keeps_the_node(tmp_path, leaky_tree):
+    import stat
+
+    null = tmp_path / "null"  # a copy of /dev/null's node: the real one is never touched
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    before = os.lstat(null)
+    code, out, err = run("scan", "-f", "json", "-o", str(null), str(leaky_tree))
+    assert code == 1 and out == "" and "3 findings" in err
+    after = os.lstat(null)
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == os.makedev(1, 3)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["null", "proj"]
+
+
+def test_output_to_a_fifo_without_a_reader_is_a_one_line_error_not_a_hang(tmp_path, leaky_tree):
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "leakguard", "scan", "-o", str(fifo), str(leaky_tree)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.USAGE
+    message = f"leakguard: error: cannot write {fifo}: a FIFO that no process is reading"
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+
+
+def test_output_through_a_symlink_writes_its_target(tmp_path, leaky_tree):
+    (tmp_path / "reports").mkdir()
+    link = tmp_path / "latest.json"
+    link.symlink_to("reports/scan.json")
+    assert run("scan", "-f", "json", "-o", str(link), str(leaky_tree))[0] == 1
+    assert link.is_symlink()
+    assert json.loads((tmp_path / "reports" / "scan.json").read_text())["tool"] == "leakguard"
+
+
+# -- hostile input: a one-line message and exit 3, the rest of the report intact --------
+
+
+def test_a_symlink_loop_as_a_path_is_reported_not_an_internal_error(tmp_path, leaky_tree):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    (leaky_tree / "app" / "loop").symlink_to("loop")  # and one inside the tree
+    for fmt in ("text", "json"):
+        code, out, err = run("scan", "-f", fmt, str(tmp_path / "a"), str(leaky_tree))
+        assert code == ExitCode.UNREADABLE, err
+        assert "internal error" not in err
+        assert "github-pat" in out and "stripe-secret-key" in out  # the rest of the report
+    doc = json.loads(out)
+    [skipped] = [s for s in doc["skipped"] if s["error"]]
+    assert skipped["target"] == str(tmp_path / "a")
+    assert skipped["reason"] == "too many levels of symbolic links"
+
+
+def test_toml_nested_without_end_is_bad_input_not_an_internal_error(tmp_path, leaky_tree):
+    deep = "a = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    (leaky_tree / "leakguard-secrets.toml").write_text(deep)  # a manifest lists nothing
+    code, out, err = run("scan", "--no-baseline", str(leaky_tree))
+    assert code == ExitCode.FINDINGS, err
+    assert "github-pat" in out
+    (leaky_tree / ".leakguard.toml").write_text(deep)
+    code, out, err = run("scan", "--no-baseline", str(leaky_tree))
+    assert code == ExitCode.USAGE
+    config = leaky_tree / ".leakguard.toml"
+    assert err == f"leakguard: error: {config}: not valid TOML: nested too deep\n"
+
+
+def test_a_token_whose_json_is_nested_without_end_does_not_stop_the_scan(leaky_tree):
+    import base64
+
+    header = base64.urlsafe_b64encode(b'{"alg":' + b"[" * 1200 + b"]" * 1200 + b"}").rstrip(b"=")
+    body = base64.urlsafe_b64encode(b'{"sub":"1234567890"}').rstrip(b"=")
+    sig = "c2lnbmF0dXJl" * 2
+    (leaky_tree / "token.txt").write_text(f"t = {header.decode()}.{body.decode()}.{sig}\n")
+    code, out, err = run("scan", "--no-baseline", str(leaky_tree))
+    assert code == ExitCode.FINDINGS, err
+    assert "github-pat" in out and "stripe-secret-key" in out
+
+
+def test_a_fifo_named_like_the_secrets_manifest_hangs_nothing(tmp_path, leaky_tree):
+    os.mkfifo(leaky_tree / "leakguard-secrets.toml")  # no process ever writes to it
+    for args in (["scan", "--no-baseline"], ["migrate"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "leakguard", *args, str(leaky_tree)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == ExitCode.FINDINGS, done.stderr
+        assert "internal error" not in done.stderr
+
+
+def test_a_folder_name_that_is_not_utf8_survives_migrate_and_its_manifest(tmp_path):
+    root = tmp_path / "proj"
+    app = os.path.join(os.fsencode(root), b"app\xff")
+    os.makedirs(app)
+    token = fake("npm" + "_", 36, seed=21)
+    with open(os.path.join(app, b"Dockerfile"), "w") as fh:
+        fh.write(f"FROM alpine\nARG NPM_TOKEN={token}\nRUN echo $NPM_TOKEN > /x\n")
+    assert run("migrate", "--apply", str(root))[0] == ExitCode.CLEAN
+    code, out, err = run("secrets", "docker-flags", cwd=root)
+    assert code == ExitCode.CLEAN, err
+    assert out.split() == [f"--secret=id=npm_token,src={root / 'secrets' / 'npm_token'}"]
+    code, out, err = run("scan", "--no-baseline", "-f", "json", str(root))
+    assert code == ExitCode.CLEAN, out
+    assert token not in out + err
+
+
+def test_output_to_dev_fd_1_writes_where_the_shell_pointed_stdout(tmp_path, leaky_tree):
+    log = tmp_path / "log.txt"
+    log.write_text("before\n")
+    before = log.stat()
+    with open(log, "a") as out:  # `leakguard scan -o /dev/fd/1 >> log.txt`
+        done = subprocess.run(
+            [sys.executable, "-m", "leakguard", "scan", "-f", "json", "-o", "/dev/fd/1",
+             str(leaky_tree)],
+            stdout=out, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    text = log.read_text()
+    assert text.startswith("before\n{") and json.loads(text.removeprefix("before\n"))
+    after = log.stat()
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["log.txt", "proj"]
+
+
+def test_a_fifo_named_gitignore_or_hook_hangs_nothing(tmp_path, leaky_tree):
+    os.mkfifo(leaky_tree / ".gitignore")  # no process ever writes to it
+    done = subprocess.run(
+        [sys.executable, "-m", "leakguard", "scan", "--respect-gitignore", str(leaky_tree)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.FINDINGS, done.stderr
+    assert "github-pat" in done.stdout
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    os.mkfifo(repo / ".git" / "hooks" / "pre-commit")
+    done = subprocess.run(
+        [sys.executable, "-m", "leakguard", "hook", "install", "--pre-commit", str(repo)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.REFUSED  # it will not chain to what is not a file
+    assert "is not a regular file; leakguard will not chain to it" in done.stderr

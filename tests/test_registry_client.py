@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from leakguard.errors import ExitCode
 from leakguard.registry import Reference, RegistryClient, RegistryError, credentials_for
 from leakguard.registry.client import DOCKER_MANIFEST, OCI_MANIFEST, sha256_digest
 from tests.conftest import GITHUB_PAT, PASSWORD
@@ -50,6 +51,7 @@ class FakeRegistry:
         self.fail_next = 0  # answer this many requests with 500
         self.hang = 0.0  # sleep this long before answering
         self.alter_blobs = False
+        self.catalog: bytes | None = None  # the body /v2/_catalog answers, if any
         self.requests: list[str] = []
         self.port = free_port()
         self.server = _QuietServer(("127.0.0.1", self.port), self._handler())
@@ -152,6 +154,8 @@ class FakeRegistry:
                 parts = self.path.split("?")[0].split("/")
                 if self.path == "/v2/":
                     self.send(200, b"{}")
+                elif parts[:3] == ["", "v2", "_catalog"] and fake.catalog is not None:
+                    self.send(200, fake.catalog, {"Content-Type": "application/json"})
                 elif "manifests" in parts:
                     i = parts.index("manifests")
                     key = "/".join(parts[2:i]) + ":" + parts[i + 1]
@@ -432,3 +436,33 @@ def test_manifest_and_streamed_blob_are_verified(pushed):
     assert blob.verified and sha256_digest(data) == layer
     with pytest.raises(RegistryError, match="not found"):
         client.manifest("client/r0", "nope")
+
+
+def test_json_nested_without_end_from_a_registry_or_a_docker_config_is_bad_input(
+    fake_registry, docker_config
+):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    (docker_config / "config.json").write_bytes(b'{"auths": ' + deep + b"}")
+    assert credentials_for(fake_registry.host) is None  # ignored with a warning, as docker does
+    _image(fake_registry)
+    fake_registry.manifests["team/app:deep"] = (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        b'{"schemaVersion": 2, "layers": ' + deep + b"}",
+    )
+    code, out, err = run("image", "--no-cache", f"docker://{fake_registry.host}/team/app:deep")
+    assert code == 3, err
+    assert "manifest is not JSON" in err and "internal error" not in err
+    code, out, err = run("image", "--no-cache", f"docker://{fake_registry.host}/team/app:1")
+    assert code == 1 and "/app/.env" in out, err
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"repositories": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", b"[1, 2]"]
+)
+def test_a_catalog_nested_without_end_or_of_the_wrong_shape_is_bad_input(fake_registry, body):
+    fake_registry.catalog = body
+    code, out, err = run("sweep", fake_registry.host)
+    assert code in (ExitCode.CLEAN, ExitCode.UNREADABLE), err
+    assert "internal error" not in err and "Traceback" not in err
+    if body.startswith(b"{"):
+        assert code == ExitCode.UNREADABLE and "response is not JSON" in err

@@ -22,6 +22,7 @@ import click
 from leakguard.cli import State, effective_config, pass_state, report
 from leakguard.commands.git import git_policy, rule_options
 from leakguard.errors import ChangeRefused, ExitCode, TargetUnreadable, UsageError
+from leakguard.fsutil import open_regular
 
 if TYPE_CHECKING:
     from leakguard.detectors.git_history import GitScan
@@ -115,7 +116,7 @@ def hooks_dir(repo: str) -> Path:
 
 def _is_ours(path: Path) -> bool:
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:  # a FIFO in its place must not hang `install`
             return MARKER.encode() in fh.read(4096)
     except OSError:
         return False

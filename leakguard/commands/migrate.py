@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,7 @@ def secrets() -> None:
 def _manifest_root(start: Path) -> Path:
     from leakguard.migrators.plan import MANIFEST_NAME
 
-    here = start.resolve()
+    here = Path(os.path.realpath(start))  # a symlink loop must not raise
     for folder in (here, *here.parents):
         if (folder / MANIFEST_NAME).is_file():
             return folder

@@ -6,11 +6,11 @@ added there shows up here and the schema test asks for the schema to follow.
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from leakguard.formats import json_dumps
 from leakguard.models import Finding, Location, ScanResult, ScanStats, Skipped
 
 if TYPE_CHECKING:
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
-    return json.dumps(report(result, options), indent=2) + "\n"
+    # Names with bytes that are not UTF-8 are shown with `\\xNN` escapes, as in
+    # every format: the report is valid UTF-8 that any JSON parser takes.
+    return json_dumps(report(result, options)) + "\n"
 
 
 def report(result: ScanResult, options: ReportOptions) -> dict[str, Any]:

@@ -8,11 +8,11 @@ secret unless `show_secrets`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from leakguard.formats import json_dumps, raw_bytes
 from leakguard.models import Finding, Location, ScanResult, Severity, Surface
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
-    return json.dumps(log(result, options), indent=2) + "\n"
+    return json_dumps(log(result, options)) + "\n"
 
 
 def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def identity_fingerprint(finding: Finding) -> str:
     loc = finding.location
     where = loc.path or loc.image or ""
     return hashlib.sha256(
-        "\0".join((finding.rule_id, where, finding.fingerprint)).encode()
+        raw_bytes("\0".join((finding.rule_id, where, finding.fingerprint)))
     ).hexdigest()
 
 
@@ -160,16 +160,16 @@ def artifact_uri(loc: Location) -> str:
         if loc.surface is Surface.IMAGE:
             path = path.lstrip("/")
         elif path.startswith("/"):
-            return "file://" + quote(path)
+            return "file://" + quote(raw_bytes(path))
         elif _WINDOWS_DRIVE.match(path):
-            return "file:///" + quote(path)
+            return "file:///" + quote(raw_bytes(path))
         while path.startswith("./"):
             path = path[2:]
-        return quote(path) or "."
+        return quote(raw_bytes(path)) or "."
     if loc.image:
-        return quote(loc.image, safe="/@")
+        return quote(raw_bytes(loc.image), safe="/@")
     if loc.commit:
-        return quote(loc.commit)
+        return quote(raw_bytes(loc.commit))
     return "."
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from leakguard.formats import printable
 from leakguard.models import Finding, Location, ScanResult, Severity, Surface
 
 if TYPE_CHECKING:
@@ -173,9 +174,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def _printable(text: str) -> str:
-    """Control characters (ESC, newlines, ...) shown as escapes, never emitted."""
+    """Control characters (ESC, newlines, ...) shown as escapes, never emitted; bytes
+    that are not UTF-8 as `\\xNN`, as in every format."""
     if text.isprintable():
         return text
+    text = printable(text)
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import os
 import re
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leakguard import safejson
 from leakguard.errors import TargetUnreadable
 from leakguard.registry.reference import DOCKER_HUB, is_loopback
 
@@ -53,7 +53,10 @@ class Manifest:
 
     @property
     def json(self) -> dict[str, Any]:
-        value = json.loads(self.data)
+        try:
+            value = safejson.loads(self.data)
+        except ValueError as e:
+            raise RegistryError(f"manifest {self.digest} is not JSON: {e}") from None
         if not isinstance(value, dict):
             raise RegistryError(f"manifest {self.digest} is not a JSON object")
         return value
@@ -124,7 +127,7 @@ def credentials_for(host: str, config_dir: Path | None = None) -> tuple[str, str
     """
     path = (config_dir or _docker_config_dir()) / "config.json"
     try:
-        config = json.loads(path.read_text())
+        config = safejson.loads(path.read_bytes())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:  # go on anonymously, as docker does, but say so
@@ -175,7 +178,7 @@ def _from_helper(helper: str, server: str) -> tuple[str, str] | None:
     if done.returncode != 0:
         return None
     try:
-        value = json.loads(done.stdout)
+        value = safejson.loads(done.stdout)
         return (str(value["Username"]), str(value["Secret"]))
     except (ValueError, KeyError, TypeError):
         return None
@@ -350,9 +353,9 @@ class RegistryClient:
         if response.status_code != 200:
             raise _http_error(response.status_code, f"token for {scope or self.host}", self)
         try:
-            body = response.json()
+            body = safejson.loads(response.content)
             token = body.get("token") or body.get("access_token")
-        except ValueError:
+        except (ValueError, AttributeError):  # not JSON, or not an object
             token = None
         if not token:
             raise RegistryError(f"{self.host}: the token service sent no token")
@@ -398,7 +401,7 @@ class RegistryClient:
             )
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         try:
-            declared = json.loads(data).get("mediaType")
+            declared = safejson.loads(data).get("mediaType")
         except (ValueError, AttributeError):
             raise RegistryError(f"{what}: manifest is not JSON") from None
         if declared:
@@ -447,12 +450,13 @@ class RegistryClient:
             pages += 1
             response = self.request("GET", next_path, scope=scope)
             try:
-                body = response.json()
+                body = safejson.loads(response.content)
             except ValueError:
                 raise RegistryError(f"{self.host}{next_path}: response is not JSON") from None
             finally:
                 response.close()
-            yield from (str(x) for x in (body.get(key) or []))
+            items = body.get(key) if isinstance(body, dict) else None
+            yield from (str(x) for x in (items if isinstance(items, list) else []))
             link = response.headers.get("Link", "")
             match = re.match(r"\s*<([^>]+)>", link)
             next_path = match.group(1) if match else None

@@ -25,7 +25,7 @@ DOCKERFILE_CHECKS: dict[str, CheckInfo] = {
     "dockerfile-secret-arg": CheckInfo(
         Severity.MEDIUM,
         "Secret-named build argument in scope of a RUN: its value is kept in the image history",
-        "Pass the secret with `RUN --mount=type=secret,id=NAME` (docker build --secret "
+        "Pass the secret with `RUN --mount=type=secret,id=NAME` (docker buildx build --secret "
         "id=NAME,env=NAME) instead of a build argument; `docker history` shows build args.",
     ),
     "dockerfile-secret-arg-in-env": CheckInfo(

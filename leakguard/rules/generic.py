@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import re
 
+from leakguard import safejson
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
 from leakguard.rules.values import (
@@ -75,7 +75,7 @@ PRIVATE_KEY = Rule(
 
 def _b64json(part: bytes) -> object:
     padded = part + b"=" * (-len(part) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded))
+    return safejson.loads(base64.urlsafe_b64decode(padded))  # a token nested without end: no JWT
 
 
 def _check_jwt(secret: bytes, line: bytes, context: Context) -> Confidence | None:

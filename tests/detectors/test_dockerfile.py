@@ -308,6 +308,20 @@ def test_scan_routes_dockerfiles_and_reports_bad_ones_with_exit_3(tmp_path, caps
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("instruction", ["CMD", "ENTRYPOINT", "HEALTHCHECK CMD", "RUN"])
+def test_an_exec_form_nested_without_end_is_read_as_a_shell_form(tmp_path, capsys, instruction):
+    deep = "[" * 200_000 + "]" * 200_000
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM alpine\n{instruction} {deep}\nENV GH_TOKEN={GITHUB_PAT}\n")
+    out = tmp_path / "report.json"
+    code = main(["scan", str(dockerfile), "-f", "json", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "internal error" not in err
+    [finding] = json.loads(out.read_text())["findings"]
+    assert finding["location"]["line"] == 3
+
+
 def test_sample_dockerfile_is_read_as_a_dockerfile(engine):
     root = os.path.join(os.path.dirname(__file__), "..", "..", "samples")
     with open(os.path.join(root, "Dockerfile"), "rb") as fh:
@@ -505,3 +519,24 @@ def test_secret_default_in_a_variable_reference_and_a_global_arg(engine):
     default = found["keyword-secret"]
     assert (default.location.line, default.location.column) == (5, 32)
     assert "default of ${DB_PASSWORD}" in default.message
+
+
+def test_bytes_that_are_not_utf8_in_a_dockerfile_and_its_context(tmp_path, capsys):
+    (tmp_path / "Dockerfile").write_bytes(
+        b"FROM alpine\nENV DB_PASSWORD=ab\xffcdXq9zT4\nARG GITHUB_TOKEN=tok\xfeen123456\n"
+        b"RUN echo $GITHUB_TOKEN\nCOPY cred\xff.pem /x\n"
+    )
+    with open(os.path.join(os.fsencode(tmp_path), b"cred\xff.pem"), "w") as fh:
+        fh.write("x\n")
+    for command in (["scan"], ["context"], ["migrate"]):
+        code = main([*command, str(tmp_path)])
+        out, err = capsys.readouterr()
+        assert code == 1, err
+        assert "internal error" not in err
+    out = tmp_path / "r.json"
+    assert main(["scan", "-f", "json", "-o", str(out), str(tmp_path)]) == 1
+    report = json.loads(out.read_text())
+    found = {(f["rule_id"], f["location"]["line"]) for f in report["findings"]}
+    assert {("keyword-secret", 2), ("keyword-secret", 3)} <= found
+    copies = {("dockerfile-context-credential-file", 5), ("dockerfile-copy-credential-file", 5)}
+    assert copies <= found

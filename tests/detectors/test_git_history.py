@@ -255,6 +255,31 @@ def test_path_with_spaces_and_unicode(tmp_path, engine):
     assert f.location.path == 'dir with space/ünï "q".py'
 
 
+def test_a_path_that_is_not_utf8_keeps_its_bytes_and_reads_as_backslash_x(tmp_path, engine):
+    import json
+
+    repo = Repo(tmp_path / "r")
+    (repo.path / os.fsdecode(b"cred\xff.env")).write_text(f"GH={GITHUB_PAT}\n")
+    repo.git("add", "-A")
+    repo.commit("odd name")
+    for fmt in ("text", "json", "sarif"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "leakguard", "git", str(repo.path), "-f", fmt],
+            capture_output=True, env=dict(os.environ, **ENV),
+        )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        out = proc.stdout.decode("utf-8")  # strict: valid UTF-8 in every format
+        assert "\ufffd" not in out
+        if fmt == "text":
+            assert "cred\\xff.env" in out and "(deleted)" not in out
+        elif fmt == "json":
+            [f] = json.loads(out)["findings"]
+            # still in HEAD: the path names the file there, byte for byte
+            assert f["location"]["path"] == "cred\\xff.env" and f["location"]["deleted"] is False
+        else:
+            assert '"uri": "cred%FF.env"' in out
+
+
 def test_not_a_repository_and_unknown_revision(tmp_path, engine):
     with pytest.raises(TargetUnreadable, match="not a readable git repository"):
         scan_history(engine, str(tmp_path))

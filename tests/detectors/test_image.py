@@ -549,6 +549,31 @@ def test_layer_cache_files_are_private_even_under_umask_0(engine, tmp_path, monk
     assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_layer_cache_that_is_not_a_regular_file_is_refused_untouched(tmp_path, kind):
+    import stat
+
+    if kind == "device" and os.geteuid() != 0:
+        pytest.skip("mknod of a device needs root")
+    node = tmp_path / kind
+    if kind == "device":  # a copy of /dev/null's node: the real one is never touched
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        os.mkfifo(node)
+    before = os.lstat(node)
+    archive = write_archive(tmp_path / "a.tar", LEAKY)
+    code, out, err = run("image", "--cache", str(node), f"docker-archive:{archive}")
+    assert code == 3
+    assert err.splitlines()[0] == f"leakguard: error: layer cache {node}: not a regular file"
+    after = os.lstat(node)
+    assert (after.st_ino, after.st_mode, after.st_rdev) == (
+        before.st_ino,
+        before.st_mode,
+        before.st_rdev,
+    )
+    assert sorted(os.listdir(tmp_path)) == ["a.tar", kind]  # no journal beside it
+
+
 def test_cli_json_report_and_no_secrets_in_output(tmp_path):
     path = write_archive(tmp_path / "a.tar", LEAKY)
     code, out, err = run(
@@ -925,3 +950,94 @@ def test_a_missing_layer_blob_is_reported_and_the_other_layers_scanned(engine, t
     (blobs / first.split(":")[1]).unlink()
     code, out, err = run("image", "--no-cache", f"oci:{folder}:v1")
     assert code == 3 and "/b.env" in out and "is missing" in out, out + err
+
+
+@dataclass
+class HostileConfig(Spec):
+    """A spec whose config is replaced by hand-made bytes."""
+
+    raw: bytes = b""
+
+    def config(self) -> bytes:
+        return self.raw
+
+
+DEEP = 200_000
+
+
+def test_a_config_nested_without_end_is_reported_and_the_layers_still_scanned(tmp_path):
+    deep = b"[" * DEEP + b"]" * DEEP
+    spec = HostileConfig(layers=LEAKY.layers, raw=b'{"config": {"Labels": {"x": ' + deep + b"}}}")
+    for ref in (
+        f"docker-archive:{write_archive(tmp_path / 'deep.tar', spec)}",
+        f"oci:{write_oci(tmp_path / 'oci', spec)}:v1",
+    ):
+        for fmt in ("text", "json"):
+            code, out, err = run("image", "--no-cache", "-f", fmt, ref)
+            assert code == 3, (ref, err)
+            assert "internal error" not in err and "Traceback" not in err
+        report = json.loads(out)
+        assert {f["location"]["path"] for f in report["findings"]} >= {"/app/keep.py"}
+        [skipped] = report["skipped"]
+        assert skipped["reason"] == "not JSON: nested more than 100 levels deep"
+
+
+def test_a_config_of_the_wrong_shapes_is_read_as_far_as_it_goes(tmp_path):
+    raw = json.dumps(
+        {
+            "config": {
+                "Env": f"STRIPE_KEY={STRIPE_KEY}",
+                "Labels": ["x"],
+                "Healthcheck": {"Test": 3},
+            },
+            "history": [1, None, {"created_by": f"/bin/sh -c echo {GITHUB_PAT}"}],
+            "rootfs": {"diff_ids": 7},
+        }
+    ).encode()
+    path = write_archive(tmp_path / "odd.tar", HostileConfig(layers=LEAKY.layers, raw=raw))
+    code, out, err = run("image", "--no-cache", "-f", "json", f"docker-archive:{path}")
+    assert code == 1, err
+    paths = {f["location"]["path"] for f in json.loads(out)["findings"]}
+    assert {"ENV STRIPE_KEY", "/app/keep.py"} <= paths
+    assert any(p.startswith("history[2]") for p in paths)
+
+
+def test_a_manifest_nested_without_end_is_one_line_and_exit_3(tmp_path):
+    path = tmp_path / "deep.tar"
+    with tarfile.open(path, "w") as tar:
+        data = b'[{"Config": "c.json", "X": ' + b"[" * DEEP + b"]" * DEEP + b"}]"
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    code, out, err = run("image", "--no-cache", f"docker-archive:{path}")
+    assert code == 3
+    assert err.strip().splitlines()[0] == (
+        f"leakguard: error: {path}: manifest.json is not JSON: nested more than 100 levels deep"
+    )
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_member_names_that_are_not_utf8_read_as_backslash_x(tmp_path, tar_format):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tar_format, errors="surrogateescape") as tar:
+        data = f"GH_TOKEN={GITHUB_PAT}\n".encode()
+        info = tarfile.TarInfo(os.fsdecode(b"app/cred\xff.env"))
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    # and a config that spells a lone surrogate, which no UTF-8 text can hold
+    raw = json.dumps(
+        {"config": {"Labels": {"k\ud800": "v"}}, "rootfs": {"diff_ids": [sha(buf.getvalue())]}}
+    ).encode()
+    archive = write_archive(tmp_path / "a.tar", HostileConfig(layers=[buf.getvalue()], raw=raw))
+    # with a cache, the first format fills it and the others read the layer from it
+    for cache in (["--no-cache"], ["--cache", str(tmp_path / "c.sqlite")]):
+        outputs = {}
+        for fmt in ("text", "json", "sarif"):
+            code, out, err = run("image", *cache, "-f", fmt, f"docker-archive:{archive}")
+            assert code == 1, err
+            out.encode("utf-8")  # strict: nothing that is not valid UTF-8
+            outputs[fmt] = out
+        assert "/app/cred\\xff.env" in outputs["text"]
+        [finding] = json.loads(outputs["json"])["findings"]
+        assert finding["location"]["path"] == "/app/cred\\xff.env"
+        assert '"uri": "app/cred%FF.env"' in outputs["sarif"]

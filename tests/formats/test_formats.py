@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -184,3 +185,40 @@ def test_colour_only_when_asked(leaky_result: ScanResult, fmt: Format) -> None:
     assert "\x1b" not in render(fmt, leaky_result, ReportOptions(color=False))
     coloured = render(fmt, leaky_result, ReportOptions(color=True))
     assert ("\x1b[" in coloured) is (fmt is Format.TEXT)
+
+
+def test_a_name_that_is_not_utf8_reads_as_backslash_x_in_every_format(
+    tmp_path: Path, report_validator: Draft202012Validator, sarif_validator: Any
+) -> None:
+    """A real file named b"cred\\xff.env", scanned by the real command line: every
+    format is valid UTF-8 and shows the byte the same way."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    with open(os.path.join(os.fsencode(root), b"cred\xff.env"), "w") as fh:
+        fh.write(f"STRIPE_KEY={STRIPE}\n")
+    (root / "README.md").write_text("nothing\n")
+    outputs: dict[str, bytes] = {}
+    for fmt in Format:
+        done = subprocess.run(
+            [sys.executable, "-m", "leakguard", "scan", "-f", fmt.value, str(root)],
+            capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert b"internal error" not in done.stderr
+        outputs[fmt.value] = done.stdout
+        done.stdout.decode("utf-8")  # strict: no lone surrogate, no raw 0xff byte
+    shown = str(root / "cred") + "\\xff.env"
+    assert shown in outputs["text"].decode()
+    report = json.loads(outputs["json"])
+    report_validator.validate(report)
+    assert [f["location"]["path"] for f in report["findings"]] == [shown]
+    sarif = json.loads(outputs["sarif"])
+    sarif_validator.validate(sarif)
+    [result] = sarif["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri.endswith("/cred%FF.env")  # a URI carries the byte itself, percent-encoded
+    for out in outputs.values():
+        assert STRIPE.encode() not in out and b"\\udcff" not in out

@@ -63,7 +63,9 @@ def test_the_plan_rewrites_only_the_secret_spans(
     )
     assert (project / "secrets" / "npm_token").read_text() == NPM_TOKEN
     assert "secrets" in (project / ".dockerignore").read_text().splitlines()
-    assert "DOCKER_BUILDKIT=1 docker build --secret id=npm_token,src=secrets/npm_token" in run.out
+    assert "docker build --secret id=npm_token,src=secrets/npm_token" in run.out.replace(
+        "docker buildx build", "docker build"
+    )  # which form: see test_the_build_hint_fits_the_docker_cli_found
     flags = leakguard("secrets", "docker-flags", str(project / "Dockerfile"))
     assert flags.out.split() == [
         f"--secret=id={name},src={project / 'secrets' / name}"
@@ -301,3 +303,45 @@ def test_the_copied_credential_file_is_in_no_layer_after_the_migration(
         assert scan.code == 0, scan.out
     finally:
         subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+# What a Docker CLI answers, on PATH in place of the real one: its version line,
+# and whether the buildx plugin is there.
+FAKE_DOCKER = """#!/bin/sh
+case "$1" in
+    --version) echo "Docker version {version}, build 0000000" ;;
+    buildx) if [ {buildx} = yes ]; then echo "github.com/docker/buildx v0.12.1 0000000"; else
+            echo "docker: unknown command: docker buildx" >&2; exit 1; fi ;;
+    *) exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("version", "buildx", "command", "caveat"),
+    [
+        ("28.2.2", "no", "docker buildx build --secret", "has no buildx plugin: install it"),
+        ("28.2.2", "yes", "docker buildx build --secret", None),
+        ("20.10.24+dfsg1", "no", "DOCKER_BUILDKIT=1 docker build --secret", None),
+        ("20.10.24+dfsg1", "yes", "docker buildx build --secret", None),
+    ],
+)
+def test_the_build_hint_fits_the_docker_cli_found(
+    project: Path,
+    leakguard: Callable[..., Run],
+    tmp_path: Path,
+    version: str,
+    buildx: str,
+    command: str,
+    caveat: str | None,
+) -> None:
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER.format(version=version, buildx=buildx))
+    (bin_dir / "docker").chmod(0o755)
+    run = leakguard("migrate", str(project), env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    [hint] = [line for line in run.out.splitlines() if line.startswith("build with: ")]
+    assert hint.startswith(f"build with: {command} id=")
+    assert (caveat in hint) if caveat else "(" not in hint

@@ -84,6 +84,8 @@ def test_apply_keeps_every_other_byte_and_a_second_run_has_nothing_to_do(
     manifest = (project / "leakguard-secrets.toml").read_text()
     assert "compose:docker-compose.yml:db:POSTGRES_PASSWORD" in manifest
     assert PASSWORD not in manifest and GITHUB_PAT not in manifest
+    # it holds no value, but says where every secret lives: private, as they are
+    assert stat.S_IMODE((project / "leakguard-secrets.toml").stat().st_mode) == 0o600
 
     again = leakguard("migrate", "--apply", str(project))
     assert again.code == 0 and "moved 0 secret(s); wrote 0 file(s)" in again.err
@@ -203,3 +205,36 @@ def test_after_migrating_a_rescan_of_the_project_passes_over_the_secret_files(tm
     after, skipped = found()
     assert len(before - after) >= 4  # the Dockerfile's and Compose file's secrets moved out
     assert skipped and all(not s["error"] and "/secrets/" in s["target"] for s in skipped)
+
+
+def test_a_compose_file_nested_without_end_is_left_alone_with_a_reason(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    root = tmp_path / "deep"
+    root.mkdir()
+    deep = "".join("  " * (i + 3) + "- \n" for i in range(5000))
+    (root / "docker-compose.yml").write_text(
+        "services:\n  db:\n    image: postgres:16\n    environment:\n"
+        f"      POSTGRES_PASSWORD: {PASSWORD}\n    labels:\n{deep}"
+    )
+    before = tree_hashes(root)
+    run = leakguard("migrate", "--apply", str(root))
+    assert run.code == 1, run.err
+    assert "not valid YAML (nested too deep)" in run.err and "internal error" not in run.err
+    assert tree_hashes(root) == before
+
+
+def test_a_symlink_planted_where_a_local_secret_file_goes_is_refused(
+    project: Path, tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    (project / "secrets").mkdir(mode=0o700)
+    elsewhere = tmp_path / "elsewhere" / "postgres_password"
+    elsewhere.parent.mkdir()
+    (project / "secrets" / "postgres_password").symlink_to(elsewhere)
+    before = tree_hashes(project)
+    run = leakguard("migrate", "--apply", str(project))
+    assert run.code == 4, run.err
+    assert "a symbolic link, not followed; every file was put back as it was" in run.err
+    assert not elsewhere.exists() and list(elsewhere.parent.iterdir()) == []
+    assert tree_hashes(project) == before
+    assert PASSWORD not in run.out + run.err
