@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -137,7 +136,9 @@ _INTERESTING = re.compile(
 def logical_lines(script: str) -> Iterator[tuple[int, int, str]]:
     """(first, last, text) of each line with its backslash continuations joined;
     first and last are 0-based physical line numbers."""
-    lines = script.splitlines()
+    lines = [line[:-1] if line.endswith("\r") else line for line in script.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()
     k = 0
     while k < len(lines):
         first, parts = k, [lines[k]]
@@ -149,21 +150,46 @@ def logical_lines(script: str) -> Iterator[tuple[int, int, str]]:
         k += 1
 
 
-def _line_commands(line: str) -> list[list[str]]:
-    if line.lstrip().startswith("#") or not _INTERESTING.search(line):
+# Shell words the way `shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")`
+# with `whitespace_split` splits them (words, and runs of punctuation), but in
+# one regex pass: this runs on every line of every script.
+_WORD = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^\s;&|()<>'"\\])+"""
+_TOKENS = re.compile(rf"{_WORD}|[;&|()<>]+")
+_PART = re.compile(r"""'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([^'"\\]+)""", re.S)
+_ESCAPED_IN_DOUBLE = re.compile(r"""\\(["\\])""")
+
+
+def _unquote_word(word: str) -> str:
+    if not any(c in word for c in "'\"\\"):
+        return word
+    out = []
+    for single, double, escaped, plain in _PART.findall(word):
+        out.append(single or _ESCAPED_IN_DOUBLE.sub(r"\1", double) or escaped or plain)
+    return "".join(out)
+
+
+def _line_commands(
+    line: str, interesting: re.Pattern[str] | None = _INTERESTING
+) -> list[list[str]]:
+    if line.lstrip().startswith("#") or (interesting and not interesting.search(line)):
         return []
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
+    tokens: list[str] = []
+    end = 0
+    for m in _TOKENS.finditer(line):
+        if not line[end : m.start()].isspace() and m.start() > end:
+            break  # an unbalanced quote: no token could start there
+        tokens.append(m.group())
+        end = m.end()
+    if line[end:].strip():  # an unbalanced quote (or one left over): plain words
+        return [line.split()]
     out: list[list[str]] = [[]]
-    try:
-        for token in lexer:
-            if token in _SEPARATORS:
-                out.append([])
-            else:
-                out[-1].append(token)
-    except ValueError:  # an unbalanced quote: fall back to plain words
-        out = [line.split()]
+    for token in tokens:
+        if token in _SEPARATORS:
+            out.append([])
+        elif token[0] in ";&|()<>":
+            out[-1].append(token)
+        else:
+            out[-1].append(_unquote_word(token))
     return [c for c in out if c]
 
 
@@ -317,7 +343,7 @@ def removed_files(words: list[str]) -> list[str]:
 # -- where command lines are written -------------------------------------------------------
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh", "mksh", "busybox"})
-_SCRIPT_EXTENSIONS = (".sh", ".bash", ".zsh", ".ksh", ".ash", ".dash")
+_SCRIPT_EXTENSIONS = frozenset({".sh", ".bash", ".zsh", ".ksh", ".ash", ".dash"})
 _MAKEFILE_NAMES = frozenset({"makefile", "gnumakefile", "bsdmakefile"})
 _CI_NAMES = frozenset({
     ".gitlab-ci.yml", ".gitlab-ci.yaml", "bitbucket-pipelines.yml", "azure-pipelines.yml",
@@ -340,36 +366,85 @@ def script_kind(path: str, head: bytes = b"") -> str | None:
     `.gitlab-ci.yml`, ...) or, for a file without an extension, by a `#!` line
     naming a POSIX shell.
     """
-    norm = path.replace("\\", "/")
-    name = posixpath.basename(norm).lower()
-    if name.endswith(_SCRIPT_EXTENSIONS):
+    name = path[max(path.rfind("/"), path.rfind("\\")) + 1 :].lower()
+    dot = name.rfind(".")
+    if dot < 0:
+        if name in _MAKEFILE_NAMES:
+            return "makefile"
+        return _shebang_kind(head) if head.startswith(b"#!") else None
+    ext = name[dot:]
+    if ext in _SCRIPT_EXTENSIONS:
         return "shell"
-    if name in _MAKEFILE_NAMES or name.endswith(".mk") or name.startswith("makefile."):
-        return "makefile"
-    if name.endswith((".yml", ".yaml")):
-        folder = posixpath.dirname(norm).lower()
+    if ext in (".yml", ".yaml"):
+        folder = path.replace("\\", "/").lower()
         if (
             name in _CI_NAMES
             or name.endswith(".gitlab-ci.yml")
-            or folder.endswith(".github/workflows")
-            or folder.endswith(".circleci")
+            or "/.github/workflows/" in "/" + folder
+            or "/.circleci/" in "/" + folder
         ):
             return "ci"
         return None
-    if head.startswith(b"#!") and "." not in name:
-        first = head[2:].split(b"\n", 1)[0].decode("latin-1").split()
-        if first and posixpath.basename(first[0]) == "env" and len(first) > 1:
-            first = first[1:]
-        if first and posixpath.basename(first[0]) in _SHELLS:
-            return "shell"
+    if ext == ".mk" or name.startswith("makefile."):
+        return "makefile"
     return None
+
+
+def _shebang_kind(head: bytes) -> str | None:
+    first = head[2:].split(b"\n", 1)[0].decode("latin-1").split()
+    if first and posixpath.basename(first[0]) == "env" and len(first) > 1:
+        first = first[1:]
+    if first and posixpath.basename(first[0]) in _SHELLS:
+        return "shell"
+    return None
+
+
+# Where (in the lower-cased text) a command could hold a credential that
+# `command_credentials` reports: a program with its credential option on the same
+# logical line, or a secret-named assignment whose value is not a reference.
+_REST = r"(?:[^\n]|\\\n)*?"  # the rest of a logical line, lazily
+# An Authorization-like header whose value is typed in (not `$TOKEN`).
+_AUTH = (
+    r"[\s=]*[\"']?(?:authorization|private-token|x-api-key|x-auth-token)\s*:\s*"
+    r"(?!(?:bearer|basic|token)\s+[$`])(?:(?:bearer|basic|token)\s+)?[^\s$`\"']"
+)
+_CREDENTIAL_HINT = re.compile(
+    r"(?=[cwlmsnyhpatk])(?:"
+    rf"curl\b{_REST}(?:\s-[a-z]*u|--(?:proxy-)?user\b|--oauth2|(?:\s-[a-z]*h|--header){_AUTH})"
+    rf"|wget\b{_REST}(?:password|--header{_AUTH})"
+    rf"|login\b{_REST}\s(?:-[a-z]*p|--password\b)"
+    rf"|(?:mysql|maria)[a-z-]*\b{_REST}\s(?:-p\S|--password=)"
+    r"|sshpass\b|htpasswd\b"
+    rf"|(?:npm|pnpm|yarn)\s+config\s+set\b"
+    r"|(?:pass|pwd|secret|token|key|auth|cred|pat)\w*=[\"']?[^\s$`\"'])"
+)
+
+# The same, for a whole file's bytes: most files have no hint and are not decoded.
+_CREDENTIAL_HINT_BYTES = re.compile(_CREDENTIAL_HINT.pattern.encode())
+
+
+def _hint_lines(script: str) -> set[int]:
+    """0-based numbers of the lines that `_CREDENTIAL_HINT` finds something on."""
+    low = script.lower()
+    out: set[int] = set()
+    line = at = 0
+    for m in _CREDENTIAL_HINT.finditer(low):
+        line += low.count("\n", at, m.start())
+        at = m.start()
+        out.add(line)
+    return out
 
 
 def script_leaks(script: str) -> Iterator[tuple[int, int, CommandLeak]]:
     """(first, last, leak): credentials in a script's commands, with the 0-based
     physical lines of the logical line that holds each."""
+    hints = _hint_lines(script)
+    if not hints:
+        return
     for first, last, line in logical_lines(script):
-        for words in _line_commands(line):
+        if not any(k in hints for k in range(first, last + 1)):
+            continue
+        for words in _line_commands(line, None):
             for leak in command_credentials(words):
                 yield first, last, leak
 
@@ -394,6 +469,8 @@ def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
     result = ScanResult()
     location = Location(surface=Surface.FILE, path=path)
     result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))
+    if not _CREDENTIAL_HINT_BYTES.search(data.lower()):
+        return result
     kind = script_kind(path, data[:256])
     text = data.decode("utf-8", "surrogateescape")
     lines = text.split("\n")

@@ -163,3 +163,22 @@ def test_command_credentials_reads_one_simple_command():
     assert [leak.secret for leak in command_credentials(words)] == [PASSWORD]
     [[*words]] = shell_commands(f"docker login -p `cat {PASSWORD}` reg.test")
     assert command_credentials(words) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'curl -fsS -H "Authorization: Bearer {v}" https://api.example.test/',
+        "curl --header 'X-Api-Key: {v}' https://api.example.test/",
+        'wget --header="Authorization: token {v}" https://api.example.test/',
+        "curl --oauth2-bearer {v} https://api.example.test/",
+        "npm config set //registry.example.test/:_authToken {v}",
+        "htpasswd -bc /etc/nginx/htpasswd admin {v}",
+    ],
+)
+def test_headers_and_tool_configs_in_a_script(engine, tmp_path, command):
+    script = "#!/bin/sh\nset -e\n" + command.format(v=PASSWORD) + "\n"
+    found = _scan(engine, tmp_path, "call.sh", script)
+    assert [(f.location.line, f.fingerprint) for f in found] == [(3, HASH)]
+    reference = "#!/bin/sh\nset -e\n" + command.format(v="$API_TOKEN") + "\n"
+    assert _scan(engine, tmp_path, "call.sh", reference) == []
