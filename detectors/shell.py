@@ -4,8 +4,9 @@ A Dockerfile's `RUN` and `CMD`, a Compose service's `command:`, a shell
 script, a Makefile recipe and a CI job's `run:` or `script:` all hold shell
 command lines, and the same credentials get typed into all of them:
 `curl -u user:password`, `docker login -p`, `sshpass -p`, `mysql -pPASSWORD`,
-`wget --password=`, a `PGPASSWORD` prefix on `psql`. `command_credentials` finds them in
-one simple command; `shell_commands` splits a script into simple commands.
+`wget --password=`, a `PGPASSWORD` prefix on `psql`. `command_credentials`
+finds them in one simple command; `shell_commands` splits a script into
+simple commands.
 Values that point elsewhere (`$VAR`, `${VAR}`, `$(cat file)`, backticks) are
 not secrets.
 
