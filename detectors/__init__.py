@@ -29,6 +29,21 @@ STRUCTURED: dict[str, str] = {
 }
 
 
+def scanner_for(path: str, head: bytes = b"") -> StructuredScanner | None:
+    """The detector for this file: by its kind, or for a file of command lines
+    (a shell script by name or `#!` line, a Makefile, a CI pipeline file) the
+    command-line surface. `head` is the file's first bytes."""
+    from leakguard.engine import kind_of_path
+
+    scanner = structured_scanner(kind_of_path(path))
+    if scanner is None:
+        from leakguard.detectors import shell
+
+        if shell.script_kind(path, head) is not None:
+            return shell.scan
+    return scanner
+
+
 def structured_scanner(kind: str | None) -> StructuredScanner | None:
     """The detector that understands files of this kind, if there is one."""
     target = STRUCTURED.get(kind or "")

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from leakguard.detectors.dockerfile import (
+from leakguard.detectors.shell import (
     command_credentials,
     interpolation_defaults,
     is_literal,

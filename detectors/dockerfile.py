@@ -23,14 +23,24 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import shlex
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from leakguard import safejson
+from leakguard.detectors.shell import (
+    REDIRECTS,
+    command_credentials,
+    interpolation_defaults,
+    is_literal,
+    referenced_names,
+    removed_files,
+    secret_name_reason,
+    shell_commands,
+    written_files,
+)
 from leakguard.errors import TargetUnreadable
 from leakguard.fsutil import open_regular
 from leakguard.models import (
@@ -48,7 +58,6 @@ from leakguard.models import (
 )
 from leakguard.rules import Context
 from leakguard.rules.container import DOCKERFILE_CHECKS
-from leakguard.rules.values import is_placeholder, is_reference
 from leakguard.tree import DISK
 
 if TYPE_CHECKING:
@@ -567,79 +576,6 @@ def _stage_index(known: Sequence[Stage], ref: str) -> int | None:
     return None
 
 
-# -- secret-named variables ----------------------------------------------------------
-
-_CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_SECRET_WORDS = frozenset({
-    "password", "passwd", "pword", "pwd", "secret", "token", "apikey", "credential",
-    "credentials", "passphrase", "auth", "authtoken", "accesstoken", "pat",
-})  # fmt: skip
-_KEY_QUALIFIERS = frozenset({
-    "api", "secret", "private", "priv", "access", "auth", "client", "signing", "encryption",
-    "master", "ssh", "deploy", "service", "account", "app", "session", "license", "licence",
-    "encrypt", "hmac", "jwt", "aes", "rsa", "sas", "storage", "admin",
-})  # fmt: skip
-# A name that ends with one of these holds something *about* a secret.
-_ABOUT_SECRET = frozenset({
-    "url", "uri", "file", "files", "path", "dir", "id", "ids", "name", "host", "hostname",
-    "port", "endpoint", "type", "user", "username", "length", "len", "ttl", "timeout",
-    "region", "version", "enabled", "enable", "disabled", "mode", "header", "format",
-    "fingerprint", "kind", "scope", "scopes", "server", "servers", "location", "ref", "arn",
-    "prefix", "suffix", "algorithm", "algo", "method", "policy", "expiry", "expires", "hash",
-    "size", "bits", "count", "required", "audience", "issuer", "provider", "store", "helper",
-    "cmd", "command", "email", "field", "label", "env", "var",
-})  # fmt: skip
-_PUBLIC = frozenset({"public", "pub", "publishable"})
-
-
-def secret_name_reason(name: str) -> str | None:
-    """Why a variable's name says it holds a secret, or None when it does not.
-
-    Like BuildKit's `SecretsUsedInArgOrEnv` check, by the words of the name,
-    but a name about a secret (`PUBLIC_KEY_URL`, `TOKEN_FILE`, `GPG_KEY`, a
-    key id or a user name) is not one.
-    """
-    words: list[str] = []
-    for part in re.split(r"[_.\-]+", name):
-        words.extend(w.lower() for w in _CAMEL.findall(part))
-    if not words or any(w in _PUBLIC for w in words) or words[-1] in _ABOUT_SECRET:
-        return None
-    for k, word in enumerate(words):
-        if word in _SECRET_WORDS or word.endswith(("password", "passwd", "token", "secret")):
-            return f"its name says it holds a secret ({word.upper()})"
-        if word == "key" and k > 0 and words[k - 1] in _KEY_QUALIFIERS:
-            return f"its name says it holds a secret ({words[k - 1].upper()}_KEY)"
-        if word.endswith("key") and word[:-3] in _KEY_QUALIFIERS:
-            return f"its name says it holds a secret ({word.upper()})"
-    return None
-
-
-_VAR_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|([A-Za-z_][A-Za-z0-9_]*))")
-_DEFAULT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)([^}]+)\}")
-
-
-def referenced_names(text: str) -> set[str]:
-    return {a or b for a, b in _VAR_REF.findall(text)}
-
-
-def interpolation_defaults(text: str) -> Iterator[tuple[int, str, str]]:
-    """(offset, variable, default) of each `${NAME:-default}` / `${NAME-default}`."""
-    for m in _DEFAULT.finditer(text):
-        yield m.start(2), m.group(1), m.group(2)
-
-
-def is_literal(value: str) -> bool:
-    """A value typed in, not a reference (`$X`, `${X}`, `$(cat ...)`) or placeholder."""
-    raw = value.encode("utf-8", "surrogateescape")
-    return (
-        len(value) >= 3
-        and "$" not in value
-        and not is_reference(raw)
-        and not is_placeholder(raw)
-        and not value.startswith(("/run/secrets/", "/var/run/secrets/"))
-    )
-
-
 # -- checks ------------------------------------------------------------------------
 
 
@@ -668,182 +604,6 @@ def _check_finding(
         remediation=info.remediation,
         secret=SecretValue(secret),
     )
-
-
-# -- shell commands ----------------------------------------------------------------------
-
-_SEPARATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")", "|&", "\n"})
-_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>"})
-
-
-# A line with none of these has no credential and writes no credential file.
-_INTERESTING = re.compile(
-    r"(?i)>|tee|curl|wget|login|mysql|maria|sshpass|npm|yarn|git|htpasswd|pass|pwd|secret"
-    r"|token|key|auth|cred|\brm\b|shred|unlink"
-)
-
-
-def shell_commands(script: str) -> list[list[str]]:
-    """Simple commands of a shell script, as word lists (redirections kept as words)."""
-    out: list[list[str]] = []
-    for line in re.sub(r"\\\r?\n", " ", script).splitlines():
-        if line.lstrip().startswith("#") or not _INTERESTING.search(line):
-            continue
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
-        lexer.whitespace_split = True
-        lexer.commenters = ""
-        out.append([])
-        try:
-            for token in lexer:
-                if token in _SEPARATORS:
-                    out.append([])
-                else:
-                    out[-1].append(token)
-        except ValueError:  # an unbalanced quote: fall back to plain words
-            out[-1] = line.split()
-    return [c for c in out if c]
-
-
-def _strip_prefix(words: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Leading `NAME=value` assignments (and `export`/`sudo`/`env`), then the command."""
-    assignments: list[tuple[str, str]] = []
-    k = 0
-    while k < len(words):
-        word = words[k]
-        if word in ("export", "sudo", "env", "exec", "command", "time", "nohup", "-E"):
-            k += 1
-            continue
-        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", word, re.S)
-        if m is None:
-            break
-        assignments.append((m.group(1), m.group(2)))
-        k += 1
-    return assignments, words[k:]
-
-
-def _option_values(args: list[str], short: str | None, longs: Iterable[str]) -> Iterator[str]:
-    """Values of `-x VALUE`, `-xVALUE`, `--long VALUE`, `--long=VALUE`."""
-    longs = tuple(longs)
-    letter = short[1:] if short else ""
-    for k, arg in enumerate(args):
-        nxt = args[k + 1] if k + 1 < len(args) else None
-        if letter and arg.startswith("-") and not arg.startswith("--") and letter in arg[1:]:
-            # `-u VALUE`, `-uVALUE`, and combined flags: `-fu VALUE`, `-fuVALUE`
-            rest = arg[arg.index(letter, 1) + 1 :]
-            if rest:
-                yield rest
-            elif nxt is not None:
-                yield nxt
-        for name in longs:
-            if arg == name and nxt is not None:
-                yield nxt
-            elif arg.startswith(name + "="):
-                yield arg[len(name) + 1 :]
-
-
-@dataclass(frozen=True, slots=True)
-class _CommandLeak:
-    secret: str
-    what: str
-
-
-def command_credentials(words: list[str]) -> list[_CommandLeak]:
-    """Credentials written into one simple command's arguments."""
-    assignments, cmd = _strip_prefix(words)
-    out: list[_CommandLeak] = [
-        _CommandLeak(value, f"`{name}=...` sets a secret-named variable to a literal")
-        for name, value in assignments
-        if secret_name_reason(name) and is_literal(value)
-    ]
-    if not cmd:
-        return out
-    prog = posixpath.basename(cmd[0])
-    args = cmd[1:]
-    found: list[tuple[str, str]] = []
-    if prog == "curl":
-        for v in _option_values(args, "-u", ("--user", "--proxy-user")):
-            user, sep, password = v.partition(":")
-            if sep:
-                found.append((password, "`curl -u user:password`"))
-        for v in _option_values(args, "-H", ("--header",)):
-            found.extend((t, "`curl` with an Authorization header") for t in _auth_header(v))
-        found.extend(
-            (v, "`curl --oauth2-bearer`") for v in _option_values(args, None, ("--oauth2-bearer",))
-        )
-    elif prog == "wget":
-        names = ("--password", "--http-password", "--ftp-password", "--proxy-password")
-        found.extend((v, "`wget --password`") for v in _option_values(args, None, names))
-        for v in _option_values(args, None, ("--header",)):
-            found.extend((t, "`wget` with an Authorization header") for t in _auth_header(v))
-    elif prog in ("docker", "podman", "buildah", "skopeo", "helm", "oras", "crane") and (
-        "login" in args
-    ):
-        found.extend((v, f"`{prog} login -p`") for v in _option_values(args, "-p", ("--password",)))
-    elif prog in ("mysql", "mysqldump", "mysqladmin", "mariadb", "mariadb-dump", "mysqlimport"):
-        for arg in args:
-            if arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
-                found.append((arg[2:], f"`{prog} -p<password>`"))
-            elif arg.startswith("--password="):
-                found.append((arg.split("=", 1)[1], f"`{prog} --password=`"))
-    elif prog == "sshpass":
-        found.extend((v, "`sshpass -p`") for v in _option_values(args, "-p", ()))
-    elif prog in ("npm", "pnpm", "yarn") and "config" in args and "set" in args:
-        rest = args[args.index("set") + 1 :]
-        if rest:
-            key, eq, value = rest[0].partition("=")
-            if not eq and len(rest) > 1:
-                value = rest[1]
-            if any(t in key.lower() for t in ("_authtoken", "_auth", "_password", "authtoken")):
-                found.append((value, f"`{prog} config set {key}`"))
-    elif prog == "htpasswd" and any(a.startswith("-") and "b" in a for a in args):
-        plain = [a for a in args if not a.startswith("-")]
-        if len(plain) >= 3:
-            found.append((plain[-1], "`htpasswd -b`"))
-    out.extend(_CommandLeak(secret, what) for secret, what in found if is_literal(secret))
-    return out
-
-
-def _auth_header(value: str) -> Iterator[str]:
-    m = re.match(
-        r"(?i)\s*(?:authorization|private-token|x-api-key|x-auth-token)\s*:\s*"
-        r"(?:(?:bearer|basic|token)\s+)?(\S+)",
-        value,
-    )
-    if m:
-        yield m.group(1)
-
-
-def written_files(words: list[str]) -> list[str]:
-    """Files one simple command writes to: redirection targets, `tee` arguments,
-    and the config files of `npm config set` / `git config --global`."""
-    out: list[str] = []
-    for k, word in enumerate(words):
-        if word in _REDIRECTS and k + 1 < len(words):
-            out.append(words[k + 1])
-        elif re.fullmatch(r"\d?>>?", word) and k + 1 < len(words) and not word.startswith("2"):
-            out.append(words[k + 1])
-    _, cmd = _strip_prefix(words)
-    if cmd:
-        prog = posixpath.basename(cmd[0])
-        if prog == "tee":
-            out.extend(a for a in cmd[1:] if not a.startswith("-") and a not in _REDIRECTS)
-        elif prog in ("npm", "pnpm") and "config" in cmd and "set" in cmd:
-            out.append("~/.npmrc")
-        elif (
-            prog == "git"
-            and "config" in cmd
-            and "--global" in cmd
-            and any("credential" in a or "insteadof" in a.lower() for a in cmd)
-        ):
-            out.append("~/.gitconfig")
-    return [o for o in out if o and not o.startswith("&") and o != "/dev/null"]
-
-
-def removed_files(words: list[str]) -> list[str]:
-    _, cmd = _strip_prefix(words)
-    if cmd and posixpath.basename(cmd[0]) in ("rm", "shred", "unlink"):
-        return [a for a in cmd[1:] if not a.startswith("-")]
-    return []
 
 
 def _absolute(path: str, workdir: str) -> str:
@@ -1161,7 +921,7 @@ def _run_credentials(state: _Scan, ins: Instruction) -> list[Finding]:
             kind = _credential_kind(target)
             if kind is None or _absolute(target, facts.workdir) in removed:
                 continue
-            content = " ".join(w for w in words if w not in _REDIRECTS and w != target)
+            content = " ".join(w for w in words if w not in REDIRECTS and w != target)
             if not _carries_secret(content, secret_mount):
                 continue
             line, col = _find_in(state, ins, target)
@@ -1377,8 +1137,10 @@ __all__ = [
     "Stage",
     "Word",
     "interpolation_defaults",
+    "is_literal",
     "load",
     "parse_dockerfile",
+    "referenced_names",
     "scan",
     "secret_name_reason",
     "stages",

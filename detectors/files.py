@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from leakguard.detectors import structured_scanner
-from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
+from leakguard.detectors import scanner_for
+from leakguard.engine import CHUNK_SIZE, Engine
 from leakguard.fsutil import (
     SECRETS_MANIFEST,
     NotRegularFile,
@@ -205,7 +205,7 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
         else:
             result.stats.files += 1
             result.stats.bytes += len(data)
-            structured = structured_scanner(kind_of_path(target.path))
+            structured = scanner_for(target.path, data[:256])
             if structured is not None:
                 found = structured(engine, data, target.path, DISK)
                 result.findings.extend(found.findings)

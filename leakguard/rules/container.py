@@ -1,10 +1,11 @@
 """Container checks: findings that no token pattern makes.
 
 A secret-named build argument, a credential file copied into an image, an
-inline Compose secret: the detectors for Dockerfiles, Compose files and build
-contexts find these with small functions of their own. Their ids, severities
-and remediation live here, in the core, so that `leakguard rules` lists them,
-config can disable them and baselines keep their ids stable.
+inline Compose secret, a password typed into a command line: the detectors for
+Dockerfiles, Compose files, build contexts and scripts find these with small
+functions of their own. Their ids, severities and remediation live here, in the
+core, so that `leakguard rules` lists them, config can disable them and
+baselines keep their ids stable.
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ COMPOSE_CHECKS: dict[str, CheckInfo] = {
 }
 
 
+COMMAND_RULE_ID = "command-credential"
+
+# Command lines outside Dockerfiles and Compose files: shell scripts, Makefile
+# recipes, CI pipeline scripts.
+COMMAND_CHECKS: dict[str, CheckInfo] = {
+    COMMAND_RULE_ID: CheckInfo(
+        Severity.HIGH,
+        "Credential typed into a command line in a shell script, Makefile recipe or CI job",
+        "Rotate it, then have the command read it at run time: an environment variable set "
+        "by the CI's secret store, or a file the command reads (`--password-stdin`, "
+        "`curl --netrc-file`, `MYSQL_PWD`/`PGPASSFILE`).",
+    ),
+}
+
+
 CONTEXT_RULE_ID = "dockerfile-context-credential-file"
 CONTEXT_REMEDIATION = (
     "Add the file to .dockerignore (the line is in the message), or copy only what the "
@@ -93,4 +109,6 @@ CONTEXT_CHECKS: dict[str, CheckInfo] = {
 }
 
 
-CHECKS: dict[str, CheckInfo] = {**DOCKERFILE_CHECKS, **COMPOSE_CHECKS, **CONTEXT_CHECKS}
+CHECKS: dict[str, CheckInfo] = {
+    **DOCKERFILE_CHECKS, **COMPOSE_CHECKS, **COMMAND_CHECKS, **CONTEXT_CHECKS,
+}  # fmt: skip

@@ -128,10 +128,10 @@ URL_CREDENTIALS = Rule(
     description="Password in a URL (basic auth or connection string)",
     severity=Severity.HIGH,
     pattern=(
-        r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\"'<>]{1,128}:"
+        r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\"'<>]{0,128}:"
         r"(?P<secret>[^\s:/?#@\"'<>]{3,256})@[^\s/?#\"'<>@]"
     ),
-    prefilter=r"://[^\s:/?#@\"'<>]{1,128}:[^\s:/?#@\"'<>]{3,256}@",
+    prefilter=r"://[^\s:/?#@\"'<>]{0,128}:[^\s:/?#@\"'<>]{3,256}@",
     remediation=(
         "Change that account's password on the server the URL points at, and pass the URL "
         "(or just its password) at run time from a secret store."
