@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from leakguard.models import Finding, Location
+from leakguard.models import Confidence, Finding, Location
 from leakguard.models import SecretValue as _SecretValue
 from leakguard.models import fingerprint as _sha256
 from leakguard.models import redact as _redact
 from leakguard.rules import Context, Rule, RuleSet
 from leakguard.rules.filekinds import credential_file_kind
+from leakguard.rules.values import is_sample_path, is_test_data_name
 
 
 class Readable(Protocol):
@@ -332,9 +333,10 @@ class Engine:
             rule = self.rules[rule_index]
             line_end = data.find(b"\n", start)
             line = data[line_start : line_end if line_end >= 0 else len(data)]
+            at = start - line_start  # the secret's offset in `line`
             if len(line) > LONG_LINE:
-                offset = start - line_start
-                line = line[max(0, offset - WINDOW) : offset + len(secret) + WINDOW]
+                line = line[max(0, at - WINDOW) : at + len(secret) + WINDOW]
+                at = min(at, WINDOW)
             confidence = rule.confidence
             if rule.check is not None:
                 checked = rule.check(secret, line, context)
@@ -343,6 +345,8 @@ class Engine:
                 confidence = checked
             if _suppressed_inline(line):
                 continue
+            if confidence is not Confidence.LOW and _test_data(context, line, at):
+                confidence = Confidence.LOW  # a test's wrong input (`nonMatchingToken = `)
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
@@ -388,6 +392,9 @@ class Engine:
                 hi = min(len(data), lo + MULTILINE_WINDOW)
             else:
                 lo, hi = _line_window(data, to)
+                for _ in range(rule.lines - 1):  # the lines a match may run on to
+                    nxt = data.find(b"\n", hi + 1)
+                    hi = len(data) if nxt < 0 else min(nxt, hi + LONG_LINE)
             if lo in seen_windows:
                 continue
             seen_windows.add(lo)
@@ -439,6 +446,11 @@ def _line_window(data: bytes, to: int) -> tuple[int, int]:
     if line_end - line_start > LONG_LINE:
         return max(line_start, to - WINDOW), min(line_end, to + WINDOW)
     return line_start, line_end
+
+
+def _test_data(context: Context, line: bytes, at: int) -> bool:
+    """A value in a test, example or doc file under a name for a test's wrong input."""
+    return is_sample_path(context.path) and is_test_data_name(line[: max(0, at)])
 
 
 def _suppressed_inline(line: bytes) -> bool:

@@ -17,6 +17,7 @@ import re
 
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Context, Rule
+from leakguard.rules.generic import names_a_secret
 from leakguard.rules.values import (
     in_sample,
     is_known_example,
@@ -277,9 +278,16 @@ KUBECONFIG_TOKEN = Rule(
 # -- Maven settings.xml and other XML ---------------------------------------------------
 
 
+_OPEN_TAG = re.compile(rb"<([A-Za-z0-9_.:-]+)>[ \t]*$")
+
+
 def _check_xml_password(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     if _skip(secret):
         return None
+    at = line.find(secret)
+    tag = _OPEN_TAG.search(line, 0, max(at, 0))
+    if tag is not None and not names_a_secret(tag.group(1)):
+        return None  # `<NextToken>`, `<tokenType>`: a cursor or a word about a secret
     if secret.startswith(b"{") and secret.endswith(b"}"):
         return Confidence.MEDIUM  # Maven-encrypted: only as safe as settings-security.xml
     if context.kind != "maven-settings" and _sure(secret, context) is Confidence.HIGH:
@@ -291,17 +299,29 @@ XML_PASSWORD = Rule(
     id=RuleId("xml-password"),
     description="Password in an XML element (Maven settings.xml, server configs)",
     severity=Severity.HIGH,
+    # The value may sit alone on the line between its tags.
     pattern=(
-        r"<(?P<tag>(?:[A-Za-z]+:)?(?:[a-z]*[Pp]assword|[a-z]*[Pp]assphrase|privateKeyPassword"
-        r"|secret|apiKey|token))>[ \t]*(?P<secret>[^<\s][^<]{2,200}?)[ \t]*</(?P=tag)>"
+        r"<(?P<tag>(?:[A-Za-z]+:)?[A-Za-z0-9_.-]{0,40}?(?:[Pp]ass(?:word|phrase)|PASS(?:WORD|PHRASE)"
+        r"|[Ss]ecret|SECRET|[Tt]oken|TOKEN|[Aa]pi[_.-]?[Kk]ey|API[_.-]?KEY))>[ \t]*(?:\r?\n[ \t]*)?"
+        r"(?P<secret>[^<\s][^<\r\n]{2,200}?)[ \t]*(?:\r?\n[ \t]*)?</(?P=tag)>"
     ),
-    keywords=("password>", "passphrase>", "secret>", "apikey>", "token>"),
+    keywords=(
+        "password>",
+        "passphrase>",
+        "secret>",
+        "apikey>",
+        "api_key>",
+        "api-key>",
+        "api.key>",
+        "token>",
+    ),  # fmt: skip
     remediation=(
         "Change the password at the server the element names (a Maven <server> is a "
         "repository login), and write `${env.NAME}` in the file instead of the value."
     ),
     check=_check_xml_password,
     tags=("credential-file",),
+    lines=3,
 )
 
 # -- Composer auth.json ------------------------------------------------------------------

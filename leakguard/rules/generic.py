@@ -18,6 +18,7 @@ import re
 
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
+from leakguard.rules.checks import made_of_runs
 from leakguard.rules.values import (
     in_sample,
     is_known_example,
@@ -149,27 +150,69 @@ _KW = (
 )
 # An unquoted value runs to whitespace: `#` only starts a comment after a
 # space in shell, YAML, .env and INI files (`Tq9#x` is one value).
-# In a URL's query string an unquoted value ends where the next `&name=` starts.
+# In a URL's query string an unquoted value ends where the next `&name=` starts,
+# and inside a string (a dotenv held in JSON) it ends at an escaped `\n`, `\r`, `\t`.
 _VALUE = (
     r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
-    r"|(?!#)(?:[^\s\"'`,;&]|&(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
+    r"|(?!#)(?:[^\s\"'`,;&\\]|\\(?![nrt\"'\\])|&(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
 )
+# A type annotation: `String`, `str`, `Optional[str]`, `&str`, `&'static str` (Rust).
+_TYPE = r"&?(?:'static[ \t]+)?[A-Za-z][\w.<>?\[\]]{0,30}"
+# What joins a name to its value: `=`, `:`, `=>` (Ruby, PHP, Perl), `:=` and `::=` (Go,
+# Make), `?=` and `+=` (Make), `<-` (R), comparisons, a type (`val apiKey: String =`).
+_OPERATOR = (
+    r"(?:=>|:{1,3}=|!==|[?+!]=|===?|=(?![=~])|<-|\.equals(?:IgnoreCase)?\("
+    rf"|:(?:[ \t]*{_TYPE}[ \t]*=(?![=>])(?=[ \t]*[\"']))?)"
+)
+# A comparison, either way round: `password != "v"`, `"v" === token`, `"v".equals(pwd)`.
+_COMPARED = r"(?:===?|!==?|\.equals(?:IgnoreCase)?\()"
 _KEYWORD_PATTERN = (
-    rf"(?i){_KW}[\w.-]{{0,40}}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*|[ \t]+(?=[\"'])){_VALUE}"
+    rf"(?i)(?:"
+    # `if ("value" == admin_password)`: the value before the name
+    rf"(?P<lq>[\"'])(?=[^\s\"'`]{{4,256}}(?P=lq)[ \t]*{_COMPARED}[ \t]*[\w.$>-]{{0,40}}?{_KW})"
+    rf"|{_KW}[\w.-]{{0,40}}(?:"
+    # `name = `, `cfg["name"] = `, `$name[] = `, `name: String = `
+    rf"(?:\[\])?[\"']?\]?[ \t]*{_OPERATOR}[ \t]*"
+    # `setProperty("NAME", "value")`, `<add key="Name" value="value"/>`
+    rf"|[\"'][ \t]*,[ \t]*(?=[\"'])|[\"'][ \t]+value[ \t]*=[ \t]*(?=[\"'])"
+    # `password "value";` (HCL, nginx, config DSLs), `#define NAME "value"`
+    rf"|[ \t]+(?=[\"'])"
+    # Go: `var password string = "value"`
+    rf"|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*(?=[\"'`])"
+    rf")){_VALUE}"
+)
+_KEYWORD_STEM = (
+    r"(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
+    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase(?:ñ|n)a)"
 )
 _KEYWORD_PREFILTER = (
-    r"(?i)(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
-    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase(?:ñ|n)a)"
+    rf"(?i){_KEYWORD_STEM}"
     # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
-    r"[\w.-]{0,47}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*"
-    r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4})"
+    r"[\w.-]{0,47}(?:(?:\[\])?[\"']?\]?[ \t]*(?:=>|:{1,3}=|!==|[?+!]=|===?|=|:|<-"
+    r"|\.equals[a-z]{0,10}\()[ \t]*"
+    r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
+    r"|:[ \t]*[\w.<>?\[\]&' ]{1,40}=[ \t]*[\"']|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*[\"'`]"
+    r"|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}|[\"'][ \t]+value[ \t]*=[ \t]*[\"'][^\r\n]{4})"
+    # (not `_COMPARED`: this build of Hyperscan misses `==` beside `\.equals(?:x)?\(`)
+    rf"|[\"'][ \t]*(?:[=!]==?|\.equals[a-z]{{0,10}}\()[ \t]*[\w.$>-]{{0,40}}{_KEYWORD_STEM}"
 )
 
-# The name a value is assigned to, read back from the text before the value.
+# The name a value is assigned to, read back from the text before the value, with
+# the operator between them (`op`: empty for `password "value"`).
 # Bytes from 0x80 up are letters of a name written in UTF-8 (`contraseña`).
 _KEY_BEFORE = re.compile(
-    rb"([A-Za-z0-9_.$\x80-\xff-]+)[\"'\]]?[ \t]*(?:=>|:=|==|=|:|[ \t])[ \t]*[\"'`]?$"
+    rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\])?[\"']?\]?[ \t]*"
+    rb"(?P<op>=>|:{1,3}=|!==|[?+!]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
+    rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|value[ \t]*=|)[ \t]*[\"'`]?$"
 )
+# The name after a value compared with it: `"value" == admin_password`, `"v" === this.token`.
+_NAME_AFTER = re.compile(
+    rb"[\"'][ \t]*(?:===?|!==?|\.equals(?:IgnoreCase)?\()[ \t]*(?:[\w$]+(?:\.|->))*"
+    rb"([A-Za-z0-9_$\x80-\xff-]+)"
+)
+# What may follow a value given without an operator (`password "value";`): the end of
+# the statement, a block's opening brace, a comment.
+_BLOCK_TAIL = re.compile(rb"[\"'`][ \t]*[;{]?[ \t]*(?:(?:#|//).*)?\r?$")
 # How far before the operator a name is looked for: `_KEY_BEFORE` ends at `$`, so a
 # search over a whole long line would try every start in it.
 _NAME_REACH = 160
@@ -189,13 +232,14 @@ _NOT_VALUE_SUFFIXES = {
     b"expiry", b"expires", b"expiration", b"ttl", b"timeout", b"endpoint", b"host", b"mode",
     b"format", b"reset", b"store", b"manager", b"class", b"kind", b"version", b"provider",
     b"location", b"ref", b"source", b"index", b"limit", b"size", b"key_id", b"arn",
-    b"command", b"cmd", b"helper", b"method", b"algorithm", b"scope", b"scopes", b"audience",
+    b"command", b"cmd", b"helper", b"mgr", b"method", b"algorithm", b"scope", b"scopes",
+    b"audience",
 }  # fmt: skip
 
 
 def _name_before(text: bytes, end: int) -> re.Match[bytes] | None:
     """`_KEY_BEFORE`'s match ending at `end`: the name a value there is assigned to."""
-    stem = len(text[:end].rstrip(b" \t\"'`]=:>"))  # back over quotes, operator and padding
+    stem = len(text[:end].rstrip(b" \t\"'`]=:>!?+,"))  # back over quotes, operator and padding
     return _KEY_BEFORE.search(text, max(0, stem - _NAME_REACH), end)
 
 
@@ -255,6 +299,12 @@ def _names_a_secret(key: bytes) -> bool:
     return False
 
 
+def names_a_secret(key: bytes) -> bool:
+    """Whether a variable, key or tag name names a secret's value (`DB_PASSWORD`,
+    `serviceToken`), not something about it (`PASSWORD_FILE`, `NextToken`)."""
+    return _names_a_secret(key)
+
+
 _WORDISH = re.compile(rb"^#?[A-Za-z]+(?:[ _.:-][A-Za-z]+)*[.!]?$")
 _COLOR = re.compile(rb"^#(?:[0-9A-Fa-f]{3,4}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
 _VERSION = re.compile(rb"^v?\d+(?:\.\d+)*[-+]?$")
@@ -295,54 +345,115 @@ def _flat(text: bytes) -> bytes:
     return bytes(c for c in text.lower() if 48 <= c <= 57 or 97 <= c <= 122)
 
 
+# Files whose values are literal strings unless written as a reference (`${NAME}`):
+# `password: Ab3d.f9Gh` in YAML is a password, not an attribute of `Ab3d`.
+_LITERAL_CONFIG = re.compile(
+    r"(?i)(?:^|[/\\])(?:\.env[^/\\]*|[^/\\]*\.(?:env|ya?ml|properties|ini|cfg|cnf|conf|toml))$"
+)
+# Files where a backtick quotes a string (JS template literals, Go raw strings, Markdown
+# code); elsewhere (shell, Make, YAML, Dockerfiles) `` `cmd` `` is a command's output.
+_BACKTICK_LITERAL = re.compile(
+    r"(?i)\.(?:[cm]?js|jsx|tsx?|vue|svelte|go|md|markdown|rst|txt|html?)$"
+)
+# A call that stores a value under a name: `System.setProperty("NAME", "value")`,
+# `os.Setenv(`, `setenv(`, `putenv(`, `os.environ.setdefault(`, `props.put(`.
+_SETTER_CALL = re.compile(rb"(?i)(?:^|[^A-Za-z0-9])(?:set|put|add|store|with|define)\w*\([ \t]*[\"']$")
+_COMPARISONS = (b"==", b"===", b"!=", b"!==", b".equals(", b".equalsIgnoreCase(")
+
+
+def _is_literal_config(context: Context) -> bool:
+    return context.kind == "dotenv" or (
+        context.path is not None and bool(_LITERAL_CONFIG.search(context.path))
+    )
+
+
+def _assignment(before: bytes, after: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(name, operator, text before the name) of the assignment a value belongs to:
+    read back from the text before it, or after it for `"value" == name`."""
+    key = _name_before(before, len(before))
+    if key is not None and not _names_a_secret(key.group(1)) and key.group("op")[:1] == b":":
+        # `$env:API_TOKEN = `: the name after a colon, not a typed `env: API_TOKEN =`
+        key = _KEY_BEFORE.search(before, key.end(1) + 1, len(before))
+    if key is not None and _names_a_secret(key.group(1)):
+        return key.group(1), key.group("op"), before[: key.start(1)]
+    if before.endswith((b'"', b"'")):
+        after_key = _NAME_AFTER.match(after)
+        if after_key is not None and _names_a_secret(after_key.group(1)):
+            return after_key.group(1), b"==", before
+    return None
+
+
 def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     at = line.find(secret)
     before = line[:at] if at >= 0 else b""
+    after = line[at + len(secret) :] if at >= 0 else b""
     quoted = before.endswith((b'"', b"'", b"`"))
     if not quoted and context.kind == "code":
         return None  # `password = get_password()`: an expression, not a value
+    if before.endswith(b"`") and not (context.path and _BACKTICK_LITERAL.search(context.path)):
+        return None  # `` TOKEN=`cat token` ``: a command's output, not a value
     if before.lstrip().startswith((b"#", b"//", b"--", b"*")) and b"define" not in before:
         # commented-out assignments are still leaks in config, rarely in code
         if context.kind == "code":
             return None
-    key = _name_before(before, len(before))
-    if key is None or not _names_a_secret(key.group(1)):
+    found = _assignment(before, after)
+    if found is None:
         return None
-    if before[: key.start(1)].endswith(b"::"):
+    name, op, head = found
+    if head.endswith(b"::"):
         return None  # `"AWS::IAM::AccessKey": ...`: a type name, not a variable
-    if b"public" in key.group(1).lower():
+    if b"public" in name.lower():
         return None  # public keys and their tokens are meant to be seen
-    separator = before[key.end(1) :]
-    if b"==" in separator or b"!=" in before[-4:]:
+    if op in _COMPARISONS or b"!=" in before[-4:]:
         # A comparison: `if token == "async"` is a lexer; `if password == "s3cr3t!x"`
         # hard-codes one, and looks like it.
         if len(secret) < 8 or shannon_entropy(secret.strip()) < 3.0:
             return None
-    if b"=" not in separator and b":" not in separator:
-        # `NAME "value"` with no operator: only C's #define and Dockerfile's legacy ENV form.
-        head = before.lstrip().lower()
-        if not (head.startswith(b"#") and b"define" in head) and context.kind != "dockerfile":
+    if not op:
+        # `NAME "value"` with no operator: C's #define, Dockerfile's legacy ENV form, and
+        # block-style configs (`password "value";` in nginx, HCL, Ruby DSLs), where the
+        # name opens the line and the value ends the statement.
+        lead = head.lstrip().lower()
+        if not (
+            (lead.startswith(b"#") and b"define" in lead)
+            or context.kind == "dockerfile"
+            or (lead in (b"", b":") and _BLOCK_TAIL.match(after))
+        ):
             return None
+    literal = _is_literal_config(context)
     value = secret.strip()
-    if len(value) < 4 or value == key.group(1) or not any(c in _ALNUM or c >= 0x80 for c in value):
-        return None  # too short, the name again, or punctuation only (`", "`)
+    if len(value) < 4 or value == name:
+        return None  # too short, or the name again
+    if not any(c in _ALNUM or c >= 0x80 for c in value) and not (
+        literal and len(value) >= 8 and len(set(value)) >= 6
+    ):
+        return None  # punctuation only (`", "`), unless a config file's password of symbols
     if quoted and (len(value) - len(value.rstrip(b"\\"))) % 2:
         return None  # the closing quote was escaped: a string inside a string, cut short
-    if context.kind == "dotenv":
-        # `.env` values are strings, never expressions: `word.word.word` is a password.
+    if quoted and before[-1:] in secret:
+        return None  # `'token','try','unit'`: the value would run over its closing quote
+    if literal:
+        # `.env`, YAML, INI, properties: values are strings, never expressions:
+        # `word.word.word` is a password.
         inner = unquoted(value)
         if is_reference(inner) or is_placeholder(inner):
             return None
     elif not_a_secret(value):
         return None
+    if made_of_runs(value):
+        return None  # `1234567890abcdef…`, `aaaaaaaa`: a filler
     if value.startswith(b"?") or (b"=" in value and b", " in value):
         return None  # `${VAR:?message}`; an argument list cut by the quotes
-    flat_value, flat_key = _flat(value), _flat(key.group(1))
+    flat_value, flat_key = _flat(value), _flat(name)
     if len(flat_value) >= 6 and (flat_value in flat_key or flat_key in flat_value):
         return None  # `SN_dhSinglePass_x = "dhSinglePass-x"`: the name spelled again
     if b" " in value and not quoted:
         return None
     confidence = Confidence.LOW if is_word(value) else _value_confidence(value, quoted, context)
+    if op == b"," and (confidence is not Confidence.HIGH or not _SETTER_CALL.search(head)):
+        # `("password", "username")`, `("HTTPPasswordMgr", "urllib2")`, `prefixed("x-token",
+        # "x_")`: names in a list or a call's arguments, unless a setter stores them
+        return None
     return in_sample(value, context.path, confidence)
 
 
