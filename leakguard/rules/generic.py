@@ -152,9 +152,13 @@ _KW = (
 # space in shell, YAML, .env and INI files (`Tq9#x` is one value).
 # In a URL's query string an unquoted value ends where the next `&name=` starts,
 # and inside a string (a dotenv held in JSON) it ends at an escaped `\n`, `\r`, `\t`.
+# `,` `;` `&` end an unquoted value before whitespace or the next `name=`
+# (`password=x;Database=y`, `{password: x, user: y}`), not inside it (`A,.:-b`).
+# A quoted value may carry a string prefix: `@"…"` (C#, Objective-C), `L"…"`, `u8"…"`.
 _VALUE = (
-    r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
-    r"|(?!#)(?:[^\s\"'`,;&\\]|\\(?![nrt\"'\\])|&(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
+    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
+    r"|(?!#)(?:[^\s\"'`,;&\\]|\\(?![nrt\"'\\])"
+    r"|[,;&](?=[^\s\"'`\\])(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
 )
 # A type annotation: `String`, `str`, `Optional[str]`, `&str`, `&'static str` (Rust).
 _TYPE = r"&?(?:'static[ \t]+)?[A-Za-z][\w.<>?\[\]]{0,30}"
@@ -190,7 +194,7 @@ _KEYWORD_PREFILTER = (
     # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
     r"[\w.-]{0,47}(?:(?:\[\])?[\"']?\]?[ \t]*(?:=>|:{1,3}=|!==|[?+!]=|===?|=|:|<-"
     r"|\.equals[a-z]{0,10}\()[ \t]*"
-    r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
+    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
     r"|:[ \t]*[\w.<>?\[\]&' ]{1,40}=[ \t]*[\"']|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*[\"'`]"
     r"|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}|[\"'][ \t]+value[ \t]*=[ \t]*[\"'][^\r\n]{4})"
     # (not `_COMPARED`: this build of Hyperscan misses `==` beside `\.equals(?:x)?\(`)
@@ -203,7 +207,8 @@ _KEYWORD_PREFILTER = (
 _KEY_BEFORE = re.compile(
     rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\])?[\"']?\]?[ \t]*"
     rb"(?P<op>=>|:{1,3}=|!==|[?+!]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
-    rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|value[ \t]*=|)[ \t]*[\"'`]?$"
+    rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|value[ \t]*=|)[ \t]*"
+    rb"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`])?$"
 )
 # The name after a value compared with it: `"value" == admin_password`, `"v" === this.token`.
 _NAME_AFTER = re.compile(
@@ -318,6 +323,8 @@ _DATE = re.compile(rb"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
 
 def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidence | None:
     """How much a value assigned to a secret-named key looks like a secret."""
+    if _REGEX_SYNTAX.search(value):
+        return None  # `r'(?:key|pwd|password)'`: a pattern that finds secrets
     if _MENTIONS_SECRET.search(value):
         # "NextToken", "no-password-required", "SomeKindOfPassword1": names, prose, examples.
         return None if _WORDISH.match(value) else Confidence.LOW
@@ -357,7 +364,9 @@ _BACKTICK_LITERAL = re.compile(
 )
 # A call that stores a value under a name: `System.setProperty("NAME", "value")`,
 # `os.Setenv(`, `setenv(`, `putenv(`, `os.environ.setdefault(`, `props.put(`.
-_SETTER_CALL = re.compile(rb"(?i)(?:^|[^A-Za-z0-9])(?:set|put|add|store|with|define)\w*\([ \t]*[\"']$")
+_SETTER_CALL = re.compile(
+    rb"(?i)(?:^|[^A-Za-z0-9])(?:set|put|add|store|with|define)\w*\([ \t]*[\"']$"
+)
 _COMPARISONS = (b"==", b"===", b"!=", b"!==", b".equals(", b".equalsIgnoreCase(")
 
 

@@ -198,8 +198,18 @@ def _mostly_consecutive(value: bytes) -> bool:
     return (steps.count(1) + steps.count(-1)) * 4 >= (len(value) - 1) * 3
 
 
+# Well-formed placeholders: `{name}`, `{}`, `${NAME}`, `{{ x }}`, `%(name)s`.
+_PLACEHOLDER_SPAN = re.compile(rb"\$?\{\{?[ \t]*[\w.:!|-]*[ \t]*\}\}?|%\([A-Za-z_]+\)[sdr]")
+
+
 def is_reference(value: bytes) -> bool:
-    return bool(_REFERENCE.match(value))
+    """A reference or template (`${VAR}`, `{name}`, `$(cmd)`, ...). A value whose braces
+    are left unmatched once its well-formed placeholders are taken out is not one:
+    `m{{h}o)p${e]nob(...}}` is a password of symbols."""
+    if not _REFERENCE.match(value):
+        return False
+    rest = _PLACEHOLDER_SPAN.sub(b"", value)
+    return not (b"{" in rest and b"}" in rest)
 
 
 def looks_like_code(value: bytes) -> bool:

@@ -39,6 +39,9 @@ def confidences(text: str, path: str) -> list[str]:
 V = fake("", 16, seed=101)
 DOTTED = fake("", 5, seed=102) + "." + fake("", 9, seed=103)
 PUNCT = fake("", 4, seed=104) + "!#%" + fake("", 5, seed=105) + "*?"
+# Braces that hold no well-formed placeholder, commas inside the value.
+SYMBOLIC = "q{{z}k)w${r]" + fake("", 6, seed=106) + "(x[>-_$#" + fake("", 4, seed=107) + "}}"
+COMMAS = fake("", 3, seed=108) + ",.:-@*?!" + fake("", 3, seed=109)
 
 # (name, path, text with {v} for the value, the value)
 POSITIVES = [
@@ -118,6 +121,14 @@ POSITIVES = [
     ("powershell", "deploy.ps1", '$env:API_TOKEN = "{v}"\n', V),
     ("rust typed const", "src/main.rs", 'const API_KEY: &str = "{v}";\n', V),
     ("php define", "wp-config.php", "define( 'DB_PASSWORD', '{v}' );\n", V),
+    ("objective-c", "Classes/Api.m", 'NSString *password = @"{v}";\n', V),
+    ("c# verbatim", "src/Client.cs", 'var apiKey = @"{v}";\n', V),
+    ("c++ wide string", "src/auth.cpp", 'apikey = L"{v}";\n', V),
+    ("symbols, unquoted", "conf/app.ini", "password = {v}\n", SYMBOLIC),
+    ("symbols, quoted", "app/settings.py", "password = '{v}'\n", SYMBOLIC),
+    ("commas, unquoted", "conf/app.ini", "apikey = {v}\n", COMMAS),
+    ("connection string", "appsettings.txt", "Server=db;Database=shop;Password={v};\n", V),
+    ("yaml flow mapping", "deploy/values.yaml", "db: {{password: {v}, user: app}}\n", V),
     ("python typed", "app/settings.py", 'API_KEY: str = "{v}"\n', V),
     ("yaml typed-looking", "deploy/values.yaml", "api_token: '{v}'\n", V),
     ("perl", "lib/App.pm", "my $api_token = '{v}';\n", V),
