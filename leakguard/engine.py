@@ -60,7 +60,7 @@ _CODE = {
     ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts",
     ".scala", ".groovy", ".gradle", ".rb", ".php", ".pl", ".pm", ".t", ".c", ".h", ".cc", ".cpp",
     ".hpp", ".cxx", ".cs", ".rs", ".swift", ".m", ".lua", ".r", ".dart", ".ex", ".exs", ".erl",
-    ".vue", ".svelte",
+    ".vue", ".svelte", ".cls",
 }  # fmt: skip
 _CONFIG = {
     ".env", ".ini", ".cfg", ".conf", ".cnf", ".properties", ".toml", ".yaml", ".yml", ".json",

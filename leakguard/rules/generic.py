@@ -146,7 +146,7 @@ URL_CREDENTIALS = Rule(
 _KW = (
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|auth[_.-]?key|access[_.-]?key"
     r"|priv(?:ate)?[_.-]?key|client[_.-]?key|service[_.-]?key|account[_.-]?key"
-    r"|db[_.-]?key|database[_.-]?key|credentials?|contrase(?:ña|na))"
+    r"|db[_.-]?key|database[_.-]?key|credentials?|creds|contrase(?:ña|na))"
 )
 # An unquoted value runs to whitespace: `#` only starts a comment after a
 # space in shell, YAML, .env and INI files (`Tq9#x` is one value).
@@ -176,7 +176,9 @@ _KEYWORD_PATTERN = (
     rf"(?P<lq>[\"'])(?=[^\s\"'`]{{4,256}}(?P=lq)[ \t]*{_COMPARED}[ \t]*[\w.$>-]{{0,40}}?{_KW})"
     rf"|{_KW}[\w.-]{{0,40}}(?:"
     # `name = `, `cfg["name"] = `, `$name[] = `, `name: String = `
-    rf"(?:\[\])?[\"']?\]?[ \t]*{_OPERATOR}[ \t]*"
+    rf"(?:\[\w{{0,20}}\])?[\"']?\]?[ \t]*{_OPERATOR}[ \t]*"
+    # `std::string secret("value")`, `builder.password("value")`, `setApiKey("value")`
+    rf"|\([ \t]*(?=(?:@|u8|[LuUbBrR]{{1,2}})?[\"'])"
     # `setProperty("NAME", "value")`, `<add key="Name" value="value"/>`
     rf"|[\"'][ \t]*,[ \t]*(?=[\"'])|[\"'][ \t]+value[ \t]*=[ \t]*(?=[\"'])"
     # `password "value";` (HCL, nginx, config DSLs), `#define NAME "value"`
@@ -187,16 +189,17 @@ _KEYWORD_PATTERN = (
 )
 _KEYWORD_STEM = (
     r"(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
-    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase(?:ñ|n)a)"
+    r"|service.?key|account.?key|db.?key|database.?key|credential|creds|contrase(?:ñ|n)a)"
 )
 _KEYWORD_PREFILTER = (
     rf"(?i){_KEYWORD_STEM}"
     # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
-    r"[\w.-]{0,47}(?:(?:\[\])?[\"']?\]?[ \t]*(?:=>|:{1,3}=|!==|[?+!]=|===?|=|:|<-"
+    r"[\w.-]{0,47}(?:(?:\[\w{0,20}\])?[\"']?\]?[ \t]*(?:=>|:{1,3}=|!==|[?+!]=|===?|=|:|<-"
     r"|\.equals[a-z]{0,10}\()[ \t]*"
     r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
     r"|:[ \t]*[\w.<>?\[\]&' ]{1,40}=[ \t]*[\"']|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*[\"'`]"
-    r"|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}|[\"'][ \t]+value[ \t]*=[ \t]*[\"'][^\r\n]{4})"
+    r"|\([ \t]*[LuUbBrR@]{0,2}[\"'][^\r\n]{4}|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}"
+    r"|[\"'][ \t]+value[ \t]*=[ \t]*[\"'][^\r\n]{4})"
     # (not `_COMPARED`: this build of Hyperscan misses `==` beside `\.equals(?:x)?\(`)
     rf"|[\"'][ \t]*(?:[=!]==?|\.equals[a-z]{{0,10}}\()[ \t]*[\w.$>-]{{0,40}}{_KEYWORD_STEM}"
 )
@@ -205,9 +208,9 @@ _KEYWORD_PREFILTER = (
 # the operator between them (`op`: empty for `password "value"`).
 # Bytes from 0x80 up are letters of a name written in UTF-8 (`contraseña`).
 _KEY_BEFORE = re.compile(
-    rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\])?[\"']?\]?[ \t]*"
+    rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\w{0,20}\])?[\"']?\]?[ \t]*"
     rb"(?P<op>=>|:{1,3}=|!==|[?+!]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
-    rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|value[ \t]*=|)[ \t]*"
+    rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|\(|value[ \t]*=|)[ \t]*"
     rb"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`])?$"
 )
 # The name after a value compared with it: `"value" == admin_password`, `"v" === this.token`.
@@ -227,6 +230,9 @@ _SECRET_WORDS = (
     b"password", b"passwd", b"pass", b"pwd", b"secret", b"token", b"passphrase",
     b"credential", b"credentials", b"apikey", b"contrasena", "contraseña".encode(),
 )  # fmt: skip
+# Plurals and near spellings that name the same thing (`secrets`, `secrete`, `creds`).
+_SECRET_PLURALS = {b"passwords", b"passwds", b"secrets", b"secrete", b"tokens", b"creds",
+                   b"apikeys", b"passphrases"}  # fmt: skip
 _KEY_WORDS_BEFORE_KEY = {b"api", b"auth", b"access", b"private", b"priv", b"client",
                          b"service", b"account", b"db", b"database", b"secret"}  # fmt: skip
 # A name ending in one of these holds something about a secret, not the secret.
@@ -293,7 +299,11 @@ def _names_a_secret(key: bytes) -> bool:
         return False
     for i, word in enumerate(words):
         names = False
-        if word in _SECRET_WORDS or word.endswith((b"password", b"passwd", b"secret", b"token")):
+        if (
+            word in _SECRET_WORDS
+            or word.endswith((b"password", b"passwd", b"secret", b"token"))
+            or (word in _SECRET_PLURALS)
+        ):
             names = not (word == b"token" and i > 0 and words[i - 1] in _NOT_CREDENTIAL_TOKENS)
         elif word == b"key" and i > 0 and words[i - 1] in _KEY_WORDS_BEFORE_KEY:
             names = True
@@ -357,11 +367,27 @@ def _flat(text: bytes) -> bytes:
 _LITERAL_CONFIG = re.compile(
     r"(?i)(?:^|[/\\])(?:\.env[^/\\]*|[^/\\]*\.(?:env|ya?ml|properties|ini|cfg|cnf|conf|toml))$"
 )
-# Files where a backtick quotes a string (JS template literals, Go raw strings, Markdown
-# code); elsewhere (shell, Make, YAML, Dockerfiles) `` `cmd` `` is a command's output.
-_BACKTICK_LITERAL = re.compile(
-    r"(?i)\.(?:[cm]?js|jsx|tsx?|vue|svelte|go|md|markdown|rst|txt|html?)$"
+# Files where `` `cmd` `` is a command's output (shell, Make, YAML and CI files,
+# Dockerfiles, .env, Perl, Ruby, PHP); elsewhere a backtick quotes a string (JS
+# template literals, Go raw strings).
+_BACKTICK_COMMAND = re.compile(
+    r"(?i)(?:^|[/\\])(?:(?:GNU)?makefile|(?:docker|container)file[^/\\]*|\.env[^/\\]*"
+    r"|[^/\\]*\.(?:sh|bash|zsh|ksh|fish|mk|make|ya?ml|env|rb|pl|pm|t|php|dockerfile))$"
 )
+_COMMAND_KINDS = frozenset({"shell", "dockerfile", "dockerfile-env", "compose", "dotenv"})
+# C, C++, C#, Objective-C: `'x'` is one character, never a password.
+_C_FAMILY = re.compile(r"(?i)\.(?:c|h|cc|cpp|cxx|hpp|hh|cs|m|mm)$")
+# HCL and Terraform: an unquoted value is an expression (`var.db_password`).
+_HCL = re.compile(r"(?i)\.(?:tf|tfvars|hcl)$")
+# Go source cannot hold these outside a string or comment: an unquoted value with one
+# of them is text someone pasted, not an expression.
+_NOT_GO_EXPRESSION = re.compile(rb"[$#@\\?~`]|[^\x00-\x7f]")
+# A call that takes a value and stores or uses it as the secret: `secret("value")`,
+# `std::string secret("…")`, `builder.password("…")`, `setApiKey("…")`, `.assign(`.
+_CALL_VERBS = {b"set", b"with", b"use", b"assign", b"std", b"string", b"my", b"the"}
+_CALL_NOUNS = _CALL_VERBS | {b"key"} | _KEY_WORDS_BEFORE_KEY
+# `snake_case_words` of lowercase letters: an identifier or an enum value, not a password.
+_SNAKE_WORDS = re.compile(rb"^[a-z]+(?:_[a-z]+)+$")
 # A call that stores a value under a name: `System.setProperty("NAME", "value")`,
 # `os.Setenv(`, `setenv(`, `putenv(`, `os.environ.setdefault(`, `props.put(`.
 _SETTER_CALL = re.compile(
@@ -392,15 +418,28 @@ def _assignment(before: bytes, after: bytes) -> tuple[bytes, bytes, bytes] | Non
     return None
 
 
+def _is_alnum(value: bytes) -> bool:
+    """At least one letter or digit, in any script (`¿?!` has none)."""
+    if any(c in _ALNUM for c in value):
+        return True
+    return any(ch.isalnum() for ch in value.decode("utf-8", "ignore"))
+
+
 def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     at = line.find(secret)
     before = line[:at] if at >= 0 else b""
     after = line[at + len(secret) :] if at >= 0 else b""
     quoted = before.endswith((b'"', b"'", b"`"))
-    if not quoted and context.kind == "code":
-        return None  # `password = get_password()`: an expression, not a value
-    if before.endswith(b"`") and not (context.path and _BACKTICK_LITERAL.search(context.path)):
+    path = context.path or ""
+    if not quoted and (context.kind == "code" or _HCL.search(path)):
+        # `password = get_password()`: an expression, not a value; unless Go source holds
+        # what no Go expression can (`db_pass := m{{h}o)p$#…`)
+        if not (path.endswith(".go") and _NOT_GO_EXPRESSION.search(secret)):
+            return None
+    if before.endswith(b"`") and (context.kind in _COMMAND_KINDS or _BACKTICK_COMMAND.search(path)):
         return None  # `` TOKEN=`cat token` ``: a command's output, not a value
+    if before.endswith(b"'") and _C_FAMILY.search(path):
+        return None  # `'…'` in C is a character constant: not this value
     if before.lstrip().startswith((b"#", b"//", b"--", b"*")) and b"define" not in before:
         # commented-out assignments are still leaks in config, rarely in code
         if context.kind == "code":
@@ -409,6 +448,13 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
     if found is None:
         return None
     name, op, head = found
+    if op == b"(":
+        # a call: `password("…")` sets it, `getPassword("…")`, `hashPassword(…)` do not
+        last = name.rsplit(b".", 1)[-1]
+        if last in (b"equals", b"equalsIgnoreCase"):
+            name, op = name[: -len(last) - 1], b".equals("
+        elif not set(_words(last)) <= _CALL_NOUNS | set(_SECRET_WORDS) | _SECRET_PLURALS:
+            return None
     if head.endswith(b"::"):
         return None  # `"AWS::IAM::AccessKey": ...`: a type name, not a variable
     if b"public" in name.lower():
@@ -433,12 +479,14 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
     value = secret.strip()
     if len(value) < 4 or value == name:
         return None  # too short, or the name again
-    if not any(c in _ALNUM or c >= 0x80 for c in value) and not (
-        literal and len(value) >= 8 and len(set(value)) >= 6
-    ):
-        return None  # punctuation only (`", "`), unless a config file's password of symbols
+    if not _is_alnum(value):
+        return None  # punctuation only (`", "`, `,.:-¨@*¿?!`)
+    if _SNAKE_WORDS.match(value):
+        return None  # `real_key`, `auth_token`: a name, not a password
     if quoted and (len(value) - len(value.rstrip(b"\\"))) % 2:
         return None  # the closing quote was escaped: a string inside a string, cut short
+    if quoted and value != secret:
+        return None  # `` `secrets:` with `file:` ``: words between two quoted names
     if quoted and before[-1:] in secret:
         return None  # `'token','try','unit'`: the value would run over its closing quote
     if literal:
