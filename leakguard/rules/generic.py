@@ -165,7 +165,7 @@ _TYPE = r"&?(?:'static[ \t]+)?[A-Za-z][\w.<>?\[\]]{0,30}"
 # What joins a name to its value: `=`, `:`, `=>` (Ruby, PHP, Perl), `:=` and `::=` (Go,
 # Make), `?=` and `+=` (Make), `<-` (R), comparisons, a type (`val apiKey: String =`).
 _OPERATOR = (
-    r"(?:=>|:{1,3}=|!==|[?+!]=|===?|=(?![=~])|<-|\.equals(?:IgnoreCase)?\("
+    r"(?:=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=(?![=~])|<-|\.equals(?:IgnoreCase)?\("
     rf"|:(?:[ \t]*{_TYPE}[ \t]*=(?![=>])(?=[ \t]*[\"']))?)"
 )
 # A comparison, either way round: `password != "v"`, `"v" === token`, `"v".equals(pwd)`.
@@ -194,8 +194,8 @@ _KEYWORD_STEM = (
 _KEYWORD_PREFILTER = (
     rf"(?i){_KEYWORD_STEM}"
     # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
-    r"[\w.-]{0,47}(?:(?:\[\w{0,20}\])?[\"']?\]?[ \t]*(?:=>|:{1,3}=|!==|[?+!]=|===?|=|:|<-"
-    r"|\.equals[a-z]{0,10}\()[ \t]*"
+    r"[\w.-]{0,47}(?:(?:\[\w{0,20}\])?[\"']?\]?[ \t]*"
+    r"(?:=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=|:|<-|\.equals[a-z]{0,10}\()[ \t]*"
     r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
     r"|:[ \t]*[\w.<>?\[\]&' ]{1,40}=[ \t]*[\"']|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*[\"'`]"
     r"|\([ \t]*[LuUbBrR@]{0,2}[\"'][^\r\n]{4}|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}"
@@ -209,7 +209,7 @@ _KEYWORD_PREFILTER = (
 # Bytes from 0x80 up are letters of a name written in UTF-8 (`contraseña`).
 _KEY_BEFORE = re.compile(
     rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\w{0,20}\])?[\"']?\]?[ \t]*"
-    rb"(?P<op>=>|:{1,3}=|!==|[?+!]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
+    rb"(?P<op>=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
     rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|\(|value[ \t]*=|)[ \t]*"
     rb"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`])?$"
 )
@@ -339,9 +339,11 @@ def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidenc
         # "NextToken", "no-password-required", "SomeKindOfPassword1": names, prose, examples.
         return None if _WORDISH.match(value) else Confidence.LOW
     if b" " in value:
-        if not quoted or value.count(b" ") >= 2 or value.rstrip().endswith((b".", b":", b"?")):
+        if not quoted or value.count(b" ") > 4 or value.rstrip().endswith((b".", b":", b"?", b"!")):
             return None  # prose, a style spec, a command line
-        return Confidence.LOW
+        if any(not (w.isalpha() and w.islower()) for w in value.split(b" ")):
+            return None  # `bold #038B8B`, `-j 4`, `Hello World`: a spec, an option, a title
+        return Confidence.LOW  # `correct horse battery staple`: a passphrase, as a note
     if _DATE.match(value) or value.startswith((b"http://", b"https://", b"/", b"./", b"~/")):
         return None
     if _COLOR.match(value) or _VERSION.match(value) or _REGEX_SYNTAX.search(value):
@@ -388,11 +390,9 @@ _CALL_VERBS = {b"set", b"with", b"use", b"assign", b"std", b"string", b"my", b"t
 _CALL_NOUNS = _CALL_VERBS | {b"key"} | _KEY_WORDS_BEFORE_KEY
 # `snake_case_words` of lowercase letters: an identifier or an enum value, not a password.
 _SNAKE_WORDS = re.compile(rb"^[a-z]+(?:_[a-z]+)+$")
-# A call that stores a value under a name: `System.setProperty("NAME", "value")`,
-# `os.Setenv(`, `setenv(`, `putenv(`, `os.environ.setdefault(`, `props.put(`.
-_SETTER_CALL = re.compile(
-    rb"(?i)(?:^|[^A-Za-z0-9])(?:set|put|add|store|with|define)\w*\([ \t]*[\"']$"
-)
+# A call with a name and a value: `System.setProperty("NAME", "value")`, `os.Setenv(`,
+# `setenv(`, `define(`, `os.getenv("NAME", "fallback")`, `GetEnvOrDefault(`.
+_NAMED_CALL = re.compile(rb"[A-Za-z_][\w.]*\([ \t]*[\"']$")
 _COMPARISONS = (b"==", b"===", b"!=", b"!==", b".equals(", b".equalsIgnoreCase(")
 
 
@@ -504,12 +504,18 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
     flat_value, flat_key = _flat(value), _flat(name)
     if len(flat_value) >= 6 and (flat_value in flat_key or flat_key in flat_value):
         return None  # `SN_dhSinglePass_x = "dhSinglePass-x"`: the name spelled again
-    if b" " in value and not quoted:
-        return None
+    if b" " in value:
+        words = _words(name)
+        if not quoted or not words or words[-1] in _SECRET_PLURALS:
+            return None  # unquoted words; `tokens="whitespace standard extended"`: a list
     confidence = Confidence.LOW if is_word(value) else _value_confidence(value, quoted, context)
-    if op == b"," and (confidence is not Confidence.HIGH or not _SETTER_CALL.search(head)):
+    if op == b"," and (
+        confidence is not Confidence.HIGH
+        or not _NAMED_CALL.search(head)
+        or value.endswith((b"_", b"-", b".", b":", b"/"))
+    ):
         # `("password", "username")`, `("HTTPPasswordMgr", "urllib2")`, `prefixed("x-token",
-        # "x_")`: names in a list or a call's arguments, unless a setter stores them
+        # "x_")`: names in a list, a word, a token's prefix
         return None
     return in_sample(value, context.path, confidence)
 

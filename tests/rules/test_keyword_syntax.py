@@ -136,6 +136,9 @@ POSITIVES = [
     ("go, pasted unquoted", "cmd/main.go", "db_pass := {v}\n", SYMBOLIC),
     ("python backticks", "app/settings.py", "api_key: `{v}`\n", V),
     ("creds", "app/settings.py", 'creds = "{v}"\n', V),
+    ("php concatenation", "src/config.php", '$apiToken .= "{v}";\n', V),
+    ("php null coalescing", "src/config.php", '$apiToken ??= "{v}";\n', V),
+    ("env fallback", "app/env.py", 'API_TOKEN = os.getenv("API_TOKEN", "{v}")\n', V),
     ("python typed", "app/settings.py", 'API_KEY: str = "{v}"\n', V),
     ("yaml typed-looking", "deploy/values.yaml", "api_token: '{v}'\n", V),
     ("perl", "lib/App.pm", "my $api_token = '{v}';\n", V),
@@ -213,6 +216,10 @@ NEGATIVES = [
     ("symbols only", "conf/app.ini", "password = ,.:-\u00a8@*\u00bf?!\n"),
     ("snake case name", "cmd/main.go", 'password: "real_key",\n'),
     ("ruby backticks", "deploy.rb", "api_token = `vault read -field=token " + V + "`\n"),
+    ("token prefix argument", "gen.py", 'add(prefixed("x-token", "' + V[:8] + '_"))\n'),
+    ("tuple of names", "gen.py", '    ("gitlab-agent-token", "' + V[:9] + '", 20, False),\n'),
+    ("list of words", "completions/mvn", '    local tokens="whitespace standard extended"\n'),
+    ("a title", "app/ui.py", 'password = "Enter Password Here"\n'),
     ("call of module names", "six.py", 'MovedAttribute("HTTPPasswordMgr", "urllib2", "x"),\n'),
     ("list of words", "lexers/perl.py", "    'succeed','token','try','unit',\n"),
     (
@@ -227,6 +234,12 @@ NEGATIVES = [
 @pytest.mark.parametrize(("name", "path", "text"), NEGATIVES, ids=[n[0] for n in NEGATIVES])
 def test_look_alikes_without_a_value_are_not_reported(name: str, path: str, text: str) -> None:
     assert values(text, path) == [], name
+
+
+def test_a_quoted_passphrase_of_words_is_a_note() -> None:
+    phrase = "copper lantern drifts slowly"
+    assert confidences(f'password = "{phrase}"\n', "conf/app.conf") == ["low"]
+    assert values(f"api_key: '{phrase}'\n", "conf/app.conf") == [phrase.encode()]
 
 
 def test_an_embedded_dotenv_value_ends_at_the_escaped_line_end() -> None:
