@@ -156,9 +156,9 @@ _KW = (
 # (`password=x;Database=y`, `{password: x, user: y}`), not inside it (`A,.:-b`).
 # A quoted value may carry a string prefix: `@"…"` (C#, Objective-C), `L"…"`, `u8"…"`.
 _VALUE = (
-    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
+    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?(?P<esc>\\)?(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
     r"|(?!#)(?:[^\s\"'`,;&\\]|\\(?![nrt\"'\\])"
-    r"|[,;&](?=[^\s\"'`\\])(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
+    r"|[,;&](?=[^\s\"'`\\])(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?(esc)\\)(?P=q))"
 )
 # A type annotation: `String`, `str`, `Optional[str]`, `&str`, `&'static str` (Rust).
 _TYPE = r"&?(?:'static[ \t]+)?[A-Za-z][\w.<>?\[\]]{0,30}"
@@ -176,7 +176,7 @@ _KEYWORD_PATTERN = (
     rf"(?P<lq>[\"'])(?=[^\s\"'`]{{4,256}}(?P=lq)[ \t]*{_COMPARED}[ \t]*[\w.$>-]{{0,40}}?{_KW})"
     rf"|{_KW}[\w.-]{{0,40}}(?:"
     # `name = `, `cfg["name"] = `, `$name[] = `, `name: String = `
-    rf"(?:\[\w{{0,20}}\])?[\"']?\]?[ \t]*{_OPERATOR}[ \t]*"
+    rf"(?:\[\w{{0,20}}\])?\\?[\"']?\]?[ \t]*{_OPERATOR}[ \t]*"
     # `std::string secret("value")`, `builder.password("value")`, `setApiKey("value")`
     rf"|\([ \t]*(?=(?:@|u8|[LuUbBrR]{{1,2}})?[\"'])"
     # `setProperty("NAME", "value")`, `<add key="Name" value="value"/>`
@@ -194,9 +194,9 @@ _KEYWORD_STEM = (
 _KEYWORD_PREFILTER = (
     rf"(?i){_KEYWORD_STEM}"
     # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
-    r"[\w.-]{0,47}(?:(?:\[\w{0,20}\])?[\"']?\]?[ \t]*"
+    r"[\w.-]{0,47}(?:(?:\[\w{0,20}\])?\\?[\"']?\]?[ \t]*"
     r"(?:=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=|:|<-|\.equals[a-z]{0,10}\()[ \t]*"
-    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
+    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2}|\\)?[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
     r"|:[ \t]*[\w.<>?\[\]&' ]{1,40}=[ \t]*[\"']|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*[\"'`]"
     r"|\([ \t]*[LuUbBrR@]{0,2}[\"'][^\r\n]{4}|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}"
     r"|[\"'][ \t]+value[ \t]*=[ \t]*[\"'][^\r\n]{4})"
@@ -208,10 +208,10 @@ _KEYWORD_PREFILTER = (
 # the operator between them (`op`: empty for `password "value"`).
 # Bytes from 0x80 up are letters of a name written in UTF-8 (`contraseña`).
 _KEY_BEFORE = re.compile(
-    rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\w{0,20}\])?[\"']?\]?[ \t]*"
+    rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\w{0,20}\])?\\?[\"']?\]?[ \t]*"
     rb"(?P<op>=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
     rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|\(|value[ \t]*=|)[ \t]*"
-    rb"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?[\"'`])?$"
+    rb"(?:(?:@|\$|u8|[LuUbBrR]{1,2}|\\)?[\"'`])?$"
 )
 # The name after a value compared with it: `"value" == admin_password`, `"v" === this.token`.
 _NAME_AFTER = re.compile(

@@ -99,6 +99,14 @@ POSITIVES = [
         '{{"config.ini": "FOO_TOKEN={v}\\nOTHER=1"}}\n',
         V,
     ),
+    # JSON and attributes inside a string: escaped quotes around the value
+    ("escaped json", "fixtures/body.txt", '"{{\\"api_token\\": \\"{v}\\"}}"\n', V),
+    (
+        "escaped attribute",
+        "src/Kafka.java",
+        'cfg.put("sasl", "Module required username=\\"app\\" password=\\"{v}\\";");\n',
+        V,
+    ),
     # dotted and punctuated values in config files
     ("yaml dotted", "deploy/values.yaml", "DB_PASSWORD: {v}\n", DOTTED),
     ("properties dotted", "src/main/resources/app.properties", "password={v}\n", DOTTED),
