@@ -154,10 +154,11 @@ _KW = (
 # and inside a string (a dotenv held in JSON) it ends at an escaped `\n`, `\r`, `\t`.
 # `,` `;` `&` end an unquoted value before whitespace or the next `name=`
 # (`password=x;Database=y`, `{password: x, user: y}`), not inside it (`A,.:-b`).
+# A closing `)` or `]` ends it too (`(apiSecret=x)` in a log line), unless more follows.
 # A quoted value may carry a string prefix: `@"…"` (C#, Objective-C), `L"…"`, `u8"…"`.
 _VALUE = (
     r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?(?P<esc>\\)?(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
-    r"|(?!#)(?:[^\s\"'`,;&\\]|\\(?![nrt\"'\\])"
+    r"|(?!#)(?:[^\s\"'`,;&\\)\]]|\\(?![nrt\"'\\])|[)\]](?=[^\s\"'`,;&)\]])"
     r"|[,;&](?=[^\s\"'`\\])(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?(esc)\\)(?P=q))"
 )
 # A type annotation: `String`, `str`, `Optional[str]`, `&str`, `&'static str` (Rust).

@@ -87,11 +87,20 @@ POSITIVES = [
         "<config>\n  <serviceToken>\n    {v}\n  </serviceToken>\n</config>\n",
         V,
     ),
+    ("xml element with attributes", "conf/app.xml", '<password encrypted="no">{v}</password>\n', V),
+    ("android string", "res/values/strings.xml", '<string name="api_key">{v}</string>\n', V),
+    ("java properties xml", "conf/app.xml", '<entry key="db.password">{v}</entry>\n', V),
     ("dotnet appSettings", "web.config", '  <add key="ApiKey" value="{v}"/>\n', V),
     ("xml attribute", "conf/ds.xml", '<datasource user="app" password="{v}"/>\n', V),
     # logs
     ("log line", "logs/app.log", "[DEBUG] Using API_KEY={v}\n", V),
     ("log line, inside", "logs/app.log", "2024-01-02 10:00:01 INFO client apiSecret={v} ok\n", V),
+    (
+        "log line, in brackets",
+        "logs/app.log",
+        "WARN request(apiSecret={v}) failed [token={v}]\n",
+        V,
+    ),
     # a JSON string that holds a dotenv
     (
         "json embedded dotenv",
@@ -228,6 +237,8 @@ NEGATIVES = [
     ("tuple of names", "gen.py", '    ("gitlab-agent-token", "' + V[:9] + '", 20, False),\n'),
     ("list of words", "completions/mvn", '    local tokens="whitespace standard extended"\n'),
     ("a title", "app/ui.py", 'password = "Enter Password Here"\n'),
+    ("android app name", "res/values/strings.xml", '<string name="app_name">' + V + "</string>\n"),
+    ("key element", "conf/app.xml", '<entry key="primary_key">' + V + "</entry>\n"),
     ("call of module names", "six.py", 'MovedAttribute("HTTPPasswordMgr", "urllib2", "x"),\n'),
     ("list of words", "lexers/perl.py", "    'succeed','token','try','unit',\n"),
     (
