@@ -15,6 +15,7 @@ import binascii
 import functools
 import json
 import re
+from dataclasses import dataclass
 
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
@@ -358,7 +359,7 @@ def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidenc
     return Confidence.MEDIUM
 
 
-_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ALNUM_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _flat(text: bytes) -> bytes:
@@ -367,21 +368,18 @@ def _flat(text: bytes) -> bytes:
 
 # Files whose values are literal strings unless written as a reference (`${NAME}`):
 # `password: Ab3d.f9Gh` in YAML is a password, not an attribute of `Ab3d`.
-_LITERAL_CONFIG = re.compile(
-    r"(?i)(?:^|[/\\])(?:\.env[^/\\]*|[^/\\]*\.(?:env|ya?ml|properties|ini|cfg|cnf|conf|toml))$"
-)
+_LITERAL_EXTENSIONS = frozenset({"env", "yaml", "yml", "properties", "ini", "cfg", "cnf", "conf",
+                                 "toml"})  # fmt: skip
 # Files where `` `cmd` `` is a command's output (shell, Make, YAML and CI files,
 # Dockerfiles, .env, Perl, Ruby, PHP); elsewhere a backtick quotes a string (JS
 # template literals, Go raw strings).
-_BACKTICK_COMMAND = re.compile(
-    r"(?i)(?:^|[/\\])(?:(?:GNU)?makefile|(?:docker|container)file[^/\\]*|\.env[^/\\]*"
-    r"|[^/\\]*\.(?:sh|bash|zsh|ksh|fish|mk|make|ya?ml|env|rb|pl|pm|t|php|dockerfile))$"
-)
+_COMMAND_EXTENSIONS = frozenset({"sh", "bash", "zsh", "ksh", "fish", "mk", "make", "yaml", "yml",
+                                 "env", "rb", "pl", "pm", "t", "php", "dockerfile"})  # fmt: skip
 _COMMAND_KINDS = frozenset({"shell", "dockerfile", "dockerfile-env", "compose", "dotenv"})
 # C, C++, C#, Objective-C: `'x'` is one character, never a password.
-_C_FAMILY = re.compile(r"(?i)\.(?:c|h|cc|cpp|cxx|hpp|hh|cs|m|mm)$")
+_C_EXTENSIONS = frozenset({"c", "h", "cc", "cpp", "cxx", "hpp", "hh", "cs", "m", "mm"})
 # HCL and Terraform: an unquoted value is an expression (`var.db_password`).
-_HCL = re.compile(r"(?i)\.(?:tf|tfvars|hcl)$")
+_HCL_EXTENSIONS = frozenset({"tf", "tfvars", "hcl"})
 # Go source cannot hold these outside a string or comment: an unquoted value with one
 # of them is text someone pasted, not an expression.
 _NOT_GO_EXPRESSION = re.compile(rb"[$#@\\?~`]|[^\x00-\x7f]")
@@ -397,9 +395,30 @@ _NAMED_CALL = re.compile(rb"[A-Za-z_][\w.]*\([ \t]*[\"']$")
 _COMPARISONS = (b"==", b"===", b"!=", b"!==", b".equals(", b".equalsIgnoreCase(")
 
 
-def _is_literal_config(context: Context) -> bool:
-    return context.kind == "dotenv" or (
-        context.path is not None and bool(_LITERAL_CONFIG.search(context.path))
+@dataclass(frozen=True, slots=True)
+class _Syntax:
+    """What a file's name says about how its values are written."""
+
+    literal: bool  # values are strings unless written as references (YAML, .env, INI)
+    hcl: bool  # unquoted values are expressions (Terraform, HCL)
+    c_family: bool  # `'x'` is a character constant
+    backtick_command: bool  # `` `cmd` `` is a command's output
+    go: bool
+
+
+@functools.lru_cache(maxsize=1024)  # asked once per candidate, the same path each time
+def _syntax(path: str, kind: str | None) -> _Syntax:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    return _Syntax(
+        literal=kind == "dotenv" or ext in _LITERAL_EXTENSIONS or name.startswith(".env"),
+        hcl=ext in _HCL_EXTENSIONS,
+        c_family=ext in _C_EXTENSIONS,
+        backtick_command=kind in _COMMAND_KINDS
+        or ext in _COMMAND_EXTENSIONS
+        or name in ("makefile", "gnumakefile")
+        or name.startswith((".env", "dockerfile", "containerfile")),
+        go=ext == "go",
     )
 
 
@@ -412,7 +431,7 @@ def _assignment(before: bytes, after: bytes) -> tuple[bytes, bytes, bytes] | Non
         key = _KEY_BEFORE.search(before, key.end(1) + 1, len(before))
     if key is not None and _names_a_secret(key.group(1)):
         return key.group(1), key.group("op"), before[: key.start(1)]
-    if before.endswith((b'"', b"'")):
+    if before.endswith((b'"', b"'")) and (b"=" in after[:6] or b".equals" in after[:12]):
         after_key = _NAME_AFTER.match(after)
         if after_key is not None and _names_a_secret(after_key.group(1)):
             return after_key.group(1), b"==", before
@@ -421,7 +440,7 @@ def _assignment(before: bytes, after: bytes) -> tuple[bytes, bytes, bytes] | Non
 
 def _is_alnum(value: bytes) -> bool:
     """At least one letter or digit, in any script (`¿?!` has none)."""
-    if any(c in _ALNUM for c in value):
+    if len(value.translate(None, _ALNUM_BYTES)) < len(value):
         return True
     return any(ch.isalnum() for ch in value.decode("utf-8", "ignore"))
 
@@ -431,15 +450,15 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
     before = line[:at] if at >= 0 else b""
     after = line[at + len(secret) :] if at >= 0 else b""
     quoted = before.endswith((b'"', b"'", b"`"))
-    path = context.path or ""
-    if not quoted and (context.kind == "code" or _HCL.search(path)):
+    syntax = _syntax(context.path or "", context.kind)
+    if not quoted and (context.kind == "code" or syntax.hcl):
         # `password = get_password()`: an expression, not a value; unless Go source holds
         # what no Go expression can (`db_pass := m{{h}o)p$#…`)
-        if not (path.endswith(".go") and _NOT_GO_EXPRESSION.search(secret)):
+        if not (syntax.go and _NOT_GO_EXPRESSION.search(secret)):
             return None
-    if before.endswith(b"`") and (context.kind in _COMMAND_KINDS or _BACKTICK_COMMAND.search(path)):
+    if before.endswith(b"`") and syntax.backtick_command:
         return None  # `` TOKEN=`cat token` ``: a command's output, not a value
-    if before.endswith(b"'") and _C_FAMILY.search(path):
+    if before.endswith(b"'") and syntax.c_family:
         return None  # `'…'` in C is a character constant: not this value
     if before.lstrip().startswith((b"#", b"//", b"--", b"*")) and b"define" not in before:
         # commented-out assignments are still leaks in config, rarely in code
@@ -476,7 +495,7 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
             or (lead in (b"", b":") and _BLOCK_TAIL.match(after))
         ):
             return None
-    literal = _is_literal_config(context)
+    literal = syntax.literal
     value = secret.strip()
     if len(value) < 4 or value == name:
         return None  # too short, or the name again
@@ -498,8 +517,6 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
             return None
     elif not_a_secret(value):
         return None
-    if made_of_runs(value):
-        return None  # `1234567890abcdef…`, `aaaaaaaa`: a filler
     if value.startswith(b"?") or (b"=" in value and b", " in value):
         return None  # `${VAR:?message}`; an argument list cut by the quotes
     flat_value, flat_key = _flat(value), _flat(name)
@@ -518,6 +535,8 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         # `("password", "username")`, `("HTTPPasswordMgr", "urllib2")`, `prefixed("x-token",
         # "x_")`: names in a list, a word, a token's prefix
         return None
+    if confidence is None or made_of_runs(value):
+        return None  # `1234567890abcdef…`, `aaaaaaaa`: a filler
     return in_sample(value, context.path, confidence)
 
 
