@@ -368,8 +368,10 @@ def _flat(text: bytes) -> bytes:
 
 # Files whose values are literal strings unless written as a reference (`${NAME}`):
 # `password: Ab3d.f9Gh` in YAML is a password, not an attribute of `Ab3d`.
+# Shell scripts, Dockerfiles and logs likewise: `PASSWORD=Xy7.Qw3e` is a string there.
 _LITERAL_EXTENSIONS = frozenset({"env", "yaml", "yml", "properties", "ini", "cfg", "cnf", "conf",
-                                 "toml"})  # fmt: skip
+                                 "toml", "sh", "bash", "zsh", "ksh", "log"})  # fmt: skip
+_LITERAL_KINDS = frozenset({"dotenv", "shell", "dockerfile", "dockerfile-env", "compose"})
 # Files where `` `cmd` `` is a command's output (shell, Make, YAML and CI files,
 # Dockerfiles, .env, Perl, Ruby, PHP); elsewhere a backtick quotes a string (JS
 # template literals, Go raw strings).
@@ -411,7 +413,7 @@ def _syntax(path: str, kind: str | None) -> _Syntax:
     name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
     return _Syntax(
-        literal=kind == "dotenv" or ext in _LITERAL_EXTENSIONS or name.startswith(".env"),
+        literal=kind in _LITERAL_KINDS or ext in _LITERAL_EXTENSIONS or name.startswith(".env"),
         hcl=ext in _HCL_EXTENSIONS,
         c_family=ext in _C_EXTENSIONS,
         backtick_command=kind in _COMMAND_KINDS

@@ -121,6 +121,9 @@ POSITIVES = [
     ("properties dotted", "src/main/resources/app.properties", "password={v}\n", DOTTED),
     ("ini dotted", "conf/app.ini", "[db]\npassword = {v}\n", DOTTED),
     ("dotenv dotted", ".env", "DB_PASSWORD={v}\n", DOTTED),
+    ("shell dotted", "deploy.sh", "export DB_PASSWORD={v}\n", DOTTED),
+    ("dockerfile dotted", "Dockerfile", "ENV DB_PASSWORD={v}\n", DOTTED),
+    ("log dotted", "logs/app.log", "INFO login password={v} ok\n", DOTTED),
     ("yaml punctuated", "deploy/values.yaml", "admin_password: {v}\n", PUNCT),
     ("dotenv punctuated", ".env", "ADMIN_PASSWORD={v}\n", PUNCT),
     # a broken `${` is no reference
