@@ -503,6 +503,8 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         return None  # too short, or the name again
     if not _is_alnum(value):
         return None  # punctuation only (`", "`, `,.:-¨@*¿?!`)
+    if not quoted and value.startswith((b"[", b"{")):
+        return None  # `secrets: [db_password, api_token]`: a list or a map, not a value
     if _SNAKE_WORDS.match(value):
         return None  # `real_key`, `auth_token`: a name, not a password
     if quoted and (len(value) - len(value.rstrip(b"\\"))) % 2:

@@ -242,6 +242,7 @@ NEGATIVES = [
     ("a title", "app/ui.py", 'password = "Enter Password Here"\n'),
     ("android app name", "res/values/strings.xml", '<string name="app_name">' + V + "</string>\n"),
     ("key element", "conf/app.xml", '<entry key="primary_key">' + V + "</entry>\n"),
+    ("yaml flow list", "docker-compose.yml", "    secrets: [db_password, api_token]\n"),
     ("call of module names", "six.py", 'MovedAttribute("HTTPPasswordMgr", "urllib2", "x"),\n'),
     ("list of words", "lexers/perl.py", "    'succeed','token','try','unit',\n"),
     (
