@@ -28,13 +28,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from leakguard.models import Finding, Location
+from leakguard.models import Confidence, Finding, Location
 from leakguard.models import SecretValue as _SecretValue
 from leakguard.models import fingerprint as _sha256
 from leakguard.models import redact as _redact
 from leakguard.rules import Context, Rule, RuleSet
 from leakguard.rules.checks import placeholder_token
 from leakguard.rules.filekinds import credential_file_kind
+from leakguard.rules.values import is_sample_path, is_test_data_name
 
 
 class Readable(Protocol):
@@ -60,7 +61,7 @@ _CODE = {
     ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts",
     ".scala", ".groovy", ".gradle", ".rb", ".php", ".pl", ".pm", ".t", ".c", ".h", ".cc", ".cpp",
     ".hpp", ".cxx", ".cs", ".rs", ".swift", ".m", ".lua", ".r", ".dart", ".ex", ".exs", ".erl",
-    ".vue", ".svelte",
+    ".vue", ".svelte", ".cls",
 }  # fmt: skip
 _CONFIG = {
     ".env", ".ini", ".cfg", ".conf", ".cnf", ".properties", ".toml", ".yaml", ".yml", ".json",
@@ -368,9 +369,10 @@ class Engine:
             rule = self.rules[rule_index]
             line_end = data.find(b"\n", start)
             line = data[line_start : line_end if line_end >= 0 else len(data)]
+            at = start - line_start  # the secret's offset in `line`
             if len(line) > LONG_LINE:
-                offset = start - line_start
-                line = line[max(0, offset - WINDOW) : offset + len(secret) + WINDOW]
+                line = line[max(0, at - WINDOW) : at + len(secret) + WINDOW]
+                at = min(at, WINDOW)
             end = start + len(secret)
             if rule.decode is not None:
                 decoded = rule.decode(secret)
@@ -387,6 +389,8 @@ class Engine:
                 confidence = checked
             if _suppressed_inline(line):
                 continue
+            if confidence is not Confidence.LOW and _test_data(context, line, at):
+                confidence = Confidence.LOW  # a test's wrong input (`nonMatchingToken = `)
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
@@ -437,6 +441,9 @@ class Engine:
                 hi = min(len(data), lo + MULTILINE_WINDOW)
             else:
                 lo, hi = _line_window(data, to)
+                for _ in range(rule.lines - 1):  # the lines a match may run on to
+                    nxt = data.find(b"\n", hi + 1)
+                    hi = len(data) if nxt < 0 else min(nxt, hi + LONG_LINE)
             if lo in seen_windows:
                 continue
             seen_windows.add(lo)
@@ -488,6 +495,11 @@ def _line_window(data: bytes, to: int) -> tuple[int, int]:
     if line_end - line_start > LONG_LINE:
         return max(line_start, to - WINDOW), min(line_end, to + WINDOW)
     return line_start, line_end
+
+
+def _test_data(context: Context, line: bytes, at: int) -> bool:
+    """A value in a test, example or doc file under a name for a test's wrong input."""
+    return is_sample_path(context.path) and is_test_data_name(line[: max(0, at)])
 
 
 def _suppressed_inline(line: bytes) -> bool:

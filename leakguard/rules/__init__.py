@@ -62,6 +62,9 @@ class Rule:
     confidence: Confidence = Confidence.HIGH
     check: Check | None = None
     multiline: bool = False
+    # How many lines one match may span (a value on the line after its XML tag):
+    # the regex runs over the hit's line and the `lines - 1` after it.
+    lines: int = 1
     # The detect-secrets plugin whose findings this rule covers (its
     # `secret_type`), so detect-secrets baselines can be imported.
     detect_secrets_type: str | None = None

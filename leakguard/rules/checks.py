@@ -183,3 +183,25 @@ def sure_near(words: tuple[bytes, ...], otherwise: Confidence = Confidence.MEDIU
         return Confidence.HIGH if any(word in lower for word in words) else otherwise
 
     return check
+
+
+def made_of_runs(value: bytes, shortest: int = 4) -> bool:
+    """Three quarters or more of `value` (8 characters at least) in runs of `shortest` or
+    more characters that repeat or count up or down one by one (`1234567890abcdef…`,
+    `aaaaaaaa`, `sk_live_000000…`): typed to fill a hole, never drawn at random."""
+    if len(value) < 8:
+        return False
+    lower = value.lower()
+    covered = 0
+    start = 0  # the current run: lower[start:i], all of one step
+    step = None
+    for i in range(1, len(lower) + 1):
+        now = lower[i] - lower[i - 1] if i < len(lower) else None
+        if now is not None and now in (-1, 0, 1) and (step is None or now == step):
+            step = now
+            continue
+        if i - start >= shortest:
+            covered += i - start
+        # a run ending here may share its last character with the next one
+        start, step = (i - 1, now) if now in (-1, 0, 1) else (i, None)
+    return covered * 4 >= len(lower) * 3

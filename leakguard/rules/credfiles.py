@@ -17,6 +17,7 @@ import re
 
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Context, Rule
+from leakguard.rules.generic import names_a_secret
 from leakguard.rules.values import (
     in_sample,
     is_known_example,
@@ -277,9 +278,20 @@ KUBECONFIG_TOKEN = Rule(
 # -- Maven settings.xml and other XML ---------------------------------------------------
 
 
+# The element a value on the same line opens with: its tag and attributes.
+_OPEN_ELEMENT = re.compile(rb"<([A-Za-z][\w:.-]*)([^<>]*)>[ \t]*$")
+_NAME_ATTRIBUTE = re.compile(rb"\b(?:key|name)=[\"']([^\"'<>]+)[\"']")
+
+
 def _check_xml_password(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     if _skip(secret):
         return None
+    at = line.find(secret)
+    element = _OPEN_ELEMENT.search(line, 0, max(at, 0))
+    if element is not None:
+        named = _NAME_ATTRIBUTE.search(element.group(2))
+        if not names_a_secret(named.group(1) if named else element.group(1)):
+            return None  # `<NextToken>`, `<tokenType>`: a cursor or a word about a secret
     if secret.startswith(b"{") and secret.endswith(b"}"):
         return Confidence.MEDIUM  # Maven-encrypted: only as safe as settings-security.xml
     if context.kind != "maven-settings" and _sure(secret, context) is Confidence.HIGH:
@@ -291,17 +303,43 @@ XML_PASSWORD = Rule(
     id=RuleId("xml-password"),
     description="Password in an XML element (Maven settings.xml, server configs)",
     severity=Severity.HIGH,
+    # `<serviceToken>v</serviceToken>` (the value may sit alone on the line between its
+    # tags), or an element named by its key or name attribute on one line:
+    # `<string name="api_key">v</string>` (Android), `<entry key="db.password">v</entry>`.
     pattern=(
-        r"<(?P<tag>(?:[A-Za-z]+:)?(?:[a-z]*[Pp]assword|[a-z]*[Pp]assphrase|privateKeyPassword"
-        r"|secret|apiKey|token))>[ \t]*(?P<secret>[^<\s][^<]{2,200}?)[ \t]*</(?P=tag)>"
+        r"<(?:(?P<tag>(?:[A-Za-z]+:)?[A-Za-z0-9_.-]{0,40}?(?:[Pp]ass(?:word|phrase)"
+        r"|PASS(?:WORD|PHRASE)|[Ss]ecret|SECRET|[Tt]oken|TOKEN|[Aa]pi[_.-]?[Kk]ey|API[_.-]?KEY))"
+        r"(?:[ \t][^<>]{0,200})?"
+        r"|(?P<el>[A-Za-z][\w:.-]{0,40})[ \t][^<>]{0,200}?\b(?:key|name)=[\"'][^\"'<>]{1,80}[\"']"
+        r"[^<>]{0,200})>(?(tag)[ \t]*(?:\r?\n[ \t]*)?)"
+        r"(?P<secret>[^<\s][^<\r\n]{2,200}?)(?(tag)[ \t]*(?:\r?\n[ \t]*)?)"
+        r"</(?(tag)(?P=tag)|(?P=el))>"
     ),
-    keywords=("password>", "passphrase>", "secret>", "apikey>", "token>"),
+    keywords=(
+        "password>",
+        "passphrase>",
+        "secret>",
+        "apikey>",
+        "api_key>",
+        "api-key>",
+        "api.key>",
+        "token>",
+        'password">',
+        'secret">',
+        'token">',
+        'key">',
+        "password'>",
+        "secret'>",
+        "token'>",
+        "key'>",
+    ),  # fmt: skip
     remediation=(
         "Change the password at the server the element names (a Maven <server> is a "
         "repository login), and write `${env.NAME}` in the file instead of the value."
     ),
     check=_check_xml_password,
     tags=("credential-file",),
+    lines=3,
 )
 
 # -- Composer auth.json ------------------------------------------------------------------

@@ -14,10 +14,12 @@ import base64
 import binascii
 import functools
 import re
+from dataclasses import dataclass
 
 from leakguard import safejson
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
+from leakguard.rules.checks import made_of_runs
 from leakguard.rules.values import (
     in_sample,
     is_known_example,
@@ -145,31 +147,82 @@ URL_CREDENTIALS = Rule(
 _KW = (
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|auth[_.-]?key|access[_.-]?key"
     r"|priv(?:ate)?[_.-]?key|client[_.-]?key|service[_.-]?key|account[_.-]?key"
-    r"|db[_.-]?key|database[_.-]?key|credentials?|contrase(?:ña|na))"
+    r"|db[_.-]?key|database[_.-]?key|credentials?|creds|contrase(?:ña|na))"
 )
 # An unquoted value runs to whitespace: `#` only starts a comment after a
 # space in shell, YAML, .env and INI files (`Tq9#x` is one value).
-# In a URL's query string an unquoted value ends where the next `&name=` starts.
+# In a URL's query string an unquoted value ends where the next `&name=` starts,
+# and inside a string (a dotenv held in JSON) it ends at an escaped `\n`, `\r`, `\t`.
+# `,` `;` `&` end an unquoted value before whitespace or the next `name=`
+# (`password=x;Database=y`, `{password: x, user: y}`), not inside it (`A,.:-b`).
+# A closing `)` or `]` ends it too (`(apiSecret=x)` in a log line), unless more follows.
+# A quoted value may carry a string prefix: `@"…"` (C#, Objective-C), `L"…"`, `u8"…"`.
 _VALUE = (
-    r"(?:(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
-    r"|(?!#)(?:[^\s\"'`,;&]|&(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?P=q))"
+    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2})?(?P<esc>\\)?(?P<q>[\"'`]))?(?P<secret>(?(q)[^\r\n]{4,256}?"
+    r"|(?!#)(?:[^\s\"'`,;&\\)\]]|\\(?![nrt\"'\\])|[)\]](?=[^\s\"'`,;&)\]])"
+    r"|[,;&](?=[^\s\"'`\\])(?![\w.\[\]-]{1,40}=)){4,256}))(?(q)(?(esc)\\)(?P=q))"
 )
+# A type annotation: `String`, `str`, `Optional[str]`, `&str`, `&'static str` (Rust).
+_TYPE = r"&?(?:'static[ \t]+)?[A-Za-z][\w.<>?\[\]]{0,30}"
+# What joins a name to its value: `=`, `:`, `=>` (Ruby, PHP, Perl), `:=` and `::=` (Go,
+# Make), `?=` and `+=` (Make), `<-` (R), comparisons, a type (`val apiKey: String =`).
+_OPERATOR = (
+    r"(?:=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=(?![=~])|<-|\.equals(?:IgnoreCase)?\("
+    rf"|:(?:[ \t]*{_TYPE}[ \t]*=(?![=>])(?=[ \t]*[\"']))?)"
+)
+# A comparison, either way round: `password != "v"`, `"v" === token`, `"v".equals(pwd)`.
+_COMPARED = r"(?:===?|!==?|\.equals(?:IgnoreCase)?\()"
 _KEYWORD_PATTERN = (
-    rf"(?i){_KW}[\w.-]{{0,40}}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*|[ \t]+(?=[\"'])){_VALUE}"
+    rf"(?i)(?:"
+    # `if ("value" == admin_password)`: the value before the name
+    rf"(?P<lq>[\"'])(?=[^\s\"'`]{{4,256}}(?P=lq)[ \t]*{_COMPARED}[ \t]*[\w.$>-]{{0,40}}?{_KW})"
+    rf"|{_KW}[\w.-]{{0,40}}(?:"
+    # `name = `, `cfg["name"] = `, `$name[] = `, `name: String = `
+    rf"(?:\[\w{{0,20}}\])?\\?[\"']?\]?[ \t]*{_OPERATOR}[ \t]*"
+    # `std::string secret("value")`, `builder.password("value")`, `setApiKey("value")`
+    rf"|\([ \t]*(?=(?:@|u8|[LuUbBrR]{{1,2}})?[\"'])"
+    # `setProperty("NAME", "value")`, `<add key="Name" value="value"/>`
+    rf"|[\"'][ \t]*,[ \t]*(?=[\"'])|[\"'][ \t]+value[ \t]*=[ \t]*(?=[\"'])"
+    # `password "value";` (HCL, nginx, config DSLs), `#define NAME "value"`
+    rf"|[ \t]+(?=[\"'])"
+    # Go: `var password string = "value"`
+    rf"|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*(?=[\"'`])"
+    rf")){_VALUE}"
+)
+_KEYWORD_STEM = (
+    r"(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
+    r"|service.?key|account.?key|db.?key|database.?key|credential|creds|contrase(?:ñ|n)a)"
 )
 _KEYWORD_PREFILTER = (
-    r"(?i)(?:pass|pwd|secret|token|api.?key|auth.?key|access.?key|priv|client.?key"
-    r"|service.?key|account.?key|db.?key|database.?key|credential|contrase(?:ñ|n)a)"
+    rf"(?i){_KEYWORD_STEM}"
     # 47: the pattern's 40 after its longest keyword (`private_key` is `priv` + 7)
-    r"[\w.-]{0,47}(?:[\"'\]]?[ \t]*(?:=>|:=|==|=|:)[ \t]*"
-    r"(?:[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4})"
+    r"[\w.-]{0,47}(?:(?:\[\w{0,20}\])?\\?[\"']?\]?[ \t]*"
+    r"(?:=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=|:|<-|\.equals[a-z]{0,10}\()[ \t]*"
+    r"(?:(?:@|\$|u8|[LuUbBrR]{1,2}|\\)?[\"'`][^\r\n]{4}|[^\s\"'`]{4})|[ \t]+[\"'`][^\r\n]{4}"
+    r"|:[ \t]*[\w.<>?\[\]&' ]{1,40}=[ \t]*[\"']|[ \t]+(?:string|\[\]byte)[ \t]*=[ \t]*[\"'`]"
+    r"|\([ \t]*[LuUbBrR@]{0,2}[\"'][^\r\n]{4}|[\"'][ \t]*,[ \t]*[\"'][^\r\n]{4}"
+    r"|[\"'][ \t]+value[ \t]*=[ \t]*[\"'][^\r\n]{4})"
+    # (not `_COMPARED`: this build of Hyperscan misses `==` beside `\.equals(?:x)?\(`)
+    rf"|[\"'][ \t]*(?:[=!]==?|\.equals[a-z]{{0,10}}\()[ \t]*[\w.$>-]{{0,40}}{_KEYWORD_STEM}"
 )
 
-# The name a value is assigned to, read back from the text before the value.
+# The name a value is assigned to, read back from the text before the value, with
+# the operator between them (`op`: empty for `password "value"`).
 # Bytes from 0x80 up are letters of a name written in UTF-8 (`contraseña`).
 _KEY_BEFORE = re.compile(
-    rb"([A-Za-z0-9_.$\x80-\xff-]+)[\"'\]]?[ \t]*(?:=>|:=|==|=|:|[ \t])[ \t]*[\"'`]?$"
+    rb"([A-Za-z0-9_.$\x80-\xff-]+)(?:\[\w{0,20}\])?\\?[\"']?\]?[ \t]*"
+    rb"(?P<op>=>|:{1,3}=|!==|\?\?=|\|\|=|[?+!.]=|===?|=|:[ \t]*" + _TYPE.encode() + rb"[ \t]*="
+    rb"|<-|\.equals(?:IgnoreCase)?\(|(?:string|\[\]byte)[ \t]*=|:|,|\(|value[ \t]*=|)[ \t]*"
+    rb"(?:(?:@|\$|u8|[LuUbBrR]{1,2}|\\)?[\"'`])?$"
 )
+# The name after a value compared with it: `"value" == admin_password`, `"v" === this.token`.
+_NAME_AFTER = re.compile(
+    rb"[\"'][ \t]*(?:===?|!==?|\.equals(?:IgnoreCase)?\()[ \t]*(?:[\w$]+(?:\.|->))*"
+    rb"([A-Za-z0-9_$\x80-\xff-]+)"
+)
+# What may follow a value given without an operator (`password "value";`): the end of
+# the statement, a block's opening brace, a comment.
+_BLOCK_TAIL = re.compile(rb"[\"'`][ \t]*[;{]?[ \t]*(?:(?:#|//).*)?\r?$")
 # How far before the operator a name is looked for: `_KEY_BEFORE` ends at `$`, so a
 # search over a whole long line would try every start in it.
 _NAME_REACH = 160
@@ -179,6 +232,9 @@ _SECRET_WORDS = (
     b"password", b"passwd", b"pass", b"pwd", b"secret", b"token", b"passphrase",
     b"credential", b"credentials", b"apikey", b"contrasena", "contraseña".encode(),
 )  # fmt: skip
+# Plurals and near spellings that name the same thing (`secrets`, `secrete`, `creds`).
+_SECRET_PLURALS = {b"passwords", b"passwds", b"secrets", b"secrete", b"tokens", b"creds",
+                   b"apikeys", b"passphrases"}  # fmt: skip
 _KEY_WORDS_BEFORE_KEY = {b"api", b"auth", b"access", b"private", b"priv", b"client",
                          b"service", b"account", b"db", b"database", b"secret"}  # fmt: skip
 # A name ending in one of these holds something about a secret, not the secret.
@@ -189,13 +245,14 @@ _NOT_VALUE_SUFFIXES = {
     b"expiry", b"expires", b"expiration", b"ttl", b"timeout", b"endpoint", b"host", b"mode",
     b"format", b"reset", b"store", b"manager", b"class", b"kind", b"version", b"provider",
     b"location", b"ref", b"source", b"index", b"limit", b"size", b"key_id", b"arn",
-    b"command", b"cmd", b"helper", b"method", b"algorithm", b"scope", b"scopes", b"audience",
+    b"command", b"cmd", b"helper", b"mgr", b"method", b"algorithm", b"scope", b"scopes",
+    b"audience",
 }  # fmt: skip
 
 
 def _name_before(text: bytes, end: int) -> re.Match[bytes] | None:
     """`_KEY_BEFORE`'s match ending at `end`: the name a value there is assigned to."""
-    stem = len(text[:end].rstrip(b" \t\"'`]=:>"))  # back over quotes, operator and padding
+    stem = len(text[:end].rstrip(b" \t\"'`]=:>!?+,"))  # back over quotes, operator and padding
     return _KEY_BEFORE.search(text, max(0, stem - _NAME_REACH), end)
 
 
@@ -244,7 +301,11 @@ def _names_a_secret(key: bytes) -> bool:
         return False
     for i, word in enumerate(words):
         names = False
-        if word in _SECRET_WORDS or word.endswith((b"password", b"passwd", b"secret", b"token")):
+        if (
+            word in _SECRET_WORDS
+            or word.endswith((b"password", b"passwd", b"secret", b"token"))
+            or (word in _SECRET_PLURALS)
+        ):
             names = not (word == b"token" and i > 0 and words[i - 1] in _NOT_CREDENTIAL_TOKENS)
         elif word == b"key" and i > 0 and words[i - 1] in _KEY_WORDS_BEFORE_KEY:
             names = True
@@ -253,6 +314,12 @@ def _names_a_secret(key: bytes) -> bool:
         if names:
             return not any(w in _DESCRIBING for w in words[i + 1 :])
     return False
+
+
+def names_a_secret(key: bytes) -> bool:
+    """Whether a variable, key or tag name names a secret's value (`DB_PASSWORD`,
+    `serviceToken`), not something about it (`PASSWORD_FILE`, `NextToken`)."""
+    return _names_a_secret(key)
 
 
 _WORDISH = re.compile(rb"^#?[A-Za-z]+(?:[ _.:-][A-Za-z]+)*[.!]?$")
@@ -268,13 +335,17 @@ _DATE = re.compile(rb"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
 
 def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidence | None:
     """How much a value assigned to a secret-named key looks like a secret."""
+    if _REGEX_SYNTAX.search(value):
+        return None  # `r'(?:key|pwd|password)'`: a pattern that finds secrets
     if _MENTIONS_SECRET.search(value):
         # "NextToken", "no-password-required", "SomeKindOfPassword1": names, prose, examples.
         return None if _WORDISH.match(value) else Confidence.LOW
     if b" " in value:
-        if not quoted or value.count(b" ") >= 2 or value.rstrip().endswith((b".", b":", b"?")):
+        if not quoted or value.count(b" ") > 4 or value.rstrip().endswith((b".", b":", b"?", b"!")):
             return None  # prose, a style spec, a command line
-        return Confidence.LOW
+        if any(not (w.isalpha() and w.islower()) for w in value.split(b" ")):
+            return None  # `bold #038B8B`, `-j 4`, `Hello World`: a spec, an option, a title
+        return Confidence.LOW  # `correct horse battery staple`: a passphrase, as a note
     if _DATE.match(value) or value.startswith((b"http://", b"https://", b"/", b"./", b"~/")):
         return None
     if _COLOR.match(value) or _VERSION.match(value) or _REGEX_SYNTAX.search(value):
@@ -288,48 +359,163 @@ def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidenc
     return Confidence.MEDIUM
 
 
-_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ALNUM_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _flat(text: bytes) -> bytes:
     return bytes(c for c in text.lower() if 48 <= c <= 57 or 97 <= c <= 122)
 
 
+# Files whose values are literal strings unless written as a reference (`${NAME}`):
+# `password: Ab3d.f9Gh` in YAML is a password, not an attribute of `Ab3d`.
+# Shell scripts, Dockerfiles and logs likewise: `PASSWORD=Xy7.Qw3e` is a string there.
+_LITERAL_EXTENSIONS = frozenset({"env", "yaml", "yml", "properties", "ini", "cfg", "cnf", "conf",
+                                 "toml", "sh", "bash", "zsh", "ksh", "log"})  # fmt: skip
+_LITERAL_KINDS = frozenset({"dotenv", "shell", "dockerfile", "dockerfile-env", "compose"})
+# Files where `` `cmd` `` is a command's output (shell, Make, YAML and CI files,
+# Dockerfiles, .env, Perl, Ruby, PHP); elsewhere a backtick quotes a string (JS
+# template literals, Go raw strings).
+_COMMAND_EXTENSIONS = frozenset({"sh", "bash", "zsh", "ksh", "fish", "mk", "make", "yaml", "yml",
+                                 "env", "rb", "pl", "pm", "t", "php", "dockerfile"})  # fmt: skip
+_COMMAND_KINDS = frozenset({"shell", "dockerfile", "dockerfile-env", "compose", "dotenv"})
+# C, C++, C#, Objective-C: `'x'` is one character, never a password.
+_C_EXTENSIONS = frozenset({"c", "h", "cc", "cpp", "cxx", "hpp", "hh", "cs", "m", "mm"})
+# HCL and Terraform: an unquoted value is an expression (`var.db_password`).
+_HCL_EXTENSIONS = frozenset({"tf", "tfvars", "hcl"})
+# Go source cannot hold these outside a string or comment: an unquoted value with one
+# of them is text someone pasted, not an expression.
+_NOT_GO_EXPRESSION = re.compile(rb"[$#@\\?~`]|[^\x00-\x7f]")
+# A call that takes a value and stores or uses it as the secret: `secret("value")`,
+# `std::string secret("…")`, `builder.password("…")`, `setApiKey("…")`, `.assign(`.
+_CALL_VERBS = {b"set", b"with", b"use", b"assign", b"std", b"string", b"my", b"the"}
+_CALL_NOUNS = _CALL_VERBS | {b"key"} | _KEY_WORDS_BEFORE_KEY
+# `snake_case_words` of lowercase letters: an identifier or an enum value, not a password.
+_SNAKE_WORDS = re.compile(rb"^[a-z]+(?:_[a-z]+)+$")
+# A call with a name and a value: `System.setProperty("NAME", "value")`, `os.Setenv(`,
+# `setenv(`, `define(`, `os.getenv("NAME", "fallback")`, `GetEnvOrDefault(`.
+_NAMED_CALL = re.compile(rb"[A-Za-z_][\w.]*\([ \t]*[\"']$")
+_COMPARISONS = (b"==", b"===", b"!=", b"!==", b".equals(", b".equalsIgnoreCase(")
+
+
+@dataclass(frozen=True, slots=True)
+class _Syntax:
+    """What a file's name says about how its values are written."""
+
+    literal: bool  # values are strings unless written as references (YAML, .env, INI)
+    hcl: bool  # unquoted values are expressions (Terraform, HCL)
+    c_family: bool  # `'x'` is a character constant
+    backtick_command: bool  # `` `cmd` `` is a command's output
+    go: bool
+
+
+@functools.lru_cache(maxsize=1024)  # asked once per candidate, the same path each time
+def _syntax(path: str, kind: str | None) -> _Syntax:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    return _Syntax(
+        literal=kind in _LITERAL_KINDS or ext in _LITERAL_EXTENSIONS or name.startswith(".env"),
+        hcl=ext in _HCL_EXTENSIONS,
+        c_family=ext in _C_EXTENSIONS,
+        backtick_command=kind in _COMMAND_KINDS
+        or ext in _COMMAND_EXTENSIONS
+        or name in ("makefile", "gnumakefile")
+        or name.startswith((".env", "dockerfile", "containerfile")),
+        go=ext == "go",
+    )
+
+
+def _assignment(before: bytes, after: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(name, operator, text before the name) of the assignment a value belongs to:
+    read back from the text before it, or after it for `"value" == name`."""
+    key = _name_before(before, len(before))
+    if key is not None and not _names_a_secret(key.group(1)) and key.group("op")[:1] == b":":
+        # `$env:API_TOKEN = `: the name after a colon, not a typed `env: API_TOKEN =`
+        key = _KEY_BEFORE.search(before, key.end(1) + 1, len(before))
+    if key is not None and _names_a_secret(key.group(1)):
+        return key.group(1), key.group("op"), before[: key.start(1)]
+    if before.endswith((b'"', b"'")) and (b"=" in after[:6] or b".equals" in after[:12]):
+        after_key = _NAME_AFTER.match(after)
+        if after_key is not None and _names_a_secret(after_key.group(1)):
+            return after_key.group(1), b"==", before
+    return None
+
+
+def _is_alnum(value: bytes) -> bool:
+    """At least one letter or digit, in any script (`¿?!` has none)."""
+    if len(value.translate(None, _ALNUM_BYTES)) < len(value):
+        return True
+    return any(ch.isalnum() for ch in value.decode("utf-8", "ignore"))
+
+
 def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence | None:
     at = line.find(secret)
     before = line[:at] if at >= 0 else b""
+    after = line[at + len(secret) :] if at >= 0 else b""
     quoted = before.endswith((b'"', b"'", b"`"))
-    if not quoted and context.kind == "code":
-        return None  # `password = get_password()`: an expression, not a value
+    syntax = _syntax(context.path or "", context.kind)
+    if not quoted and (context.kind == "code" or syntax.hcl):
+        # `password = get_password()`: an expression, not a value; unless Go source holds
+        # what no Go expression can (`db_pass := m{{h}o)p$#…`)
+        if not (syntax.go and _NOT_GO_EXPRESSION.search(secret)):
+            return None
+    if before.endswith(b"`") and syntax.backtick_command:
+        return None  # `` TOKEN=`cat token` ``: a command's output, not a value
+    if before.endswith(b"'") and syntax.c_family:
+        return None  # `'…'` in C is a character constant: not this value
     if before.lstrip().startswith((b"#", b"//", b"--", b"*")) and b"define" not in before:
         # commented-out assignments are still leaks in config, rarely in code
         if context.kind == "code":
             return None
-    key = _name_before(before, len(before))
-    if key is None or not _names_a_secret(key.group(1)):
+    found = _assignment(before, after)
+    if found is None:
         return None
-    if before[: key.start(1)].endswith(b"::"):
+    name, op, head = found
+    if op == b"(":
+        # a call: `password("…")` sets it, `getPassword("…")`, `hashPassword(…)` do not
+        last = name.rsplit(b".", 1)[-1]
+        if last in (b"equals", b"equalsIgnoreCase"):
+            name, op = name[: -len(last) - 1], b".equals("
+        elif not set(_words(last)) <= _CALL_NOUNS | set(_SECRET_WORDS) | _SECRET_PLURALS:
+            return None
+    if head.endswith(b"::"):
         return None  # `"AWS::IAM::AccessKey": ...`: a type name, not a variable
-    if b"public" in key.group(1).lower():
+    if b"public" in name.lower():
         return None  # public keys and their tokens are meant to be seen
-    separator = before[key.end(1) :]
-    if b"==" in separator or b"!=" in before[-4:]:
+    if op in _COMPARISONS or b"!=" in before[-4:]:
         # A comparison: `if token == "async"` is a lexer; `if password == "s3cr3t!x"`
         # hard-codes one, and looks like it.
         if len(secret) < 8 or shannon_entropy(secret.strip()) < 3.0:
             return None
-    if b"=" not in separator and b":" not in separator:
-        # `NAME "value"` with no operator: only C's #define and Dockerfile's legacy ENV form.
-        head = before.lstrip().lower()
-        if not (head.startswith(b"#") and b"define" in head) and context.kind != "dockerfile":
+    if not op:
+        # `NAME "value"` with no operator: C's #define, Dockerfile's legacy ENV form, and
+        # block-style configs (`password "value";` in nginx, HCL, Ruby DSLs), where the
+        # name opens the line and the value ends the statement.
+        lead = head.lstrip().lower()
+        if not (
+            (lead.startswith(b"#") and b"define" in lead)
+            or context.kind == "dockerfile"
+            or (lead in (b"", b":") and _BLOCK_TAIL.match(after))
+        ):
             return None
+    literal = syntax.literal
     value = secret.strip()
-    if len(value) < 4 or value == key.group(1) or not any(c in _ALNUM or c >= 0x80 for c in value):
-        return None  # too short, the name again, or punctuation only (`", "`)
+    if len(value) < 4 or value == name:
+        return None  # too short, or the name again
+    if not _is_alnum(value):
+        return None  # punctuation only (`", "`, `,.:-¨@*¿?!`)
+    if not quoted and value.startswith((b"[", b"{")):
+        return None  # `secrets: [db_password, api_token]`: a list or a map, not a value
+    if _SNAKE_WORDS.match(value):
+        return None  # `real_key`, `auth_token`: a name, not a password
     if quoted and (len(value) - len(value.rstrip(b"\\"))) % 2:
         return None  # the closing quote was escaped: a string inside a string, cut short
-    if context.kind == "dotenv":
-        # `.env` values are strings, never expressions: `word.word.word` is a password.
+    if quoted and value != secret:
+        return None  # `` `secrets:` with `file:` ``: words between two quoted names
+    if quoted and before[-1:] in secret:
+        return None  # `'token','try','unit'`: the value would run over its closing quote
+    if literal:
+        # `.env`, YAML, INI, properties: values are strings, never expressions:
+        # `word.word.word` is a password.
         inner = unquoted(value)
         if is_reference(inner) or is_placeholder(inner):
             return None
@@ -337,12 +523,24 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         return None
     if value.startswith(b"?") or (b"=" in value and b", " in value):
         return None  # `${VAR:?message}`; an argument list cut by the quotes
-    flat_value, flat_key = _flat(value), _flat(key.group(1))
+    flat_value, flat_key = _flat(value), _flat(name)
     if len(flat_value) >= 6 and (flat_value in flat_key or flat_key in flat_value):
         return None  # `SN_dhSinglePass_x = "dhSinglePass-x"`: the name spelled again
-    if b" " in value and not quoted:
-        return None
+    if b" " in value:
+        words = _words(name)
+        if not quoted or not words or words[-1] in _SECRET_PLURALS:
+            return None  # unquoted words; `tokens="whitespace standard extended"`: a list
     confidence = Confidence.LOW if is_word(value) else _value_confidence(value, quoted, context)
+    if op == b"," and (
+        confidence is not Confidence.HIGH
+        or not _NAMED_CALL.search(head)
+        or value.endswith((b"_", b"-", b".", b":", b"/"))
+    ):
+        # `("password", "username")`, `("HTTPPasswordMgr", "urllib2")`, `prefixed("x-token",
+        # "x_")`: names in a list, a word, a token's prefix
+        return None
+    if confidence is None or made_of_runs(value):
+        return None  # `1234567890abcdef…`, `aaaaaaaa`: a filler
     return in_sample(value, context.path, confidence)
 
 

@@ -28,8 +28,11 @@ _PLACEHOLDER_WORD = re.compile(b"|".join(re.escape(w) for w in PLACEHOLDER_WORDS
 # Shapes that point at a secret kept elsewhere instead of holding one.
 _REFERENCE = re.compile(
     rb"""^(?:
-        \$\{[^}]*\}?                       # ${VAR}, ${VAR:-...}
+        \$\{[A-Za-z_][\w.:-]*(?:\}|[:?=+\#%/^,@-].*|$)   # ${VAR}, ${VAR:-...}, cut: ${VAR:?msg
+      | \$\{\{.*                           # ${{ secrets.X }} (CI), cut by a space
       | \$\(.*                             # $(cat file)
+      | .*\$\([^()\s]*(?:\s[^()]*)?\).*    # a $(command) or Make's $(VAR) anywhere in it
+      | ENC\[[A-Z0-9_]+(?:,.*)?$           # ENC[AES256_GCM,data:...]: SOPS-encrypted
       | \$[A-Za-z_][A-Za-z0-9_]*$          # $VAR
       | \$[A-Za-z_][A-Za-z0-9_]*/.*        # $dir/private/key.pem
       | (?:\\x[0-9A-Fa-f]{2})+$           # "\x6d\x61...": bytes spelled out (a label)
@@ -38,7 +41,7 @@ _REFERENCE = re.compile(
       | .*%\([A-Za-z_]+\)[sdr]             # %(name)s
       | %[-\#0-9.]*[sdrxq](?:[^A-Za-z0-9].*)?$    # %s, %s:%s, printf formats
       | .*\{\d*\}.* | .*\{[A-Za-z_][\w.]*(?:![rs])?(?::[^}]*)?\}.*   # {}, {name}, {0}
-      | .*\$\{[^}]*\}.*                    # a ${VAR} anywhere in it
+      | .*\$\{\{?[ \t]*[A-Za-z_][\w.:-]*[ \t]*(?:[:?=+\#%/^,@-][^}]*)?\}.*   # a ${VAR} in it
       | %[A-Za-z_][A-Za-z0-9_]*%$          # %VAR% (Windows)
       | <[^>]*>?                           # <your-token>
       | /run/secrets/.* | /var/run/secrets/.*
@@ -210,8 +213,18 @@ def _mostly_consecutive(value: bytes) -> bool:
     return (steps.count(1) + steps.count(-1)) * 4 >= (len(value) - 1) * 3
 
 
+# Well-formed placeholders: `{name}`, `{}`, `${NAME}`, `{{ x }}`, `%(name)s`.
+_PLACEHOLDER_SPAN = re.compile(rb"\$?\{\{?[ \t]*[\w.:!|-]*[ \t]*\}\}?|%\([A-Za-z_]+\)[sdr]")
+
+
 def is_reference(value: bytes) -> bool:
-    return bool(_REFERENCE.match(value))
+    """A reference or template (`${VAR}`, `{name}`, `$(cmd)`, ...). A value whose braces
+    are left unmatched once its well-formed placeholders are taken out is not one:
+    `m{{h}o)p${e]nob(...}}` is a password of symbols."""
+    if not _REFERENCE.match(value):
+        return False
+    rest = _PLACEHOLDER_SPAN.sub(b"", value)
+    return not (b"{" in rest and b"}" in rest)
 
 
 def looks_like_code(value: bytes) -> bool:
@@ -234,3 +247,25 @@ def unquoted(value: bytes) -> bytes:
     if len(value) >= 2 and value[0] == value[-1] and value[:1] in (b'"', b"'", b"`"):
         return value[1:-1]
     return value
+
+
+# Words that name a test's deliberately wrong input (`nonMatchingToken`, `wrongStart`,
+# `invalid_secret`, `badKey`): a test file's value under such a name is made to fail.
+_TEST_DATA_WORDS = frozenset({
+    b"wrong", b"invalid", b"bad", b"non", b"nonmatching", b"unmatched", b"mismatch",
+    b"mismatched", b"mismatching", b"incorrect", b"malformed", b"bogus", b"broken",
+    b"negative", b"tampered", b"corrupt", b"corrupted", b"truncated", b"false",
+    b"fake", b"mock", b"dummy", b"not", b"no",
+})  # fmt: skip
+_LAST_NAME = re.compile(rb"([A-Za-z_][A-Za-z0-9_-]*)[\"'\]]?[ \t]*(?:=>|:=|[:=,(]|)[ \t]*[\"'`]?$")
+_NAME_WORD = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def is_test_data_name(before: bytes) -> bool:
+    """Whether the name a value is given to, at the end of `before`, says it is a test's
+    wrong input (`nonMatchingToken = `, `"wrongStart": `)."""
+    name = _LAST_NAME.search(before[-80:])
+    if name is None:
+        return False
+    words = {w.lower() for w in _NAME_WORD.findall(name.group(1))}
+    return not words.isdisjoint(_TEST_DATA_WORDS)
