@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import logging
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -308,15 +309,26 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
             raise ChangeRefused("this plan needs a secret store to apply it")
         store(remote, plan.values)
 
+    folders = {m.local_file.parent for m in plan.moves if m.local_file is not None}
+    for folder in sorted(folders | {e.path.parent for e in plan.edits}):
+        remove_stale_temporaries(folder)
+    # The order a kill -9 can stop at: first the ignore entries and the manifest
+    # (no values), then the secret files, whose temporaries are born in the folder
+    # those entries ignore, then the files that held the values.
+    first = [e for e in plan.edits if e.path.name in _WRITTEN_FIRST]
+    rest = [e for e in plan.edits if e.path.name not in _WRITTEN_FIRST]
     backups: list[tuple[Path, bytes | None, int | None]] = []
     applied = Applied()
     try:
+        for edit in first:
+            _write_edit(edit, backups)
+            applied.written.append(edit.path)
+        for folder in dict.fromkeys(e.path.parent for e in first):
+            fsync_folder(folder)  # the entries are on disk before any value is
         write_secret_files(secret_files, backups)
         applied.secret_files.extend(secret_files)
-        for edit in plan.edits:
-            _backup(edit.path, backups)
-            edit.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(edit.path, edit.after_text.encode("utf-8", "surrogateescape"))
+        for edit in rest:
+            _write_edit(edit, backups)
             applied.written.append(edit.path)
     except BaseException as e:
         restore(backups)
@@ -330,13 +342,67 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
     return applied
 
 
+# Written before any secret value: what keeps the secrets folder out of git and
+# out of build contexts, and the manifest (names and files, never values).
+_WRITTEN_FIRST = frozenset({".gitignore", ".dockerignore", MANIFEST_NAME})
+
+
+def _write_edit(edit: FileEdit, backups: list[tuple[Path, bytes | None, int | None]]) -> None:
+    _backup(edit.path, backups)
+    edit.path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(edit.path, edit.after_text.encode("utf-8", "surrogateescape"))
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in `folder` durable (a crash cannot reorder them after this)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - a file system that cannot sync a folder
+        pass
+    finally:
+        os.close(fd)
+
+
+# The temporary files atomic_write makes: ".NAME." + mkstemp's 8 characters + ".tmp".
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove what an interrupted write (kill -9, power loss) left in `folder`:
+    temporary files of atomic_write, which may hold secret values. Returns them."""
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        path = folder / name
+        if not _TEMPORARY.fullmatch(name) or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            os.unlink(path)
+        except OSError as e:
+            log.warning("could not remove the stale temporary file %s: %s", path, e.strerror)
+            continue
+        log.info("removed %s, left by an interrupted write", path)
+        removed.append(path)
+    return removed
+
+
 _DIR = -1  # a backup entry for a folder that apply created
 
 
 def write_secret_files(
     files: Mapping[Path, bytes], backups: list[tuple[Path, bytes | None, int | None]]
 ) -> None:
-    """Write local secret files 0600 in a 0700 folder, keeping backups."""
+    """Write local secret files 0600 in a 0700 folder, keeping backups. Their
+    temporary files are made in that folder, which the ignore files cover."""
+    for folder in sorted({path.parent for path in files}):
+        remove_stale_temporaries(folder)
     for path, data in files.items():
         if not path.parent.exists():
             backups.append((path.parent, None, _DIR))  # made here: removed on restore
