@@ -79,7 +79,7 @@ class Plan:
     values: Mapping[str, SecretValue] = field(default_factory=dict, repr=False, compare=False)
     # Shell commands a user runs after applying (e.g. `docker build --secret ...`).
     notes: tuple[str, ...] = ()
-    # Other secrets that may show in the diff's context lines: redacted too.
+    # Other found secrets that may share a changed line with a moved one: redacted too.
     hidden: tuple[SecretValue, ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -87,14 +87,16 @@ class Plan:
         return not self.edits and not self.moves
 
     def diff(self) -> str:
-        """A unified diff of every file edit; moved values appear redacted."""
+        """A unified diff of every file edit, moved values redacted, without
+        context lines: an unchanged line may hold a value detection missed, so
+        only the lines that change are shown (hunk headers give where)."""
         chunks: list[str] = []
         for edit in self.edits:
             name = _display(edit.path).lstrip("/")
             old = edit.before_text.splitlines(keepends=True)
             new = edit.after_text.splitlines(keepends=True)
             fromfile = "/dev/null" if edit.before_sha256 is None else f"a/{name}"
-            lines = list(difflib.unified_diff(old, new, fromfile, f"b/{name}"))
+            lines = list(difflib.unified_diff(old, new, fromfile, f"b/{name}", n=0))
             chunks.extend(line if line.endswith("\n") else line + "\n\\ No newline\n"
                           for line in lines)  # fmt: skip
         return self.redact("".join(chunks))

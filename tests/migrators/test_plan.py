@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import pytest
 
 from leakguard.migrators.plan import FileEdit, Plan, SecretMove, apply_plan, sha256_of
 from leakguard.models import SecretValue
-from tests.conftest import GITHUB_PAT, PASSWORD
+from tests.conftest import GITHUB_PAT, PASSWORD, fake
 from tests.migrators.conftest import Run
 from tests.migrators.projects import compose_project, tree_hashes
 
@@ -127,3 +128,28 @@ def test_a_clean_folder_has_nothing_to_do(tmp_path: Path, leakguard: Callable[..
     run = leakguard("migrate", "--apply", str(tmp_path))
     assert run.code == 0 and "moved 0 secret(s)" in run.err
     assert sorted(os.listdir(tmp_path)) == ["docker-compose.yml"]
+
+
+def test_the_plan_never_shows_an_unchanged_line(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    """A password detection misses, next to a moved one, stays out of the diff."""
+    missed = fake("", 20, seed=9)  # a bare word after --requirepass: no rule reports it
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  app:\n    image: example/app\n    environment:\n"
+        f"      GITHUB_TOKEN: {GITHUB_PAT}\n      LOG_LEVEL: debug\n"
+        f"  redis:\n    image: redis:7\n    command: redis-server --requirepass {missed}\n"
+    )
+    scan = leakguard("scan", "-f", "json", str(tmp_path))
+    assert [f["location"]["line"] for f in json.loads(scan.out)["findings"]] == [5]
+    run = leakguard("migrate", ".", cwd=tmp_path)
+    assert run.code == 1
+    assert missed not in run.out + run.err and GITHUB_PAT not in run.out + run.err
+    diff = run.out.split("--- a/docker-compose.yml\n", 1)[1].split("--- ", 1)[0]
+    assert diff.splitlines() == [
+        "+++ b/docker-compose.yml",
+        "@@ -5 +4,0 @@",
+        "-      GITHUB_TOKEN: ghp_…",
+        "@@ -6,0 +6 @@",
+        "+    env_file: ./secrets/app.env",
+    ]
