@@ -317,8 +317,8 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
     # The order a kill -9 can stop at: first the ignore entries and the manifest
     # (no values), then the secret files, whose temporaries are born in the folder
     # those entries ignore, then the files that held the values.
-    first = [e for e in plan.edits if e.path.name in _WRITTEN_FIRST]
-    rest = [e for e in plan.edits if e.path.name not in _WRITTEN_FIRST]
+    first = [e for e in plan.edits if _written_first(e.path)]
+    rest = [e for e in plan.edits if not _written_first(e.path)]
     backups: list[tuple[Path, bytes | None, int | None]] = []
     applied = Applied()
     try:
@@ -344,9 +344,11 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
     return applied
 
 
-# Written before any secret value: what keeps the secrets folder out of git and
-# out of build contexts, and the manifest (names and files, never values).
-_WRITTEN_FIRST = frozenset({".gitignore", ".dockerignore", MANIFEST_NAME})
+def _written_first(path: Path) -> bool:
+    """Written before any secret value: what keeps the secrets folder out of git
+    and out of build contexts (.dockerignore, NAME.dockerignore), and the manifest
+    (names and files, never values)."""
+    return path.name in (".gitignore", MANIFEST_NAME) or path.name.endswith(".dockerignore")
 
 
 def _write_edit(edit: FileEdit, backups: list[tuple[Path, bytes | None, int | None]]) -> None:

@@ -196,3 +196,22 @@ def test_a_kill_at_any_point_leaves_no_value_outside_the_ignored_folder(
             assert not (copy / rel).exists()
         shutil.rmtree(copy)
     assert interrupted >= 5, f"only {interrupted} kills landed inside the writes"
+
+
+def test_a_dockerfiles_own_dockerignore_covers_the_secrets_too(tmp_path: Path) -> None:
+    """Docker reads Dockerfile.dockerignore instead of .dockerignore for that Dockerfile."""
+    project = tmp_path / "p"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / "Dockerfile").write_text(
+        f"FROM alpine\nARG NPM_TOKEN={values()[0]}\nRUN echo $NPM_TOKEN > /dev/null\n"
+    )
+    (project / "Dockerfile.dockerignore").write_text("*.md\n")
+    proc = leakguard("migrate", "--apply", ".", cwd=project)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    held = holding_a_value(project)
+    assert held == ["secrets/npm_token"] and uncovered(project, held) == []
+    for dockerfile in (None, str(project / "Dockerfile")):
+        assert load_dockerignore(str(project), dockerfile).excluded("secrets/npm_token")
+    assert load_dockerignore(str(project), str(project / "Dockerfile")).excluded("README.md")
