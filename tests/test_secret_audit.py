@@ -153,10 +153,12 @@ def write_image(path: Path, project: Path) -> Path:
             file("src/deploy_key.pem", PEM),
         ]
     )
+    fetch = f"https://robot:{SECRETS['url credentials']}@repo.example/setup.sh"
     spec = Spec(
-        layers=[layer],
+        layers=[layer, layer_tar([file("etc/app.env", f"STRIPE={SECRETS['provider token']}\n")])],
         env=[f"API_SECRET={SECRETS['dockerfile env']}", "PATH=/usr/bin"],
-        history=["/bin/sh -c #(nop) COPY . /src"],
+        # The second layer's instruction is quoted in the messages of its findings.
+        history=["/bin/sh -c #(nop) COPY . /src", f"/bin/sh -c curl -fsS {fetch} | sh"],
     )
     return write_archive(path, spec)
 
