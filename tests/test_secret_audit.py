@@ -1,14 +1,15 @@
 """No planted secret in any output, on any surface, unless `--show-secrets` asks for it.
 
 One secret per rule family is planted (a provider token, a password assignment, a
-private key, a Dockerfile ENV, a Compose `environment:` literal, a URL with
-credentials, a docker config `auth`, a token that only git history holds), and
-every command that can see it runs as a user runs it: in a subprocess with its
-own HOME, cache and temporary folders. Everything it prints (standard output,
-standard error, `-v` debug logs, error messages and `--verbose` tracebacks) and
-every file it writes (reports, baselines, the layer cache, the compiled-rule
-cache, the project files migrate changes) is searched for each value, in the
-clear, in base64, and inside any zlib stream (SQLite pages of the layer cache).
+private key, a Dockerfile ARG and ENV, a Compose `environment:` literal, a URL with
+credentials, a docker config `auth`, a token that only git history holds, in a
+deleted file and a commit message), and every command that can see it runs as a
+user runs it: in a subprocess with its own HOME, cache and temporary folders.
+Everything it prints (standard output, standard error, `-v` debug logs, error
+messages and `--verbose` tracebacks) and every file it writes (reports,
+baselines, the layer cache, the compiled-rule cache, the project files migrate
+changes) is searched for each value, in the clear, in base64, and inside any
+zlib stream (SQLite pages of the layer cache).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def planted() -> dict[str, str]:
         "password assignment": fake("Zq", 16, seed=1502),
         "private key": fake("MII", 64 * 8, B64, seed=1503),
         "dockerfile env": fake("Df", 18, seed=1504),
+        "dockerfile arg": fake("npm" + "_", 36, seed=1509),
         "compose environment": fake("Cm", 18, seed=1505),
         "url credentials": fake("Ur", 18, seed=1506),
         "docker config auth": fake("Da", 18, seed=1507),
@@ -119,7 +121,9 @@ def write_project(root: Path) -> Path:
     )
     (root / "deploy_key.pem").write_text(PEM)
     (root / "Dockerfile").write_text(
-        f'FROM alpine\nCOPY . /src\nENV API_SECRET={SECRETS["dockerfile env"]}\nCMD ["sh"]\n'
+        f"FROM alpine\nARG NPM_TOKEN={SECRETS['dockerfile arg']}\n"
+        "RUN echo $NPM_TOKEN > /dev/null\nCOPY . /src\n"
+        f'ENV API_SECRET={SECRETS["dockerfile env"]}\nCMD ["sh"]\n'
     )
     (root / "docker-compose.yml").write_text(
         "services:\n  db:\n    image: mysql:8\n    environment:\n"
@@ -140,6 +144,7 @@ def write_history(root: Path) -> Repo:
     repo.git("commit", "-q", "-m", "the project")
     repo.commit("ci settings", **{"ci.env": f"GITLAB_TOKEN={SECRETS['git history']}\n"})
     repo.commit("drop the ci settings", **{"ci.env": None})
+    repo.commit(f"rotate {SECRETS['git history']}", **{"NOTES": "rotated\n"})
     return repo
 
 
@@ -319,7 +324,8 @@ def test_migrate_writes_values_only_into_its_ignored_secret_files(audit: Audit) 
     plan = audit.base / "plan"
     original = audit.base / "p"
     moved = [p for p in written(plan) if "secrets" in p.relative_to(plan).parts]
-    assert moved and leaked(b"".join(p.read_bytes() for p in moved)) == ["compose environment"]
+    values = leaked(b"".join(p.read_bytes() for p in moved))
+    assert values == ["compose environment", "dockerfile arg"]
     for path in written(plan):
         rel = path.relative_to(plan)
         if "secrets" in rel.parts:
@@ -356,7 +362,7 @@ def test_show_secrets_shows_them_where_documented(audit: Audit) -> None:
     context = run_json(audit, "context", "--show-secrets", "-f", "json", ".", cwd=project)
     assert {"provider token", "docker config auth"} <= set(leaked(context.encode()))
     image = f"docker-archive:{audit.base / 'image.tar'}"
-    in_image = in_files - {"compose environment"}
+    in_image = in_files - {"compose environment", "dockerfile arg"}
     for _ in range(2):  # the layer cache is warm: the values come from the layers again
         values = run_json(audit, "image", "--show-secrets", "-f", "json", image, cwd=audit.base)
         assert set(leaked(values.encode())) == in_image
