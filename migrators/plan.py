@@ -311,9 +311,13 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
             raise ChangeRefused("this plan needs a secret store to apply it")
         store(remote, plan.values)
 
-    folders = {m.local_file.parent for m in plan.moves if m.local_file is not None}
-    for folder in sorted(folders | {e.path.parent for e in plan.edits}):
-        remove_stale_temporaries(folder)
+    for folder in sorted({m.local_file.parent for m in plan.moves if m.local_file is not None}):
+        remove_stale_temporaries(folder)  # the secrets folder: leakguard's own
+    edited: dict[Path, set[str]] = {}
+    for edit in plan.edits:
+        edited.setdefault(edit.path.parent, set()).add(edit.path.name)
+    for folder, names in sorted(edited.items()):
+        remove_stale_temporaries(folder, names)  # the user's folders: only ours
     # The order a kill -9 can stop at: first the ignore entries and the manifest
     # (no values), then the secret files, whose temporaries are born in the folder
     # those entries ignore, then the files that held the values.
@@ -372,12 +376,14 @@ def fsync_folder(folder: Path) -> None:
 
 
 # The temporary files atomic_write makes: ".NAME." + mkstemp's 8 characters + ".tmp".
-_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
+def remove_stale_temporaries(folder: Path, of: Iterable[str] | None = None) -> list[Path]:
     """Remove what an interrupted write (kill -9, power loss) left in `folder`:
-    temporary files of atomic_write, which may hold secret values. Returns them."""
+    atomic_write's temporary files (of the files named `of`, or of any file),
+    which may hold secret values. Returns them."""
+    targets = None if of is None else set(of)
     removed: list[Path] = []
     try:
         names = os.listdir(folder)
@@ -385,7 +391,10 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
         return removed
     for name in names:
         path = folder / name
-        if not _TEMPORARY.fullmatch(name) or not path.is_file() or path.is_symlink():
+        match = _TEMPORARY.fullmatch(name)
+        if match is None or (targets is not None and match[1] not in targets):
+            continue
+        if not path.is_file() or path.is_symlink():
             continue
         try:
             os.unlink(path)

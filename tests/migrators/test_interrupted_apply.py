@@ -215,3 +215,26 @@ def test_a_dockerfiles_own_dockerignore_covers_the_secrets_too(tmp_path: Path) -
     for dockerfile in (None, str(project / "Dockerfile")):
         assert load_dockerignore(str(project), dockerfile).excluded("secrets/npm_token")
     assert load_dockerignore(str(project), str(project / "Dockerfile")).excluded("README.md")
+
+
+def test_an_apply_removes_the_temporaries_an_interrupted_one_left_and_nothing_else(
+    reference: tuple[Path, float], tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(reference[0], project)
+    done = reference[0].parent / "done"
+    (project / "secrets").mkdir(mode=0o700)
+    stale = {  # what a kill leaves: the new text of a file, or a secret file's value
+        project / ".docker-compose.yml.k2j4h6g8.tmp": done / "docker-compose.yml",
+        project / "secrets" / ".svc0.env.a1b2c3d4.tmp": done / "secrets" / "svc0.env",
+    }
+    for path, content in stale.items():
+        path.write_bytes(content.read_bytes()[:100])
+    kept = [project / ".notes.abcdefgh.tmp", project / "secrets" / "README"]
+    for path in kept:
+        path.write_text("mine\n")
+    proc = leakguard("migrate", "--apply", ".", cwd=project)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert [p.exists() for p in stale] == [False, False]
+    assert [p.read_text() for p in kept] == ["mine\n", "mine\n"]
