@@ -311,13 +311,12 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
             raise ChangeRefused("this plan needs a secret store to apply it")
         store(remote, plan.values)
 
-    for folder in sorted({m.local_file.parent for m in plan.moves if m.local_file is not None}):
+    ours = {m.local_file.parent for m in plan.moves if m.local_file is not None}
+    for folder in sorted(f for f in ours if f.name == SECRETS_DIR):
         remove_stale_temporaries(folder)  # the secrets folder: leakguard's own
-    edited: dict[Path, set[str]] = {}
-    for edit in plan.edits:
-        edited.setdefault(edit.path.parent, set()).add(edit.path.name)
-    for folder, names in sorted(edited.items()):
-        remove_stale_temporaries(folder, names)  # the user's folders: only ours
+    written = [e.path for e in plan.edits] + [m.local_file for m in local_moves if m.local_file]
+    for folder, names in sorted(_by_folder(written).items()):
+        remove_stale_temporaries(folder, names)  # elsewhere: only those of its files
     # The order a kill -9 can stop at: first the ignore entries and the manifest
     # (no values), then the secret files, whose temporaries are born in the folder
     # those entries ignore, then the files that held the values.
@@ -379,6 +378,13 @@ def fsync_folder(folder: Path) -> None:
 _TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 
 
+def _by_folder(paths: Iterable[Path]) -> dict[Path, set[str]]:
+    out: dict[Path, set[str]] = {}
+    for path in paths:
+        out.setdefault(path.parent, set()).add(path.name)
+    return out
+
+
 def remove_stale_temporaries(folder: Path, of: Iterable[str] | None = None) -> list[Path]:
     """Remove what an interrupted write (kill -9, power loss) left in `folder`:
     atomic_write's temporary files (of the files named `of`, or of any file),
@@ -414,8 +420,8 @@ def write_secret_files(
 ) -> None:
     """Write local secret files 0600 in a 0700 folder, keeping backups. Their
     temporary files are made in that folder, which the ignore files cover."""
-    for folder in sorted({path.parent for path in files}):
-        remove_stale_temporaries(folder)
+    for folder, names in sorted(_by_folder(files).items()):
+        remove_stale_temporaries(folder, names)
     for path, data in files.items():
         if not path.parent.exists():
             backups.append((path.parent, None, _DIR))  # made here: removed on restore
