@@ -72,7 +72,10 @@ def image_options(f: Any) -> Any:
             help="Write the report here instead of standard output.",
         ),
         click.option(
-            "--show-secrets", is_flag=True, help="Print full secret values (default: redacted)."
+            "--show-secrets",
+            is_flag=True,
+            help="Print full secret values (default: redacted). The layer cache keeps no "
+            "values: every layer is read again.",
         ),
         click.option(
             "--baseline",
