@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,3 +154,24 @@ def test_the_plan_never_shows_an_unchanged_line(
         "@@ -6,0 +6 @@",
         "+    env_file: ./secrets/app.env",
     ]
+
+
+def test_a_compose_build_from_the_project_folder_never_takes_the_secrets(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    """No Dockerfile beside the Compose file, but its service builds from this folder."""
+    from leakguard.detectors.context import load_dockerignore
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM alpine\nCOPY . /app\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n"
+        f"    environment:\n      GITHUB_TOKEN: {GITHUB_PAT}\n"
+    )
+    assert leakguard("migrate", "--apply", str(tmp_path)).code == 0
+    assert (tmp_path / "secrets" / "app.env").read_text() == f"GITHUB_TOKEN={GITHUB_PAT}\n"
+    context = load_dockerignore(str(tmp_path), str(tmp_path / "docker" / "Dockerfile"))
+    assert context.excluded("secrets/app.env")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "secrets/app.env"], cwd=tmp_path)
+    assert ignored.returncode == 0
