@@ -1607,14 +1607,21 @@ def default_cache_path() -> Path | None:
 class LayerCache:
     """Layer scans by (uncompressed digest, ruleset version), in a private SQLite file.
 
-    The file holds the secrets that were found (to show them with
-    --show-secrets later), so it is created 0600 in a 0700 folder. Layers that
-    could not be read completely are never stored.
+    The file holds where secrets were found, their redacted forms and
+    fingerprints, never a value: a cached finding's `secret` is empty, so a run
+    that needs the values (`--show-secrets`, a baseline matched by value
+    hashes) passes `read=False` and reads the layers again (still storing what
+    it finds). It is created 0600 in a 0700 folder. Layers that could not be
+    read completely are never stored.
     """
 
-    def __init__(self, path: Path, version: str):
+    # 1: entries hold no secret values (before: base64 of each value).
+    FORMAT = 1
+
+    def __init__(self, path: Path, version: str, *, read: bool = True):
         self.path = path
         self.version = version
+        self.read = read
         try:
             # SQLite would put its journal beside a device or FIFO, and the chmod
             # below would change a device's permissions: a cache is a file.
@@ -1637,6 +1644,12 @@ class LayerCache:
                 "CREATE TABLE IF NOT EXISTS layers ("
                 "digest TEXT, version TEXT, data BLOB, PRIMARY KEY (digest, version))"
             )
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < self.FORMAT:
+                # Entries of an older leakguard hold secret values: drop them, and
+                # VACUUM so that no free page of the file keeps their bytes.
+                self.db.execute("DELETE FROM layers")
+                self.db.execute("VACUUM")
+                self.db.execute(f"PRAGMA user_version = {self.FORMAT}")
         except sqlite3.Error as e:
             raise TargetUnreadable(
                 f"layer cache {path}: {e}", hint="remove it, or pass --no-cache"
@@ -1652,6 +1665,8 @@ class LayerCache:
                 os.chmod(path.parent, 0o700)
 
     def get(self, digest: str) -> LayerScan | None:
+        if not self.read:
+            return None
         try:
             row = self.db.execute(
                 "SELECT data FROM layers WHERE digest=? AND version=?", (digest, self.version)
@@ -1685,8 +1700,6 @@ class LayerCache:
 
 
 def _encode(scan: LayerScan) -> bytes:
-    import base64
-
     findings = [
         {
             "rule": f.rule_id,
@@ -1700,7 +1713,6 @@ def _encode(scan: LayerScan) -> bytes:
             "redacted": f.redacted,
             "message": f.message,
             "remediation": f.remediation,
-            "secret": base64.b64encode(f.secret.raw).decode(),
         }
         for f in scan.findings
     ]
@@ -1721,8 +1733,6 @@ def _encode(scan: LayerScan) -> bytes:
 
 
 def _decode(digest: str, data: bytes) -> LayerScan:
-    import base64
-
     body = json.loads(data)
     scan = LayerScan(digest)
     for f in body["findings"]:
@@ -1744,7 +1754,7 @@ def _decode(digest: str, data: bytes) -> LayerScan:
                 redacted=f["redacted"],
                 message=f["message"],
                 remediation=f["remediation"],
-                secret=SecretValue(base64.b64decode(f["secret"])),
+                secret=SecretValue(b""),  # never stored: see LayerCache
             )
         )
     scan.skipped = [Skipped(t, r, error=False) for t, r in body["skipped"]]

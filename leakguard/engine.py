@@ -70,7 +70,7 @@ _CONFIG = {
 _SHELL = {".sh", ".bash", ".zsh", ".ksh", ".fish", ".ps1", ".bat", ".cmd"}
 
 
-_KNOWN_EXTENSIONS = _CODE | _CONFIG | _SHELL | {".md", ".rst", ".txt", ".json"}
+_KNOWN_EXTENSIONS = _CODE | _CONFIG | _SHELL | {".md", ".rst", ".txt", ".json", ".dockerignore"}
 
 
 @functools.lru_cache(maxsize=4096)  # asked by the surface, then by the engine, per file

@@ -114,10 +114,13 @@ def plan_migration(root: Path, findings: Sequence[Finding], options: Options) ->
         else:
             plans.append(_buildkit_plan(root, ws, dockerfile, options, vault_path))
     plan = merge(plans)
-    dockerfiles = any(
-        kind_of_path(name) == "dockerfile" for name in os.listdir(root) if (root / name).is_file()
+    # A build context, most likely: a Dockerfile here, or a Compose file whose
+    # services build from here (`build: .`, or a Dockerfile kept in a sub-folder).
+    context = any(
+        kind_of_path(name) in ("dockerfile", "compose")
+        for name in os.listdir(root) if (root / name).is_file()
     ) if root.is_dir() else False  # fmt: skip
-    manifest.record(ws, root, plan.moves, dockerfiles)
+    manifest.record(ws, root, plan.moves, context)
     if options.vault_agent and vault_path:
         from leakguard.migrators.vault import agent_config
 

@@ -111,6 +111,10 @@ def record(ws: Workspace, root: Path, moves: Iterable[SecretMove], dockerfiles: 
     ensure_ignored(ws, root / ".gitignore", f"/{SECRETS_DIR}/")
     if dockerfiles:
         ensure_ignored(ws, root / ".dockerignore", SECRETS_DIR)
+    # A Dockerfile's own NAME.dockerignore replaces .dockerignore for its builds.
+    for own in sorted(root.glob("?*.dockerignore")) if root.is_dir() else ():
+        if own.is_file():
+            ensure_ignored(ws, own, SECRETS_DIR)
 
 
 def to_moves(root: Path, entries: Mapping[str, Entry]) -> list[SecretMove]:

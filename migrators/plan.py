@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import logging
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class Plan:
     values: Mapping[str, SecretValue] = field(default_factory=dict, repr=False, compare=False)
     # Shell commands a user runs after applying (e.g. `docker build --secret ...`).
     notes: tuple[str, ...] = ()
-    # Other secrets that may show in the diff's context lines: redacted too.
+    # Other found secrets that may share a changed line with a moved one: redacted too.
     hidden: tuple[SecretValue, ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -86,14 +87,16 @@ class Plan:
         return not self.edits and not self.moves
 
     def diff(self) -> str:
-        """A unified diff of every file edit; moved values appear redacted."""
+        """A unified diff of every file edit, moved values redacted, without
+        context lines: an unchanged line may hold a value detection missed, so
+        only the lines that change are shown (hunk headers give where)."""
         chunks: list[str] = []
         for edit in self.edits:
             name = _display(edit.path).lstrip("/")
             old = edit.before_text.splitlines(keepends=True)
             new = edit.after_text.splitlines(keepends=True)
             fromfile = "/dev/null" if edit.before_sha256 is None else f"a/{name}"
-            lines = list(difflib.unified_diff(old, new, fromfile, f"b/{name}"))
+            lines = list(difflib.unified_diff(old, new, fromfile, f"b/{name}", n=0))
             chunks.extend(line if line.endswith("\n") else line + "\n\\ No newline\n"
                           for line in lines)  # fmt: skip
         return self.redact("".join(chunks))
@@ -308,19 +311,29 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
             raise ChangeRefused("this plan needs a secret store to apply it")
         store(remote, plan.values)
 
+    ours = {m.local_file.parent for m in plan.moves if m.local_file is not None}
+    for folder in sorted(f for f in ours if f.name == SECRETS_DIR):
+        remove_stale_temporaries(folder)  # the secrets folder: leakguard's own
+    written = [e.path for e in plan.edits] + [m.local_file for m in local_moves if m.local_file]
+    for folder, names in sorted(_by_folder(written).items()):
+        remove_stale_temporaries(folder, names)  # elsewhere: only those of its files
+    # The order a kill -9 can stop at: first the ignore entries and the manifest
+    # (no values), then the secret files, whose temporaries are born in the folder
+    # those entries ignore, then the files that held the values.
+    first = [e for e in plan.edits if _written_first(e.path)]
+    rest = [e for e in plan.edits if not _written_first(e.path)]
     backups: list[tuple[Path, bytes | None, int | None]] = []
     applied = Applied()
     try:
+        for edit in first:
+            _write_edit(edit, backups)
+            applied.written.append(edit.path)
+        for folder in dict.fromkeys(e.path.parent for e in first):
+            fsync_folder(folder)  # the entries are on disk before any value is
         write_secret_files(secret_files, backups)
         applied.secret_files.extend(secret_files)
-        for edit in plan.edits:
-            _backup(edit.path, backups)
-            edit.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(
-                edit.path,
-                edit.after_text.encode("utf-8", "surrogateescape"),
-                mode=private_mode() if edit.path.name == MANIFEST_NAME else None,
-            )
+        for edit in rest:
+            _write_edit(edit, backups)
             applied.written.append(edit.path)
     except BaseException as e:
         restore(backups)
@@ -334,13 +347,85 @@ def apply_plan(plan: Plan, store: RemoteStore | None = None) -> Applied:
     return applied
 
 
+def _written_first(path: Path) -> bool:
+    """Written before any secret value: what keeps the secrets folder out of git
+    and out of build contexts (.dockerignore, NAME.dockerignore), and the manifest
+    (names and files, never values)."""
+    return path.name in (".gitignore", MANIFEST_NAME) or path.name.endswith(".dockerignore")
+
+
+def _write_edit(edit: FileEdit, backups: list[tuple[Path, bytes | None, int | None]]) -> None:
+    _backup(edit.path, backups)
+    edit.path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        edit.path,
+        edit.after_text.encode("utf-8", "surrogateescape"),
+        mode=private_mode() if edit.path.name == MANIFEST_NAME else None,
+    )
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in `folder` durable (a crash cannot reorder them after this)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - a file system that cannot sync a folder
+        pass
+    finally:
+        os.close(fd)
+
+
+# The temporary files atomic_write makes: ".NAME." + mkstemp's 8 characters + ".tmp".
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def _by_folder(paths: Iterable[Path]) -> dict[Path, set[str]]:
+    out: dict[Path, set[str]] = {}
+    for path in paths:
+        out.setdefault(path.parent, set()).add(path.name)
+    return out
+
+
+def remove_stale_temporaries(folder: Path, of: Iterable[str] | None = None) -> list[Path]:
+    """Remove what an interrupted write (kill -9, power loss) left in `folder`:
+    atomic_write's temporary files (of the files named `of`, or of any file),
+    which may hold secret values. Returns them."""
+    targets = None if of is None else set(of)
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        path = folder / name
+        match = _TEMPORARY.fullmatch(name)
+        if match is None or (targets is not None and match[1] not in targets):
+            continue
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            os.unlink(path)
+        except OSError as e:
+            log.warning("could not remove the stale temporary file %s: %s", path, e.strerror)
+            continue
+        log.info("removed %s, left by an interrupted write", path)
+        removed.append(path)
+    return removed
+
+
 _DIR = -1  # a backup entry for a folder that apply created
 
 
 def write_secret_files(
     files: Mapping[Path, bytes], backups: list[tuple[Path, bytes | None, int | None]]
 ) -> None:
-    """Write local secret files 0600 in a 0700 folder, keeping backups."""
+    """Write local secret files 0600 in a 0700 folder, keeping backups. Their
+    temporary files are made in that folder, which the ignore files cover."""
+    for folder, names in sorted(_by_folder(files).items()):
+        remove_stale_temporaries(folder, names)
     for path, data in files.items():
         if not path.parent.exists():
             backups.append((path.parent, None, _DIR))  # made here: removed on restore

@@ -218,6 +218,7 @@ def test_file_kinds_by_name():
     assert kind_of_path("api.Dockerfile") == "dockerfile"
     assert kind_of_path("detectors/dockerfile.py") == "code"  # a Python module, not a Dockerfile
     assert kind_of_path("docs/Dockerfile.md") is None
+    assert kind_of_path("Dockerfile.dockerignore") is None  # its ignore file, not a Dockerfile
     assert kind_of_path("compose.override.yaml") == "compose"
     assert kind_of_path("deploy/.npmrc") == "npmrc"
 

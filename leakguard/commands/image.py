@@ -72,7 +72,10 @@ def image_options(f: Any) -> Any:
             help="Write the report here instead of standard output.",
         ),
         click.option(
-            "--show-secrets", is_flag=True, help="Print full secret values (default: redacted)."
+            "--show-secrets",
+            is_flag=True,
+            help="Print full secret values (default: redacted). The layer cache keeps no "
+            "values: every layer is read again.",
         ),
         click.option(
             "--baseline",
@@ -128,7 +131,10 @@ def prepare(
     platform: str | None,
     no_cache: bool,
     cache_path: Path | None,
+    show_secrets: bool = False,
 ) -> tuple[Config, Engine, ImageOptions, LayerCache | None]:
+    """The config, engine, options and layer cache of an image scan. The cache
+    holds no values: with `show_secrets` every layer is read again."""
     from leakguard.detectors.image import (
         ImageOptions,
         LayerCache,
@@ -144,7 +150,7 @@ def prepare(
     path = cache_path or default_cache_path()
     cache = None
     if not no_cache and path is not None:
-        cache = LayerCache(path, ruleset_version(engine, options))
+        cache = LayerCache(path, ruleset_version(engine, options), read=not show_secrets)
     return config, engine, options, cache
 
 
@@ -187,7 +193,9 @@ def image(
     from leakguard.detectors.image import scan_images
     from leakguard.policy import apply_policy, exit_code_for
 
-    config, engine, options, cache = prepare(state, overrides, platform, no_cache, cache_path)
+    config, engine, options, cache = prepare(
+        state, overrides, platform, no_cache, cache_path, show_secrets
+    )
     try:
         result = scan_images(
             engine,

@@ -65,7 +65,9 @@ def sweep(
 
     shard_spec = parse_shard(shard)
     host = registry_host(host)
-    config, engine, options, cache = prepare(state, overrides, platform, no_cache, cache_path)
+    config, engine, options, cache = prepare(
+        state, overrides, platform, no_cache, cache_path, show_secrets
+    )
     sweep_options = SweepOptions(
         repositories=repositories,
         shard=shard_spec,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from leakguard.migrators.plan import FileEdit, Plan, SecretMove, apply_plan, sha256_of
 from leakguard.models import SecretValue
-from tests.conftest import GITHUB_PAT, PASSWORD
+from tests.conftest import GITHUB_PAT, PASSWORD, fake
 from tests.migrators.conftest import Run
 from tests.migrators.projects import compose_project, tree_hashes
 
@@ -127,3 +129,49 @@ def test_a_clean_folder_has_nothing_to_do(tmp_path: Path, leakguard: Callable[..
     run = leakguard("migrate", "--apply", str(tmp_path))
     assert run.code == 0 and "moved 0 secret(s)" in run.err
     assert sorted(os.listdir(tmp_path)) == ["docker-compose.yml"]
+
+
+def test_the_plan_never_shows_an_unchanged_line(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    """A password detection misses, next to a moved one, stays out of the diff."""
+    missed = fake("", 20, seed=9)  # a bare word after --requirepass: no rule reports it
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  app:\n    image: example/app\n    environment:\n"
+        f"      GITHUB_TOKEN: {GITHUB_PAT}\n      LOG_LEVEL: debug\n"
+        f"  redis:\n    image: redis:7\n    command: redis-server --requirepass {missed}\n"
+    )
+    scan = leakguard("scan", "-f", "json", str(tmp_path))
+    assert [f["location"]["line"] for f in json.loads(scan.out)["findings"]] == [5]
+    run = leakguard("migrate", ".", cwd=tmp_path)
+    assert run.code == 1
+    assert missed not in run.out + run.err and GITHUB_PAT not in run.out + run.err
+    diff = run.out.split("--- a/docker-compose.yml\n", 1)[1].split("--- ", 1)[0]
+    assert diff.splitlines() == [
+        "+++ b/docker-compose.yml",
+        "@@ -5 +4,0 @@",
+        "-      GITHUB_TOKEN: ghp_…",
+        "@@ -6,0 +6 @@",
+        "+    env_file: ./secrets/app.env",
+    ]
+
+
+def test_a_compose_build_from_the_project_folder_never_takes_the_secrets(
+    tmp_path: Path, leakguard: Callable[..., Run]
+) -> None:
+    """No Dockerfile beside the Compose file, but its service builds from this folder."""
+    from leakguard.detectors.context import load_dockerignore
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM alpine\nCOPY . /app\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n"
+        f"    environment:\n      GITHUB_TOKEN: {GITHUB_PAT}\n"
+    )
+    assert leakguard("migrate", "--apply", str(tmp_path)).code == 0
+    assert (tmp_path / "secrets" / "app.env").read_text() == f"GITHUB_TOKEN={GITHUB_PAT}\n"
+    context = load_dockerignore(str(tmp_path), str(tmp_path / "docker" / "Dockerfile"))
+    assert context.excluded("secrets/app.env")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "secrets/app.env"], cwd=tmp_path)
+    assert ignored.returncode == 0
