@@ -1,0 +1,145 @@
+"""`leakguard remediate`: the pull request that fixes a repository's leaks."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from leakguard.cli import State, effective_config, pass_state
+from leakguard.commands.migrate import migration_options, migration_options_from, scan_and_plan
+from leakguard.errors import ExitCode
+
+if TYPE_CHECKING:
+    from leakguard.migrators.auto import Options
+    from leakguard.remediation.guide import Guide
+
+
+def build_guide(state: State, root: Path, options: Options, jobs: int = 1) -> Guide:
+    """Scan the tree at `root` and its history, plan the migration: the guide."""
+    from leakguard.detectors.git_history import HistoryOptions, scan_history
+    from leakguard.engine import Engine
+    from leakguard.policy import apply_policy
+    from leakguard.remediation.guide import build
+
+    result, plan = scan_and_plan(state, root, options)
+    config = effective_config(state, [str(root)])
+    scanned = scan_history(Engine(config.ruleset()), str(root), HistoryOptions(), jobs=jobs)
+    history = apply_policy(
+        scanned.result, min_confidence=config.min_confidence, disable=config.disable
+    )
+    return build(root, result, plan, history, scanned.sightings)
+
+
+def _terminate(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds through every `finally`: the worktree is removed
+
+
+@click.command("remediate")
+@click.argument("repo", default=".", type=click.Path(path_type=Path), metavar="[REPO]")
+@click.option(
+    "--push",
+    "do_push",
+    is_flag=True,
+    help="Commit the fix in a separate worktree and push it to its own branch.",
+)
+@click.option("--remote", default="origin", show_default=True, help="The remote to push to.")
+@click.option(
+    "--base",
+    metavar="BRANCH",
+    help="The branch the pull request targets (default: the current branch).",
+)
+@click.option(
+    "--branch",
+    default="leakguard/remediate",
+    show_default=True,
+    help="The branch the fix is pushed to (its own: force-pushed with a lease).",
+)
+@click.option(
+    "--author",
+    metavar="'NAME <EMAIL>'",
+    help="Commit author (default: the repository's git config).",
+)
+@migration_options
+@pass_state
+def remediate(
+    state: State, /, repo: Path, do_push: bool, remote: str, base: str | None, branch: str,
+    author: str | None, target: str, dockerfile_syntax: str, vault_addr: str | None,
+    vault_path: str | None, vault_agent: bool, force: bool,
+) -> ExitCode:  # fmt: skip
+    """Plan (and with --push, make) the pull request that fixes the leaks in REPO.
+
+    Without --push, prints the pull request's title, body (the remediation
+    guide: every secret, where it is, the rotation checklist and the history
+    purge plan; values redacted) and diff, and writes nothing. With --push, the
+    migration is applied and committed in a temporary worktree (the checkout,
+    index, stash and branches are never touched) and pushed to --branch.
+    Exit codes: 0 nothing to fix, or pushed; 1 (plan only) something to fix;
+    2 usage error; 3 the repository or remote could not be read or reached;
+    4 refused (dirty or detached checkout, push rejected): nothing was changed.
+    """
+    from leakguard.remediation import gitops
+
+    options = migration_options_from(
+        target, dockerfile_syntax, vault_addr, vault_path, vault_agent, force
+    )
+    root = gitops.repo_root(repo)
+    if not do_push:
+        guide = build_guide(state, root, options)
+        _show(guide)
+        if guide.nothing_to_fix:
+            click.echo("leakguard: nothing to fix", err=True)
+            return ExitCode.CLEAN
+        return ExitCode.FINDINGS
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _push(state, root, options, remote, base, branch, author)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _show(guide: Guide) -> None:
+    click.echo(f"# {guide.title}\n")
+    click.echo(guide.body)
+    diff = guide.scrub(guide.plan.diff())
+    if diff:
+        click.echo("```diff")
+        click.echo(diff, nl=False)
+        click.echo("```")
+
+
+def _push(
+    state: State, root: Path, options: Options, remote: str, base: str | None, branch: str,
+    author: str | None,
+) -> ExitCode:  # fmt: skip
+    from leakguard.migrators.auto import apply_migration
+    from leakguard.remediation import gitops
+    from leakguard.remediation.guide import relative
+
+    base = gitops.check_checkout(root, base)
+    gitops.check_branch_name(root, branch, base)
+    url = gitops.remote_url(root, remote)
+    who = gitops.Author.parse(author) if author else gitops.Author.from_config(root)
+    start = gitops.base_commit(root, remote, base)
+    with gitops.worktree(root, start) as path:
+        guide = build_guide(state, path, options)
+        if guide.nothing_to_fix:
+            click.echo("leakguard: nothing to fix: no branch pushed", err=True)
+            return ExitCode.CLEAN
+        apply_migration(guide.plan, options)
+        changed = sorted(relative(path, str(e.path)) for e in guide.plan.edits)
+        commits = gitops.commit_changes(
+            path, changed, who, guide.values, fallback_message=guide.title
+        )
+        expected = gitops.remote_head(url, branch)
+        if expected and gitops.same_tree(path, url, expected, branch):
+            click.echo(f"leakguard: {branch} on {remote} already has this fix", err=True)
+        else:
+            gitops.push(path, url, branch, expected)
+            click.echo(
+                f"leakguard: pushed {len(commits)} commit(s) to {branch} on {remote}", err=True
+            )
+        _show(guide)
+    return ExitCode.CLEAN
