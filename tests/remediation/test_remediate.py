@@ -159,7 +159,7 @@ def test_killed_at_any_point_the_checkout_is_untouched(project: Project):
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
-        assert proc.returncode in (0, 130), err
+        assert proc.returncode in (0, 130, -signal.SIGTERM), err  # -15: before the handler
         assert_clean(out, err)
         assert snapshot(project.repo) == before
     leftovers = git(project.repo, "worktree", "list").strip().splitlines()
