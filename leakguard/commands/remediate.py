@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,8 @@ import click
 
 from leakguard.cli import State, effective_config, pass_state
 from leakguard.commands.migrate import migration_options, migration_options_from, scan_and_plan
-from leakguard.errors import ExitCode
+from leakguard.errors import ExitCode, UsageError
+from leakguard.remediation.forges import FORGES
 
 if TYPE_CHECKING:
     from leakguard.migrators.auto import Options
@@ -31,6 +33,15 @@ def build_guide(state: State, root: Path, options: Options, jobs: int = 1) -> Gu
         scanned.result, min_confidence=config.min_confidence, disable=config.disable
     )
     return build(root, result, plan, history, scanned.sightings)
+
+
+def _refuse_token(_ctx: Any, _param: Any, value: str | None) -> None:
+    if value is not None:
+        raise UsageError(
+            "a token on the command line is refused (it would be in the shell history and "
+            "the process list)",
+            hint="set GITHUB_TOKEN / GITLAB_TOKEN / GITEA_TOKEN, or use `git credential`",
+        )
 
 
 def _terminate(_signum: int, _frame: Any) -> None:
@@ -62,12 +73,34 @@ def _terminate(_signum: int, _frame: Any) -> None:
     metavar="'NAME <EMAIL>'",
     help="Commit author (default: the repository's git config).",
 )
+@click.option(
+    "--open",
+    "do_open",
+    is_flag=True,
+    help="With --push: open the pull request, or update the one opened before.",
+)
+@click.option(
+    "--forge", type=click.Choice(FORGES), help="The forge's kind (default: from the remote's host)."
+)
+@click.option(
+    "--api-url",
+    metavar="URL",
+    help="The forge's API (GitHub Enterprise, self-managed GitLab, Gitea/Forgejo).",
+)
+@click.option(
+    "--token",
+    hidden=True,
+    expose_value=False,
+    callback=_refuse_token,
+    help="Refused: tokens come from the environment or git credentials.",
+)
 @migration_options
 @pass_state
 def remediate(
     state: State, /, repo: Path, do_push: bool, remote: str, base: str | None, branch: str,
-    author: str | None, target: str, dockerfile_syntax: str, vault_addr: str | None,
-    vault_path: str | None, vault_agent: bool, force: bool,
+    author: str | None, do_open: bool, forge: str | None, api_url: str | None, target: str,
+    dockerfile_syntax: str, vault_addr: str | None, vault_path: str | None, vault_agent: bool,
+    force: bool,
 ) -> ExitCode:  # fmt: skip
     """Plan (and with --push, make) the pull request that fixes the leaks in REPO.
 
@@ -78,7 +111,8 @@ def remediate(
     index, stash and branches are never touched) and pushed to --branch.
     Exit codes: 0 nothing to fix, or pushed; 1 (plan only) something to fix;
     2 usage error; 3 the repository or remote could not be read or reached;
-    4 refused (dirty or detached checkout, push rejected): nothing was changed.
+    4 refused (dirty or detached checkout, push rejected, the forge refused the
+    pull request): the checkout was not changed.
     """
     from leakguard.remediation import gitops
 
@@ -86,6 +120,8 @@ def remediate(
         target, dockerfile_syntax, vault_addr, vault_path, vault_agent, force
     )
     root = gitops.repo_root(repo)
+    if do_open and not do_push:
+        raise UsageError("--open needs --push", hint="the pull request is for a pushed branch")
     if not do_push:
         guide = build_guide(state, root, options)
         _show(guide)
@@ -95,7 +131,9 @@ def remediate(
         return ExitCode.FINDINGS
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _push(state, root, options, remote, base, branch, author)
+        return _push(
+            state, root, options, Where(remote, base, branch, author, do_open, forge, api_url)
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -110,18 +148,31 @@ def _show(guide: Guide) -> None:
         click.echo("```")
 
 
-def _push(
-    state: State, root: Path, options: Options, remote: str, base: str | None, branch: str,
-    author: str | None,
-) -> ExitCode:  # fmt: skip
+@dataclass(frozen=True)
+class Where:
+    remote: str
+    base: str | None
+    branch: str
+    author: str | None
+    do_open: bool
+    forge: str | None
+    api_url: str | None
+
+
+def _push(state: State, root: Path, options: Options, where: Where) -> ExitCode:
     from leakguard.migrators.auto import apply_migration
-    from leakguard.remediation import gitops
+    from leakguard.remediation import forges, gitops
     from leakguard.remediation.guide import relative
 
-    base = gitops.check_checkout(root, base)
+    remote, branch = where.remote, where.branch
+    base = gitops.check_checkout(root, where.base)
     gitops.check_branch_name(root, branch, base)
     url = gitops.remote_url(root, remote)
-    who = gitops.Author.parse(author) if author else gitops.Author.from_config(root)
+    who = gitops.Author.parse(where.author) if where.author else gitops.Author.from_config(root)
+    target = token = None
+    if where.do_open:  # before anything is pushed: a missing token stops here
+        target = forges.target_for(url, where.forge, where.api_url)
+        token = forges.find_token(target)
     start = gitops.base_commit(root, remote, base)
     with gitops.worktree(root, start) as path:
         guide = build_guide(state, path, options)
@@ -141,5 +192,9 @@ def _push(
             click.echo(
                 f"leakguard: pushed {len(commits)} commit(s) to {branch} on {remote}", err=True
             )
+        if target is not None and token is not None:
+            opened = forges.open_or_update(target, token, guide.title, guide.body, branch, base)
+            verb = "opened" if opened.created else "updated"
+            click.echo(f"leakguard: {verb} {opened.url}", err=True)
         _show(guide)
     return ExitCode.CLEAN
