@@ -11,11 +11,12 @@ import click
 
 from leakguard.cli import State, effective_config, pass_state
 from leakguard.commands.migrate import migration_options, migration_options_from, scan_and_plan
-from leakguard.errors import ExitCode, UsageError
+from leakguard.errors import ChangeRefused, ExitCode, UsageError
 from leakguard.remediation.forges import FORGES
 
 if TYPE_CHECKING:
     from leakguard.migrators.auto import Options
+    from leakguard.models import Finding
     from leakguard.remediation.guide import Guide
 
 
@@ -94,11 +95,31 @@ def _terminate(_signum: int, _frame: Any) -> None:
     callback=_refuse_token,
     help="Refused: tokens come from the environment or git credentials.",
 )
+@click.option(
+    "--purge-plan",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the git-filter-repo replacements file (0600, outside the "
+    "repository; it holds the values: never commit or share it).",
+)
+@click.option(
+    "--purge",
+    "do_purge",
+    is_flag=True,
+    help="Rewrite the history of the --mirror clone without the secrets, then scan it again.",
+)
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The bare mirror clone (`git clone --mirror`) that --purge rewrites.",
+)
 @migration_options
 @pass_state
 def remediate(
     state: State, /, repo: Path, do_push: bool, remote: str, base: str | None, branch: str,
-    author: str | None, do_open: bool, forge: str | None, api_url: str | None, target: str,
+    author: str | None, do_open: bool, forge: str | None, api_url: str | None,
+    purge_plan: Path | None, do_purge: bool, mirror: Path | None, target: str,
     dockerfile_syntax: str, vault_addr: str | None, vault_path: str | None, vault_agent: bool,
     force: bool,
 ) -> ExitCode:  # fmt: skip
@@ -119,7 +140,19 @@ def remediate(
     options = migration_options_from(
         target, dockerfile_syntax, vault_addr, vault_path, vault_agent, force
     )
+    if do_purge:
+        if mirror is None:
+            raise UsageError("--purge needs --mirror DIR", hint="a fresh `git clone --mirror`")
+        return _purge(state, mirror, purge_plan, repo)
     root = gitops.repo_root(repo)
+    if purge_plan is not None and not do_push:
+        from leakguard.remediation.purge import write_plan
+
+        guide = build_guide(state, root, options)
+        lines = write_plan(purge_plan, root, guide.values)
+        click.echo(f"leakguard: wrote {lines} replacement(s) to {purge_plan} (0600): it holds "
+                   "the secret values; use it with --purge, then delete it", err=True)  # fmt: skip
+        return ExitCode.CLEAN
     if do_open and not do_push:
         raise UsageError("--open needs --push", hint="the pull request is for a pushed branch")
     if not do_push:
@@ -136,6 +169,49 @@ def remediate(
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _history_secrets(state: State, repo: Path) -> list[Finding]:
+    """History findings that carry a value long enough to purge."""
+    from leakguard.detectors.git_history import HistoryOptions, scan_history
+    from leakguard.engine import Engine
+    from leakguard.policy import apply_policy
+
+    config = effective_config(state, [str(repo)])
+    options = HistoryOptions(check_head=False)
+    scanned = scan_history(Engine(config.ruleset()), str(repo), options, jobs=1)
+    result = apply_policy(scanned.result, disable=config.disable)
+    return [f for f in result.findings if f.has_secret and "credential-file" not in f.rule_id
+            and len(f.secret.raw) >= 6]  # fmt: skip
+
+
+def _purge(state: State, mirror: Path, plan_file: Path | None, repo: Path) -> ExitCode:
+    from leakguard.remediation.purge import check_mirror, purge, write_plan
+
+    checkout = repo if (repo / ".git").exists() else None
+    check_mirror(mirror, checkout)
+    found = _history_secrets(state, mirror)
+    values = list({f.secret for f in found})
+    if not values:
+        click.echo(f"leakguard: nothing to purge in {mirror}", err=True)
+        return ExitCode.CLEAN
+    if plan_file is not None and not plan_file.exists():
+        write_plan(plan_file, mirror, values)
+    result = purge(mirror, values, plan_file, lambda m: _history_secrets(state, m))
+    if result.remaining:
+        shown = ", ".join(sorted({f"{f.rule_id} {f.redacted}" for f in result.remaining}))
+        raise ChangeRefused(
+            f"{len(result.remaining)} purged secret(s) are still in the history of {mirror}: "
+            f"{shown}",
+            hint="do not push this mirror; check the replacements file covers every value",
+        )
+    click.echo(
+        f"leakguard: rewrote the history of {mirror}: {len(values)} secret(s) replaced; a new "
+        "scan finds none of them. Push it with `git push --force --mirror URL`, then have "
+        "every collaborator clone afresh.",
+        err=True,
+    )
+    return ExitCode.CLEAN
 
 
 def _show(guide: Guide) -> None:

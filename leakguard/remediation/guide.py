@@ -273,7 +273,7 @@ def render_body(guide: Guide, repo: str) -> str:
     out.append("git clone --mirror <this repository's URL> repo-mirror.git")
     out.append("leakguard remediate --purge --mirror repo-mirror.git "
                "--purge-plan ~/leakguard-replacements.txt")  # fmt: skip
-    out.append("git -C repo-mirror.git push --force --mirror")
+    out.append("git -C repo-mirror.git push --force --mirror <this repository's URL>")
     out.append("```")
     out.append("")
     out.append(
