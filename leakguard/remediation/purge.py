@@ -117,7 +117,7 @@ def purge(
     fingerprints = {v.fingerprint for v in values}
     with tempfile.TemporaryDirectory(prefix="leakguard-purge-") as private:
         if plan_file is not None and plan_file.is_file():
-            replacements = plan_file
+            replacements = plan_file.absolute()  # filter-repo runs in the mirror
             lines = plan_file.read_bytes().count(b"\n")
         else:
             replacements = Path(private) / "replacements.txt"
