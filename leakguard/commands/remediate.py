@@ -20,20 +20,21 @@ if TYPE_CHECKING:
     from leakguard.remediation.guide import Guide
 
 
-def build_guide(state: State, root: Path, options: Options, jobs: int = 1) -> Guide:
+def build_guide(state: State, root: Path, options: Options, sweep: Path | None = None) -> Guide:
     """Scan the tree at `root` and its history, plan the migration: the guide."""
     from leakguard.detectors.git_history import HistoryOptions, scan_history
     from leakguard.engine import Engine
     from leakguard.policy import apply_policy
-    from leakguard.remediation.guide import build
+    from leakguard.remediation.guide import build, load_sweep
 
     result, plan = scan_and_plan(state, root, options)
     config = effective_config(state, [str(root)])
-    scanned = scan_history(Engine(config.ruleset()), str(root), HistoryOptions(), jobs=jobs)
+    images = load_sweep(sweep) if sweep is not None else None
+    scanned = scan_history(Engine(config.ruleset()), str(root), HistoryOptions(), jobs=1)
     history = apply_policy(
         scanned.result, min_confidence=config.min_confidence, disable=config.disable
     )
-    return build(root, result, plan, history, scanned.sightings)
+    return build(root, result, plan, history, scanned.sightings, images=images)
 
 
 def _refuse_token(_ctx: Any, _param: Any, value: str | None) -> None:
@@ -114,12 +115,20 @@ def _terminate(_signum: int, _frame: Any) -> None:
     metavar="DIR",
     help="The bare mirror clone (`git clone --mirror`) that --purge rewrites.",
 )
+@click.option(
+    "--sweep-report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A `leakguard sweep -f json` report: the guide lists the image layers that carry "
+    "each secret.",
+)
 @migration_options
 @pass_state
 def remediate(
     state: State, /, repo: Path, do_push: bool, remote: str, base: str | None, branch: str,
     author: str | None, do_open: bool, forge: str | None, api_url: str | None,
-    purge_plan: Path | None, do_purge: bool, mirror: Path | None, target: str,
+    purge_plan: Path | None, do_purge: bool, mirror: Path | None, sweep_report: Path | None,
+    target: str,
     dockerfile_syntax: str, vault_addr: str | None, vault_path: str | None, vault_agent: bool,
     force: bool,
 ) -> ExitCode:  # fmt: skip
@@ -156,7 +165,7 @@ def remediate(
     if do_open and not do_push:
         raise UsageError("--open needs --push", hint="the pull request is for a pushed branch")
     if not do_push:
-        guide = build_guide(state, root, options)
+        guide = build_guide(state, root, options, sweep_report)
         _show(guide)
         if guide.nothing_to_fix:
             click.echo("leakguard: nothing to fix", err=True)
@@ -165,7 +174,10 @@ def remediate(
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _push(
-            state, root, options, Where(remote, base, branch, author, do_open, forge, api_url)
+            state,
+            root,
+            options,
+            Where(remote, base, branch, author, do_open, forge, api_url, sweep_report),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -233,6 +245,7 @@ class Where:
     do_open: bool
     forge: str | None
     api_url: str | None
+    sweep_report: Path | None = None
 
 
 def _push(state: State, root: Path, options: Options, where: Where) -> ExitCode:
@@ -251,7 +264,7 @@ def _push(state: State, root: Path, options: Options, where: Where) -> ExitCode:
         token = forges.find_token(target)
     start = gitops.base_commit(root, remote, base)
     with gitops.worktree(root, start) as path:
-        guide = build_guide(state, path, options)
+        guide = build_guide(state, path, options, where.sweep_report)
         if guide.nothing_to_fix:
             click.echo("leakguard: nothing to fix: no branch pushed", err=True)
             return ExitCode.CLEAN

@@ -9,7 +9,7 @@ the plan, which renders nothing but its redacted diff.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,6 +41,7 @@ class Exposure:
     commits: tuple[Commit, ...]  # every commit that added it, oldest first
     moves: tuple[SecretMove, ...]
     manual: tuple[str, ...]  # "path:line: reason" left for a person
+    images: tuple[str, ...] = ()  # "image, layer …: path" from a sweep report
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def build(
     sightings: dict[tuple[object, ...], list[tuple[str, str | None]]],
     *,
     repo_name: str | None = None,
+    images: Mapping[str, Sequence[str]] | None = None,
 ) -> Guide:
     """The guide for `root`: exposures grouped by fingerprint, and the PR's text."""
     root = Path(root)
@@ -152,6 +154,7 @@ def build(
                 commits=ordered,
                 moves=tuple(m for m in plan.moves if m.fingerprint == fp),
                 manual=manual,
+                images=tuple((images or {}).get(fp, ())),
             )
         )
     exposures.sort(key=lambda e: (not e.at_head, e.rules, e.fingerprint))
@@ -249,17 +252,23 @@ def render_body(guide: Guide, repo: str) -> str:
                 f"  - {_short(c.sha)} ({(c.date or '')[:10]}) `{c.path or 'commit message'}`"
                 for c in e.commits
             )
+        if e.images:
+            out.append(f"- in {len(e.images)} place(s) of the swept images:")
+            out.extend(f"  - {where}" for where in e.images)
         out.append("")
         out.append(f"1. [ ] Revoke or rotate it at the provider: {e.remediation}")
-        out.extend(f"2. [ ] `{m.name}`: {_flags_hint(m)}." for m in e.moves)
-        if e.manual:
-            out.append("2. [ ] Change these places to read the new value at run time:")
-            out.extend(f"   - [ ] `{m}`" for m in e.manual)
-        if not e.moves and not e.manual:
+        if e.moves or e.manual:
+            out.append("2. [ ] Put the new value where the code reads it:")
+            out.extend(f"   - [ ] `{m.name}`: {_flags_hint(m)}." for m in e.moves)
+            out.extend(f"   - [ ] change `{m}` to read it at run time" for m in e.manual)
+        else:
             out.append("2. [ ] Nothing to change in the files: it is only in the history.")
         out.append("3. [ ] Merge this pull request.")
         out.append("4. [ ] Purge it from the history (below).")
-        out.append("5. [ ] Delete or rebuild every image tag built from an affected commit.")
+        if e.images:
+            out.append("5. [ ] Delete or rebuild the image tags that carry it (listed above).")
+        else:
+            out.append("5. [ ] Delete or rebuild every image tag built from an affected commit.")
     out.append("")
     out.append("## History purge plan")
     out.append("")
@@ -297,3 +306,39 @@ def render_body(guide: Guide, repo: str) -> str:
         "request.</sub>"
     )
     return "\n".join(out) + "\n"
+
+
+def load_sweep(path: Path) -> dict[str, list[str]]:
+    """fingerprint -> where a sweep (or image) JSON report saw it: image, layer, path."""
+    import json
+
+    from leakguard.errors import TargetUnreadable, UsageError
+
+    try:
+        report = json.loads(path.read_bytes())
+    except OSError as e:
+        raise TargetUnreadable(f"cannot read {path}: {e.strerror}") from e
+    except ValueError as e:
+        raise UsageError(
+            f"{path} is not JSON", hint="give a `leakguard sweep -f json` report"
+        ) from e
+    findings = report.get("findings") if isinstance(report, dict) else None
+    if not isinstance(findings, list):
+        raise UsageError(f"{path} is not a leakguard JSON report",
+                         hint="give a `leakguard sweep -f json` report")  # fmt: skip
+    out: dict[str, list[str]] = {}
+    for f in findings:
+        loc = f.get("location") or {} if isinstance(f, dict) else {}
+        if not isinstance(f, dict) or not loc.get("image") or not f.get("fingerprint"):
+            continue
+        layer = str(loc.get("layer") or "")
+        where = f"`{loc['image']}`"
+        if layer:
+            where += f" layer `{layer[:19]}…`"
+        what = loc.get("path") or loc.get("origin")
+        if what:
+            where += f": `{what}`"
+        seen = out.setdefault(str(f["fingerprint"]), [])
+        if where not in seen:
+            seen.append(where)
+    return out

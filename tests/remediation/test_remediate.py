@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import subprocess
 import time
@@ -165,3 +167,28 @@ def test_killed_at_any_point_the_checkout_is_untouched(project: Project):
     leftovers = git(project.repo, "worktree", "list").strip().splitlines()
     assert len(leftovers) == 1
     assert all(s not in (project.repo / "Dockerfile").read_text() for s in PLANTED[:2])
+
+
+def test_a_sweep_report_adds_the_images_that_carry_each_secret(tmp_path: Path):
+    repo = tmp_path / "samples"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "samples", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "samples")
+    report = tmp_path / "sweep.json"
+    scanned = run("image", f"oci:{repo / 'image'}:1", "-f", "json", "-o", str(report), cwd=repo)
+    assert scanned.returncode == 1, scanned.stderr
+    proc = run("remediate", "--sweep-report", str(report), cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    aws = proc.stdout.split("AWS access key id", 1)[1].split("\n### ", 1)[0]
+    assert "place(s) of the swept images" in aws and "layer `sha256:" in aws
+    assert "Delete or rebuild the image tags that carry it" in aws
+    values = [f["secret"] for f in json.loads(run("scan", "-f", "json", "--show-secrets", ".",
+                                                  cwd=repo).stdout)["findings"]
+              if len(f.get("secret") or "") >= 8]  # fmt: skip
+    assert values and not any(v in proc.stdout + proc.stderr for v in values)
+    report.write_text("[1, 2]")
+    bad = run("remediate", "--sweep-report", str(report), cwd=repo)
+    assert bad.returncode == 2 and "not a leakguard JSON report" in bad.stderr
+    gone = run("remediate", "--sweep-report", str(tmp_path / "none.json"), cwd=repo)
+    assert gone.returncode == 3 and "cannot read" in gone.stderr
