@@ -122,13 +122,32 @@ def _terminate(_signum: int, _frame: Any) -> None:
     help="A `leakguard sweep -f json` report: the guide lists the image layers that carry "
     "each secret.",
 )
+@click.option(
+    "--from-sweep",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="One pull request per source repository of the images in this sweep "
+    "report (mapped by OCI labels or --repo-map; REPO is not used).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="With --from-sweep: where each source repository is cloned (once).",
+)
+@click.option(
+    "--repo-map",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="With --from-sweep: `IMAGE-GLOB CLONE-URL` lines, tried before the labels.",
+)
 @migration_options
 @pass_state
 def remediate(
     state: State, /, repo: Path, do_push: bool, remote: str, base: str | None, branch: str,
     author: str | None, do_open: bool, forge: str | None, api_url: str | None,
     purge_plan: Path | None, do_purge: bool, mirror: Path | None, sweep_report: Path | None,
-    target: str,
+    from_sweep: Path | None, workdir: Path | None, repo_map: Path | None, target: str,
     dockerfile_syntax: str, vault_addr: str | None, vault_path: str | None, vault_agent: bool,
     force: bool,
 ) -> ExitCode:  # fmt: skip
@@ -153,6 +172,13 @@ def remediate(
         if mirror is None:
             raise UsageError("--purge needs --mirror DIR", hint="a fresh `git clone --mirror`")
         return _purge(state, mirror, purge_plan, repo)
+    if do_open and not do_push:
+        raise UsageError("--open needs --push", hint="the pull request is for a pushed branch")
+    if from_sweep is not None:
+        if workdir is None:
+            raise UsageError("--from-sweep needs --workdir DIR", hint="where to clone")
+        where = Where(remote, base, branch, author, do_open, forge, api_url, from_sweep)
+        return _from_sweep(state, options, where, workdir, repo_map, do_push)
     root = gitops.repo_root(repo)
     if purge_plan is not None and not do_push:
         from leakguard.remediation.purge import write_plan
@@ -162,8 +188,6 @@ def remediate(
         click.echo(f"leakguard: wrote {lines} replacement(s) to {purge_plan} (0600): it holds "
                    "the secret values; use it with --purge, then delete it", err=True)  # fmt: skip
         return ExitCode.CLEAN
-    if do_open and not do_push:
-        raise UsageError("--open needs --push", hint="the pull request is for a pushed branch")
     if not do_push:
         guide = build_guide(state, root, options, sweep_report)
         _show(guide)
@@ -181,6 +205,44 @@ def remediate(
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _from_sweep(
+    state: State, options: Options, where: Where, workdir: Path, repo_map: Path | None,
+    do_push: bool,
+) -> ExitCode:  # fmt: skip
+    """One pull request (or plan) per source repository of the swept images."""
+    from leakguard.errors import LeakguardError
+    from leakguard.remediation import sources
+
+    assert where.sweep_report is not None
+    images = sources.images_in(where.sweep_report)
+    mapping = sources.load_repo_map(repo_map) if repo_map else []
+    found, unmapped = sources.map_images(images, mapping)
+    for image, why in unmapped:
+        click.echo(f"leakguard: not mapped: {image}: {why}", err=True)
+    codes = [ExitCode.FINDINGS] if unmapped else []
+    for url, source in found.items():
+        click.echo(f"leakguard: {url}: {len(source.images)} image(s): "
+                   f"{', '.join(source.images)}", err=True)  # fmt: skip
+        try:
+            path = sources.clone_once(workdir, url)
+            state._config = None  # each repository has its own config
+            if do_push:
+                codes.append(_push(state, path, options, where))
+            else:
+                guide = build_guide(state, path, options, where.sweep_report)
+                _show(guide)
+                codes.append(ExitCode.CLEAN if guide.nothing_to_fix else ExitCode.FINDINGS)
+        except LeakguardError as e:
+            click.echo(f"leakguard: error: {url}: {e.message}", err=True)
+            if e.hint:
+                click.echo(f"  hint: {e.hint}", err=True)
+            codes.append(e.exit_code)
+    errors = [c for c in codes if c not in (ExitCode.CLEAN, ExitCode.FINDINGS)]
+    if errors:
+        return max(errors)
+    return max(codes, default=ExitCode.CLEAN)
 
 
 def _history_secrets(state: State, repo: Path) -> list[Finding]:

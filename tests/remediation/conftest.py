@@ -93,7 +93,7 @@ def make_project(tmp: Path) -> Project:
     git(repo, "commit", "-qm", "compose", "--date", "2024-02-01T10:00:00")
     remote = tmp / "remote" / "team" / "app.git"
     remote.parent.mkdir(parents=True)
-    git(tmp, "init", "-q", "--bare", str(remote))
+    git(tmp, "init", "-q", "--bare", "-b", "main", str(remote))
     git(repo, "remote", "add", "origin", remote.as_uri())
     git(repo, "push", "-q", "origin", "main")
     git(repo, "fetch", "-q", "origin")

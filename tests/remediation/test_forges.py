@@ -136,4 +136,5 @@ def test_tokens_come_from_git_credentials_and_never_from_the_command_line(
         store.write_text("")
         none = open_pr(project, forge, "github", env={**env, "GITHUB_TOKEN": ""})
         _expect_error(none, 2, "no token for github")
-    assert len(git(project.remote, "branch", "--list").split()) == 2  # main + the fix
+    heads = git(project.remote, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    assert heads.split() == ["leakguard/remediate", "main"]  # the fix, pushed once
