@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 from tests.remediation.forge_standin import ForgeStandIn  # noqa: E402
 
 LEAKGUARD = shutil.which("leakguard") or str(Path(sys.executable).parent / "leakguard")
-TOKEN = "bench-" + "stand-in-token"
+STANDIN_VALUE = "bench-" + "stand-in-token"
 ENV = dict(os.environ, GIT_AUTHOR_NAME="Bench", GIT_AUTHOR_EMAIL="bench@example.test",
            GIT_COMMITTER_NAME="Bench", GIT_COMMITTER_EMAIL="bench@example.test",
-           GITHUB_TOKEN=TOKEN)  # fmt: skip
+           GITHUB_TOKEN=STANDIN_VALUE)  # fmt: skip
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -87,7 +87,7 @@ def one_round(tmp: Path) -> tuple[float, float, float]:
         git("remote", "add", "origin", url, cwd=repo)
         git("push", "-q", "origin", "main", cwd=repo)
         git("fetch", "-q", "origin", cwd=repo)
-        with ForgeStandIn(TOKEN) as forge:
+        with ForgeStandIn(STANDIN_VALUE) as forge:
             command = [LEAKGUARD, "remediate", "--push", "--open", "--forge", "github",
                        "--api-url", forge.url]  # fmt: skip
             first = timed(command, repo)
