@@ -88,10 +88,11 @@ def with_ignore_lines(root: Path, plan: Plan, findings: Sequence[Finding]) -> Pl
     files = sorted({relative(root, f.location.path) for f in findings if f.location.path})
     credential = [p for p in files if credential_file_kind(p) and "/" not in p.rstrip("/")]
     has_dockerfile = any(kind_of_path(p.name) == "dockerfile" for p in root.iterdir())
+    why = "a credential file leakguard found: keep it out of {}"
     for name in credential:
-        ensure_ignored(ws, root / ".gitignore", f"/{name}")
+        ensure_ignored(ws, root / ".gitignore", f"/{name}", why.format("commits"))
         if has_dockerfile:
-            ensure_ignored(ws, root / ".dockerignore", f"/{name}")
+            ensure_ignored(ws, root / ".dockerignore", f"/{name}", why.format("images"))
     planned = {e.path for e in plan.edits}
     extra = [e for e in ws.edits() if e.path not in planned or _changed(plan, e.path, e.after_text)]
     if not extra:
