@@ -40,7 +40,7 @@ class Exposure:
     at_head: tuple[str, ...]  # "path:line" in the checked-out tree
     commits: tuple[Commit, ...]  # every commit that added it, oldest first
     moves: tuple[SecretMove, ...]
-    manual: tuple[str, ...]  # "path:line: reason" left for a person
+    manual: tuple[str, ...]  # "`path:line`: reason", left for a person
     images: tuple[str, ...] = ()  # "image, layer …: path" from a sweep report
 
 
@@ -139,7 +139,7 @@ def build(
                     commits[sha] = Commit(sha, date, f.location.path)
         ordered = tuple(sorted(commits.values(), key=lambda c: c.date or ""))
         manual = tuple(
-            f"{relative(root, f.location.path)}:{f.location.line}: {reason}"
+            f"`{relative(root, f.location.path)}:{f.location.line}`: {reason}"
             for f in current
             if (reason := skipped_by_loc.get((f.rule_id, f.location))) is not None
         )
@@ -160,8 +160,8 @@ def build(
         )
     exposures.sort(key=lambda e: (not e.at_head, e.rules, e.fingerprint))
     manual_all = tuple(
-        f"{relative(root, s.finding.location.path)}:{s.finding.location.line}: "
-        f"{s.finding.rule_id}: {s.reason}"
+        f"`{relative(root, s.finding.location.path)}:{s.finding.location.line}` "
+        f"(`{s.finding.rule_id}`): {s.reason}"
         for s in plan.skipped
         if not _is_secret(s.finding)
     )
@@ -234,7 +234,7 @@ def render_body(guide: Guide, repo: str) -> str:
     if guide.manual:
         out.append("")
         out.append("Other findings to fix by hand:")
-        out.extend(f"- [ ] `{m}`" for m in guide.manual)
+        out.extend(f"- [ ] {m}" for m in guide.manual)
     out.append("")
     out.append("## Secrets")
     for i, e in enumerate(exposures, 1):
@@ -261,7 +261,7 @@ def render_body(guide: Guide, repo: str) -> str:
         if e.moves or e.manual:
             out.append("2. [ ] Put the new value where the code reads it:")
             out.extend(f"   - [ ] `{m.name}`: {_flags_hint(m)}." for m in e.moves)
-            out.extend(f"   - [ ] change `{m}` to read it at run time" for m in e.manual)
+            out.extend(f"   - [ ] {m}" for m in e.manual)
         else:
             out.append("2. [ ] Nothing to change in the files: it is only in the history.")
         out.append("3. [ ] Merge this pull request.")

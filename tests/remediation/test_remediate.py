@@ -38,7 +38,7 @@ def test_plan_prints_title_body_and_redacted_diff_and_writes_nothing(project: Pr
     first = git(project.repo, "rev-list", "--max-parents=0", "HEAD").strip()
     assert f"{first[:12]} (2024-01-01) `Dockerfile`" in npm
     assert "npmjs.com" in npm and "docker-flags" in npm and "Merge this pull request" in npm
-    assert "`deploy.sh:2: not in a Dockerfile or Compose file" in out  # a manual task
+    assert "- [ ] `deploy.sh:2`: not in a Dockerfile or Compose file" in out  # a manual task
     assert "```diff" in out and "+RUN --mount=type=secret,id=npm_token" in out
     assert "git filter-repo" in out or "--replace-text" in out
     assert_clean(proc.stdout, proc.stderr)
