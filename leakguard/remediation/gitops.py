@@ -126,20 +126,53 @@ def base_commit(root: Path, remote: str, base: str) -> str:
     raise UsageError(f"no branch {base!r} in {root}", hint="name an existing branch with --base")
 
 
+_LOCK_REASON = "leakguard remediate pid "
+
+
 @contextmanager
 def worktree(root: Path, commit: str) -> Iterator[Path]:
-    """A detached worktree of `commit` in a temporary folder, removed on any exit."""
+    """A detached worktree of `commit` in a temporary folder, removed on any exit.
+
+    It is locked with this process's id, so a run killed with SIGKILL (no
+    cleanup possible) leaves a worktree the next run recognises and removes.
+    """
+    remove_stale_worktrees(root)
     parent = Path(tempfile.mkdtemp(prefix="leakguard-remediate-"))
     path = parent / "wt"
     try:
-        proc = git(root, "worktree", "add", "--detach", "--quiet", str(path), commit)
+        proc = git(root, "worktree", "add", "--detach", "--quiet", "--lock", "--reason",
+                   f"{_LOCK_REASON}{os.getpid()}", str(path), commit)  # fmt: skip
         if proc.returncode != 0:
             raise ChangeRefused(f"cannot make a worktree: {first_line(proc.stderr)}")
         yield path
     finally:
-        git(root, "worktree", "remove", "--force", str(path))
-        shutil.rmtree(parent, ignore_errors=True)
-        git(root, "worktree", "prune")
+        _remove_worktree(root, path)
+
+
+def _remove_worktree(root: Path, path: Path) -> None:
+    git(root, "worktree", "remove", "--force", "--force", str(path))
+    if path.parent.name.startswith("leakguard-remediate-"):
+        shutil.rmtree(path.parent, ignore_errors=True)
+    git(root, "worktree", "prune")
+
+
+def remove_stale_worktrees(root: Path) -> None:
+    """Remove worktrees left by a remediation whose process no longer runs."""
+    listing = git(root, "worktree", "list", "--porcelain").stdout
+    for block in listing.split("\n\n"):
+        lines = dict(line.partition(" ")[::2] for line in block.splitlines())
+        reason = lines.get("locked", "")
+        if not reason.startswith(_LOCK_REASON) or "worktree" not in lines:
+            continue
+        try:
+            os.kill(int(reason.removeprefix(_LOCK_REASON)), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        log.info("removing the worktree a killed run left: %s", lines["worktree"])
+        _remove_worktree(root, Path(lines["worktree"]))
 
 
 @dataclass(frozen=True)

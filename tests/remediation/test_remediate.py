@@ -192,3 +192,22 @@ def test_a_sweep_report_adds_the_images_that_carry_each_secret(tmp_path: Path):
     assert bad.returncode == 2 and "not a leakguard JSON report" in bad.stderr
     gone = run("remediate", "--sweep-report", str(tmp_path / "none.json"), cwd=repo)
     assert gone.returncode == 3 and "cannot read" in gone.stderr
+
+
+def test_a_worktree_left_by_sigkill_is_removed_by_the_next_run(project: Project):
+    before = snapshot(project.repo)
+    proc = subprocess.Popen([LEAKGUARD, "remediate", "--push"], cwd=project.repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "locked" not in git(project.repo, "worktree", "list", "--porcelain"):
+        assert proc.poll() is None and time.monotonic() < deadline, "no worktree was made"
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.wait()
+    left = git(project.repo, "worktree", "list", "--porcelain")
+    assert "leakguard remediate pid" in left  # what the killed run left behind
+    for name in ("Dockerfile", "docker-compose.yml", "deploy.sh"):
+        assert (project.repo / name).read_bytes()  # the checkout itself is untouched
+    again = run("remediate", "--push", cwd=project.repo)
+    assert again.returncode == 0, again.stderr
+    assert snapshot(project.repo) == before  # the stale worktree is gone too
