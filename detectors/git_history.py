@@ -95,6 +95,8 @@ class GitScan:
     patch_bytes: int = 0
     # finding identity -> number of commits the secret was seen in at that path
     occurrences: dict[tuple[object, ...], int] = field(default_factory=dict)
+    # finding identity -> (commit, author date) of every commit that added it, newest first
+    sightings: dict[tuple[object, ...], list[tuple[str, str | None]]] = field(default_factory=dict)
 
 
 # -- repositories ---------------------------------------------------------------
@@ -224,6 +226,7 @@ class _Scanner:
         self._counted: set[tuple[object, ...]] = set()
         self._identities: list[tuple[object, ...]] = []
         self._current = _Commit()
+        self.sightings: dict[tuple[object, ...], list[tuple[str, str | None]]] = {}
 
     # -- stream parsing ----------------------------------------------------------
 
@@ -435,6 +438,9 @@ class _Scanner:
             return  # once per commit
         self._counted.add(identity)
         self.kept[identity][1] += 1
+        commit = self._current
+        if commit.sha:
+            self.sightings.setdefault(identity, []).append((commit.sha, commit.date))
 
     def close(self) -> None:
         self.blobs.close()
@@ -589,6 +595,7 @@ class _Part:
     commits: int
     patch_bytes: int
     error: str | None
+    sightings: dict[tuple[object, ...], list[tuple[str, str | None]]] = field(default_factory=dict)
 
 
 def scan_history(
@@ -624,8 +631,11 @@ def scan_history(
         parts = [_run_part(engine, repo, options, None, progress)]
     # Partitions are newest first: a later partition's sighting is the older commit.
     kept: dict[tuple[object, ...], list[Any]] = {}
+    sightings: dict[tuple[object, ...], list[tuple[str, str | None]]] = {}
     result = ScanResult()
     for part in parts:
+        for identity, seen in part.sightings.items():
+            sightings.setdefault(identity, []).extend(seen)
         for identity, finding, count in part.kept:
             entry = kept.setdefault(identity, [finding, 0])
             entry[0] = finding
@@ -657,6 +667,7 @@ def scan_history(
         commits=commits,
         patch_bytes=patch_bytes,
         occurrences={ident: entry[1] for ident, entry in kept.items()},
+        sightings=sightings,
     )
 
 
@@ -704,6 +715,7 @@ def _run_part(
         commits=scanner.commits,
         patch_bytes=scanner.patch_bytes,
         error=error,
+        sightings=scanner.sightings,
     )
 
 

@@ -85,6 +85,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("leakguard.commands.image", "image"),
     "sweep": ("leakguard.commands.sweep", "sweep"),
     "context": ("leakguard.commands.context", "context"),
+    "remediate": ("leakguard.commands.remediate", "remediate"),
 }
 
 

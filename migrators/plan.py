@@ -201,7 +201,12 @@ class Workspace:
         return tuple(out)
 
 
-def ensure_ignored(ws: Workspace, ignore_file: Path, pattern: str) -> None:
+def ensure_ignored(
+    ws: Workspace,
+    ignore_file: Path,
+    pattern: str,
+    comment: str = "local secret files written by leakguard (0600, never committed)",
+) -> None:
     """Add `pattern` to a .gitignore/.dockerignore unless it is already there."""
     text = ws.read(ignore_file) or ""
     wanted = {pattern, pattern.strip("/"), pattern.rstrip("/"), "/" + pattern.strip("/")}
@@ -209,7 +214,7 @@ def ensure_ignored(ws: Workspace, ignore_file: Path, pattern: str) -> None:
         return
     if text and not text.endswith("\n"):
         text += "\n"
-    text += "# local secret files written by leakguard (0600, never committed)\n" + pattern + "\n"
+    text += f"# {comment}\n{pattern}\n"
     ws.write(ignore_file, text)
 
 

@@ -5,30 +5,67 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from leakguard.cli import State, effective_config, existing_path, pass_state, run_scan
 from leakguard.errors import ExitCode, UsageError
 
+if TYPE_CHECKING:
+    from leakguard.migrators.auto import Options
+    from leakguard.migrators.plan import Plan
+    from leakguard.models import ScanResult
+
 TARGETS = ("auto", "buildkit", "compose", "swarm", "vault")
+
+
+def migration_options(f: Any) -> Any:
+    """The options that say where secrets go (shared by `migrate` and `remediate`)."""
+    options = [
+        click.option("--to", "target", type=click.Choice(TARGETS), default="auto",
+                     show_default=True, help="Where the secrets go."),
+        click.option("--dockerfile-syntax", type=click.Choice(["builtin", "1.10"]),
+                     default="builtin",
+                     help="builtin: `RUN --mount` that Docker 20.10+ builds offline; 1.10: "
+                          "the `env=` form with a `# syntax` line."),
+        click.option("--vault-addr", metavar="URL",
+                     help="Vault/OpenBao address (or VAULT_ADDR)."),
+        click.option("--vault-path", metavar="MOUNT/PATH",
+                     help="KV v2 path for the values (default: secret/leakguard/FOLDER)."),
+        click.option("--vault-agent", is_flag=True, help="Also write vault-agent.hcl templates."),
+        click.option("--force", is_flag=True,
+                     help="Overwrite a different value already in Vault."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def migration_options_from(
+    target: str, dockerfile_syntax: str, vault_addr: str | None, vault_path: str | None,
+    vault_agent: bool, force: bool,
+) -> Options:  # fmt: skip
+    from leakguard.migrators.auto import Options
+
+    if vault_addr is None and target == "vault":
+        import os
+
+        vault_addr = os.environ.get("VAULT_ADDR")
+        if not vault_addr:
+            raise UsageError("--to vault needs --vault-addr (or VAULT_ADDR)")
+    return Options(
+        target=target, vault_addr=vault_addr, vault_path=vault_path, force=force,
+        dockerfile_syntax=None if dockerfile_syntax == "builtin" else dockerfile_syntax,
+        vault_agent=vault_agent,
+    )  # fmt: skip
 
 
 @click.command("migrate")
 @click.argument("path", default=".", type=click.Path(path_type=Path), callback=existing_path)
-@click.option("--to", "target", type=click.Choice(TARGETS), default="auto",
-              show_default=True, help="Where the secrets go.")  # fmt: skip
 @click.option("--apply", "--write", "do_apply", is_flag=True,
               help="Write the changes (default: only show the plan).")  # fmt: skip
-@click.option("--dockerfile-syntax", type=click.Choice(["builtin", "1.10"]), default="builtin",
-              help="builtin: `RUN --mount` that Docker 20.10+ builds offline; 1.10: the `env=` "
-                   "form with a `# syntax` line.")  # fmt: skip
-@click.option("--vault-addr", metavar="URL", help="Vault/OpenBao address (or VAULT_ADDR).")
-@click.option("--vault-path", metavar="MOUNT/PATH",
-              help="KV v2 path for the values (default: secret/leakguard/FOLDER).")  # fmt: skip
-@click.option("--vault-agent", is_flag=True, help="Also write vault-agent.hcl templates.")
-@click.option("--force", is_flag=True, help="Overwrite a different value already in Vault.")
+@migration_options
 @pass_state
 def migrate(
     state: State, /, path: Path, target: str, do_apply: bool, dockerfile_syntax: str,
@@ -43,27 +80,12 @@ def migrate(
     4 refused (a file changed since planning, a store failed, a target holds
     another value: every file is as it was).
     """
-    from leakguard.migrators.auto import Options, apply_migration, plan_migration
-    from leakguard.policy import apply_policy
+    from leakguard.migrators.auto import apply_migration
 
-    root = path if path.is_dir() else path.parent
-    if vault_addr is None and target == "vault":
-        import os
-
-        vault_addr = os.environ.get("VAULT_ADDR")
-        if not vault_addr:
-            raise UsageError("--to vault needs --vault-addr (or VAULT_ADDR)")
-    config = effective_config(state, [str(path)])
-    result = run_scan(config, [str(path)], jobs=1)  # the walk `scan` makes: excludes too
-    # What `scan` would report, baselined findings included: accepting a finding in
-    # the baseline is no reason to keep it in the file when asked to move it.
-    result = apply_policy(result, min_confidence=config.min_confidence, disable=config.disable)
-    options = Options(
-        target=target, vault_addr=vault_addr, vault_path=vault_path, force=force,
-        dockerfile_syntax=None if dockerfile_syntax == "builtin" else dockerfile_syntax,
-        vault_agent=vault_agent,
-    )  # fmt: skip
-    plan = plan_migration(root, result.findings, options)
+    options = migration_options_from(
+        target, dockerfile_syntax, vault_addr, vault_path, vault_agent, force
+    )
+    result, plan = scan_and_plan(state, path, options)
     click.echo(plan.diff(), nl=False)
     if plan.moves:
         click.echo("\nsecret\tdestination\tvalue\tused by")
@@ -93,6 +115,20 @@ def migrate(
     if unreadable:
         return ExitCode.UNREADABLE
     return ExitCode.FINDINGS if plan.skipped else ExitCode.CLEAN
+
+
+def scan_and_plan(state: State, path: Path, options: Options) -> tuple[ScanResult, Plan]:
+    """Scan PATH as `scan` walks it and plan the move of what was found."""
+    from leakguard.migrators.auto import plan_migration
+    from leakguard.policy import apply_policy
+
+    root = path if path.is_dir() else path.parent
+    config = effective_config(state, [str(path)])
+    result = run_scan(config, [str(path)], jobs=1)  # the walk `scan` makes: excludes too
+    # What `scan` would report, baselined findings included: accepting a finding in
+    # the baseline is no reason to keep it in the file when asked to move it.
+    result = apply_policy(result, min_confidence=config.min_confidence, disable=config.disable)
+    return result, plan_migration(root, result.findings, options)
 
 
 @click.group("secrets")

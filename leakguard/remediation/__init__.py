@@ -1,0 +1,1 @@
+"""Guided remediation: the pull request that fixes a repository's leaks."""
