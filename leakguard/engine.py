@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,13 +310,12 @@ class Engine:
             return []
         if context.kind is None:
             context = Context(path=context.path, kind=kind_of_path(context.path))
-        matches: list[tuple[int, int, int, bytes]] = []  # (start, rule index, line start, secret)
+        matches: list[tuple[int, int, bytes]] = []  # (start, rule index, secret)
         for rule_index, ends in by_rule.items():
             rule = self.rules[rule_index]
             try:
                 for start, secret in self._confirm(rule, data, ends):
-                    line_start = data.rfind(b"\n", 0, start) + 1
-                    matches.append((start, rule_index, line_start, secret))
+                    matches.append((start, rule_index, secret))
             except TimeoutError:  # a rule from config that backtracks without end
                 log.debug("rule %s gave up on %s", rule.id, location.path)
                 self._gave_up.append(
@@ -328,13 +328,22 @@ class Engine:
         candidates: list[_Candidate] = []
         line_no = first_line
         counted_to = 0
-        for start, rule_index, line_start, secret in matches:
+        # Matches come in order: the line around one is found from the last
+        # one's, so a file (or a line of many megabytes) is searched once.
+        line_start, line_end = 0, -1
+        for start, rule_index, secret in matches:
             rule = self.rules[rule_index]
-            line_end = data.find(b"\n", start)
-            line = data[line_start : line_end if line_end >= 0 else len(data)]
-            if len(line) > LONG_LINE:
-                offset = start - line_start
-                line = line[max(0, offset - WINDOW) : offset + len(secret) + WINDOW]
+            if start > line_end:  # on a later line than the last match
+                newline = data.rfind(b"\n", line_end + 1, start)
+                line_start = newline + 1 if newline >= 0 else line_end + 1
+                line_end = data.find(b"\n", start)
+                if line_end < 0:
+                    line_end = len(data)
+            if line_end - line_start > LONG_LINE:
+                lo = max(line_start, start - WINDOW)
+                line = data[lo : min(line_end, start + len(secret) + WINDOW)]
+            else:
+                line = data[line_start:line_end]
             confidence = rule.confidence
             if rule.check is not None:
                 checked = rule.check(secret, line, context)
@@ -382,10 +391,20 @@ class Engine:
             return
         seen_windows: set[int] = set()
         seen_starts: set[int] = set()
+        covered = -1  # multiline: hits before this offset were searched with a window
         for to in ends:
             if rule.multiline:
-                lo = data.rfind(b"\n", 0, max(0, to - 1)) + 1
+                # From the line's start, or near the hit on a line longer than a
+                # window; a hit in the first half of the last window was searched
+                # with it (hits come in order).
+                if to < covered:
+                    continue
+                anchor = max(0, to - 1)
+                floor = max(0, anchor - MULTILINE_WINDOW)
+                newline = data.rfind(b"\n", floor, anchor)
+                lo = newline + 1 if newline >= 0 else 0 if floor == 0 else max(0, to - WINDOW)
                 hi = min(len(data), lo + MULTILINE_WINDOW)
+                covered = lo + MULTILINE_WINDOW // 2
             else:
                 lo, hi = _line_window(data, to)
             if lo in seen_windows:
@@ -430,15 +449,23 @@ class Engine:
 
 def _line_window(data: bytes, to: int) -> tuple[int, int]:
     """The line around a prefilter hit that ends at `to`: (start, end) offsets, or a
-    window of WINDOW bytes each side of the hit on a line longer than LONG_LINE."""
+    window of WINDOW bytes each side of the hit on a line longer than LONG_LINE.
+
+    Line ends are looked for no further than LONG_LINE bytes away: on a line of
+    many megabytes, each hit costs a window's work, not the line's.
+    """
     anchor = max(0, to - 1)
-    line_start = data.rfind(b"\n", 0, anchor) + 1
-    line_end = data.find(b"\n", anchor)
+    floor = max(0, anchor - LONG_LINE - 1)
+    line_start = data.rfind(b"\n", floor, anchor) + 1
+    ceiling = min(len(data), anchor + LONG_LINE + 1)
+    line_end = data.find(b"\n", anchor, ceiling)
     if line_end < 0:
-        line_end = len(data)
-    if line_end - line_start > LONG_LINE:
-        return max(line_start, to - WINDOW), min(line_end, to + WINDOW)
-    return line_start, line_end
+        line_end = len(data) if ceiling == len(data) else -1
+    if (line_start or floor == 0) and line_end >= 0 and line_end - line_start <= LONG_LINE:
+        return line_start, line_end
+    lo = data.rfind(b"\n", max(0, to - WINDOW), anchor) + 1 or max(0, to - WINDOW)
+    hi = data.find(b"\n", anchor, to + WINDOW)
+    return lo, hi if hi >= 0 else min(len(data), to + WINDOW)
 
 
 def _suppressed_inline(line: bytes) -> bool:
@@ -446,15 +473,62 @@ def _suppressed_inline(line: bytes) -> bool:
 
 
 def _resolve_overlaps(candidates: list[_Candidate]) -> list[Finding]:
-    """Where two rules claim overlapping bytes, keep the earlier (more specific) rule."""
+    """Where two rules claim overlapping bytes, keep the earlier (more specific) rule.
+
+    Candidates are decided rule by rule (earliest first, then by offset): one is
+    kept when it overlaps none kept before it. Candidates that overlap nothing
+    are kept outright; the rest fall into clusters (runs of candidates linked
+    by overlaps), and within a cluster the question "does a kept candidate
+    overlap this one?" is one prefix-maximum query on a Fenwick tree, so the
+    whole costs O(n log n) however many candidates pile up on the same bytes.
+    """
     if len(candidates) < 2:
         return [c.finding for c in candidates]
+    ordered = sorted(candidates, key=lambda c: c.start)  # stable: rule order kept on ties
     kept: list[_Candidate] = []
-    for cand in sorted(candidates, key=lambda c: c.rule_index):
-        if all(cand.end <= k.start or cand.start >= k.end for k in kept):
-            kept.append(cand)
+    cluster: list[_Candidate] = []
+    reach = -1
+    for cand in ordered:
+        if cluster and cand.start >= reach:
+            kept.extend(_resolve_cluster(cluster))
+            cluster = []
+        cluster.append(cand)
+        reach = cand.end if len(cluster) == 1 else max(reach, cand.end)
+    kept.extend(_resolve_cluster(cluster))
     kept.sort(key=lambda c: c.start)
     return [c.finding for c in kept]
+
+
+def _resolve_cluster(cluster: list[_Candidate]) -> list[_Candidate]:
+    """_resolve_overlaps for one run of candidates sorted by start."""
+    if len(cluster) == 1:
+        return cluster
+    starts = [c.start for c in cluster]
+    size = len(cluster)
+    # tree[i]: the largest end of a kept candidate among the positions it covers
+    # (positions are ranks by start); 0 where none is kept (ends are >= 1).
+    tree = [0] * (size + 1)
+    kept: list[_Candidate] = []
+    order = sorted(range(size), key=lambda i: cluster[i].rule_index)
+    for position in order:
+        cand = cluster[position]
+        # Kept candidates that start before this one ends: the one reaching
+        # furthest overlaps it if it ends after this one starts.
+        i = bisect_left(starts, cand.end)
+        furthest = 0
+        while i > 0:
+            if tree[i] > furthest:
+                furthest = tree[i]
+            i &= i - 1
+        if furthest > cand.start:
+            continue
+        kept.append(cand)
+        i = position + 1
+        while i <= size:
+            if tree[i] < cand.end:
+                tree[i] = cand.end
+            i += i & -i
+    return kept
 
 
 def scan_all(

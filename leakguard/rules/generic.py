@@ -56,9 +56,12 @@ PRIVATE_KEY = Rule(
     description="Private key",
     severity=Severity.CRITICAL,
     pattern=(
+        # A body stops at the next BEGIN (or PuTTY header): each start then costs
+        # the text up to the next one, not 60,000 bytes, on text full of headers.
         r"(?P<secret>-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-        r"[\s\S]{0,60000}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-        r"|PuTTY-User-Key-File-\d: [\s\S]{0,20000}?Private-MAC: [0-9a-f]+)"
+        r"(?:(?!-----BEGIN)[\s\S]){0,60000}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"|PuTTY-User-Key-File-\d: (?:(?!PuTTY-User-Key-File-)[\s\S]){0,20000}?Private-MAC: "
+        r"[0-9a-f]+)"
     ),
     keywords=("PRIVATE KEY-----", "PRIVATE KEY BLOCK-----", "PuTTY-User-Key-File-"),
     remediation=(
