@@ -20,12 +20,13 @@ final stage with `COPY --from` is reported at full severity with the copy line.
 
 from __future__ import annotations
 
+import itertools
 import json
 import posixpath
 import re
 import shlex
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
@@ -141,8 +142,7 @@ class Instruction:
         """Physical (line, column) of a character offset in `command`."""
         if not self.segments:
             return self.line, 1
-        starts = [s[0] for s in self.segments]
-        i = max(0, bisect_right(starts, offset) - 1)
+        i = max(0, bisect_right(self.segments, offset, key=_segment_start) - 1)
         start, line, column = self.segments[i]
         return line, column + max(0, offset - start)
 
@@ -222,7 +222,8 @@ def parse_dockerfile(text: str) -> list[Instruction]:
         logical = _Logical("", [], start + 1, start + 1)
         piece, more = _cut_continuation(stripped, continuation)
         logical.segments.append((0, start + 1, column))
-        logical.text = piece
+        pieces = [piece]  # joined once: adding to a string per line is quadratic
+        length = len(piece)
         i += 1
         while more and i < n:
             nxt = lines[i]
@@ -230,9 +231,11 @@ def parse_dockerfile(text: str) -> list[Instruction]:
             if nxt.lstrip(" \t").startswith("#") or not nxt.strip():
                 continue
             piece, more = _cut_continuation(nxt, continuation)
-            logical.segments.append((len(logical.text), i, 1))
-            logical.text += piece
+            logical.segments.append((length, i, 1))
+            pieces.append(piece)
+            length += len(piece)
             logical.end_line = i
+        logical.text = "".join(pieces)
         if not logical.text.strip():
             continue  # only continuation characters: BuildKit skips it too
         instruction, i = _instruction(logical, lines, i, escape, stage, stage_name)
@@ -320,8 +323,9 @@ def _instruction(
         if words_json is not None:
             json_form, words = True, words_json
     if not json_form:
+        locate = _walker(base)
         words = [
-            Word(raw, _unquote(raw, escape), *base.locate(start))
+            Word(raw, _unquote(raw, escape), *locate(start))
             for start, raw in _split_words(rest, escape)
         ]
     pairs: tuple[KeyValue, ...] = ()
@@ -352,18 +356,37 @@ def _instruction(
     )  # fmt: skip
 
 
-def _seg_len(logical: _Logical, start: int) -> int:
-    starts = [s for s, _, _ in logical.segments]
-    k = starts.index(start)
-    return (starts[k + 1] if k + 1 < len(starts) else len(logical.text)) - start
+def _segment_start(segment: tuple[int, int, int]) -> int:
+    return segment[0]
+
+
+def _walker(ins: Instruction) -> Callable[[int], tuple[int, int]]:
+    """`ins.locate` for offsets that mostly come in order: each steps on from the last."""
+    segments = ins.segments
+    k = 0
+
+    def locate(offset: int) -> tuple[int, int]:
+        nonlocal k
+        if not segments:
+            return ins.line, 1
+        if offset < segments[k][0]:
+            k = max(0, bisect_right(segments, offset, key=_segment_start) - 1)
+        while k + 1 < len(segments) and segments[k + 1][0] <= offset:
+            k += 1
+        start, line, column = segments[k]
+        return line, column + max(0, offset - start)
+
+    return locate
 
 
 def _rebase(logical: _Logical, offset: int) -> tuple[tuple[int, int, int], ...]:
     """Segments of `logical.text[offset:]`."""
     out: list[tuple[int, int, int]] = []
-    for start, line, column in logical.segments:
-        end = start + _seg_len(logical, start)
-        if end <= offset and start != logical.segments[-1][0]:
+    segments = logical.segments
+    last = len(segments) - 1
+    for k, (start, line, column) in enumerate(segments):
+        end = segments[k + 1][0] if k < last else len(logical.text)
+        if end <= offset and k != last:
             continue
         if start <= offset:
             out.append((0, line, column + offset - start))
@@ -373,8 +396,7 @@ def _rebase(logical: _Logical, offset: int) -> tuple[tuple[int, int, int], ...]:
 
 
 def _locate(logical: _Logical, offset: int) -> tuple[int, int]:
-    starts = [s for s, _, _ in logical.segments]
-    k = max(0, bisect_right(starts, offset) - 1)
+    k = max(0, bisect_right(logical.segments, offset, key=_segment_start) - 1)
     start, line, column = logical.segments[k]
     return line, column + offset - start
 
@@ -884,6 +906,8 @@ class _Scan:
     facts: dict[int, _StageFacts] = field(default_factory=dict)
     lines: list[bytes] = field(default_factory=list)
     scripts: dict[int, list[list[str]]] = field(default_factory=dict)
+    # Instruction's first line -> the line (0-based) _find_in last found a word on.
+    found_on: dict[int, int] = field(default_factory=dict)
 
 
 def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
@@ -1217,11 +1241,17 @@ def _copied_credential_files(state: _Scan, ins: Instruction, at: Location) -> li
 
 
 def _find_in(state: _Scan, ins: Instruction, needle: str) -> tuple[int, int]:
+    """The first line of `ins` that holds `needle`, at or after the line the last
+    word was found on (words are looked for in the order they are written, so
+    a RUN of many thousand lines is read once, not once a word), else before it."""
     lines = state.lines
     raw = needle.encode("utf-8", "surrogateescape")
-    for k in range(ins.line - 1, min(ins.end_line, len(lines))):
+    first, end = ins.line - 1, min(ins.end_line, len(lines))
+    cursor = min(max(first, state.found_on.get(ins.line, first)), end)
+    for k in itertools.chain(range(cursor, end), range(first, cursor)):
         at = lines[k].find(raw)
         if at >= 0:
+            state.found_on[ins.line] = k
             return k + 1, at + 1
     return ins.line, 1
 
