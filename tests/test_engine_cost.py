@@ -145,3 +145,16 @@ def test_a_key_body_stops_at_the_next_header():
     [finding] = engine.scan_bytes(text.encode(), Location(path="id_rsa"))
     assert finding.secret.reveal() == f"{begin}\n{body}\n{end}"
     assert finding.location.line == 2
+
+
+def test_a_name_is_read_back_from_the_operator_not_from_every_byte_before_it():
+    # A value assigned after a long run of name characters (base64 on a minified
+    # line) is checked from the start of the run: the same name, and one attempt.
+    from leakguard.rules.generic import _name_before
+
+    text = b"A" * 150 + b" token= "
+    match = _name_before(text, len(text))
+    assert match is not None and match.group(1) == b"token"
+    text = b"x" * 150 + b"_token = '"
+    match = _name_before(text, len(text))
+    assert match is not None and match.group(1) == b"x" * 150 + b"_token"

@@ -196,10 +196,17 @@ _NOT_VALUE_SUFFIXES = {
 }  # fmt: skip
 
 
+_NAME_RUN_REVERSED = re.compile(rb"[A-Za-z0-9_.$\x80-\xff-]*")
+
+
 def _name_before(text: bytes, end: int) -> re.Match[bytes] | None:
     """`_KEY_BEFORE`'s match ending at `end`: the name a value there is assigned to."""
     stem = len(text[:end].rstrip(b" \t\"'`]=:>"))  # back over quotes, operator and padding
-    return _KEY_BEFORE.search(text, max(0, stem - _NAME_REACH), end)
+    lo = max(0, stem - _NAME_REACH)
+    # The name is the run of name characters that ends at `stem`: searching from
+    # its start, not from every byte of a long run before it, is one attempt.
+    run = _NAME_RUN_REVERSED.match(text[lo:stem][::-1])
+    return _KEY_BEFORE.search(text, stem - run.end() if run else lo, end)
 
 
 def _words(key: bytes) -> list[bytes]:
