@@ -24,7 +24,7 @@ import os
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -503,30 +503,41 @@ def _resolve_cluster(cluster: list[_Candidate]) -> list[_Candidate]:
     """_resolve_overlaps for one run of candidates sorted by start."""
     if len(cluster) == 1:
         return cluster
-    starts = [c.start for c in cluster]
-    size = len(cluster)
-    # tree[i]: the largest end of a kept candidate among the positions it covers
-    # (positions are ranks by start); 0 where none is kept (ends are >= 1).
+    order = sorted(range(len(cluster)), key=lambda i: cluster[i].rule_index)
+    kept = keep_disjoint([(c.start, c.end) for c in cluster], order)
+    return [cluster[i] for i in kept]
+
+
+def keep_disjoint(spans: Sequence[tuple[int, int]], order: Iterable[int]) -> list[int]:
+    """The spans kept when they are taken in `order` (indices into `spans`, which
+    are sorted by start) and each is kept if it overlaps none kept before it.
+
+    "Does a kept span overlap this one?" is one prefix-maximum query on a
+    Fenwick tree over the spans' ranks: O(n log n) in all.
+    """
+    starts = [start for start, _ in spans]
+    size = len(spans)
+    # tree[i]: the largest end of a kept span among the ranks it covers; 0 where
+    # none is kept (spans are not empty, so every end is at least 1).
     tree = [0] * (size + 1)
-    kept: list[_Candidate] = []
-    order = sorted(range(size), key=lambda i: cluster[i].rule_index)
+    kept: list[int] = []
     for position in order:
-        cand = cluster[position]
-        # Kept candidates that start before this one ends: the one reaching
-        # furthest overlaps it if it ends after this one starts.
-        i = bisect_left(starts, cand.end)
+        start, end = spans[position]
+        # Kept spans that start before this one ends: the one reaching furthest
+        # overlaps it if it ends after this one starts.
+        i = bisect_left(starts, end)
         furthest = 0
         while i > 0:
             if tree[i] > furthest:
                 furthest = tree[i]
             i &= i - 1
-        if furthest > cand.start:
+        if furthest > start:
             continue
-        kept.append(cand)
+        kept.append(position)
         i = position + 1
         while i <= size:
-            if tree[i] < cand.end:
-                tree[i] = cand.end
+            if tree[i] < end:
+                tree[i] = end
             i += i & -i
     return kept
 
