@@ -102,22 +102,45 @@ class _Glob:
         self._unbounded = sum(1 for piece in pieces if piece in _UNBOUNDED)
         self._steps = steps if splittable else None
 
+    def _stepping(self, path: str) -> bool:
+        return self._steps is not None and (
+            self._unbounded >= _BACKTRACKS or (self._unbounded >= 2 and len(path) > _LONG_PATH)
+        )
+
     def match(self, path: str) -> bool:
-        if (
-            self._steps is None
-            or self._unbounded < 2
-            or (self._unbounded < _BACKTRACKS and len(path) <= _LONG_PATH)
-        ):
+        if self._steps is None or not self._stepping(path):
             return self.regex.match(path) is not None
         return self._match_steps(self._steps, path)
 
+    def match_here_or_above(self, path: str) -> bool:
+        """Whether the pattern matches `path` or one of its parent folders: with
+        the stepping matcher, one pass gives every prefix the pattern matches."""
+        if self._steps is None or not self._stepping(path):
+            return self.regex.match(path) is not None or any(
+                self.regex.match(path[:k]) is not None for k in _slashes(path, 0)
+            )
+        n = len(path)
+        for end in self._ends(self._steps, path):
+            if end == n or path[end] == "/":
+                return True
+            if path[end] == "\n" and (end + 1 == n or path[end + 1] == "/"):
+                return True  # `$` matches before a final line feed
+        return False
+
     @staticmethod
     def _match_steps(steps: Sequence[str | re.Pattern[str]], path: str) -> bool:
+        at = _Glob._ends(steps, path)
+        n = len(path)
+        return bool(at) and (at[-1] == n or (at[-1] == n - 1 and path.endswith("\n")))
+
+    @staticmethod
+    def _ends(steps: Sequence[str | re.Pattern[str]], path: str) -> list[int]:
+        """Every e such that the pieces match path[:e] whole, in order."""
         n = len(path)
         at = [0]  # positions the path can be at, in order
         for step in steps:
             if not at:
-                return False
+                return at
             if isinstance(step, re.Pattern):
                 at = [m.end() for m in map(step.match, itertools.repeat(path), at) if m]
                 at = sorted(set(at))
@@ -135,7 +158,7 @@ class _Glob:
                         reach = n if slash < 0 else slash
                         out.extend(range(max(start, out[-1] + 1 if out else 0), reach + 1))
                 at = out
-        return bool(at) and (at[-1] == n or (at[-1] == n - 1 and path.endswith("\n")))
+        return at
 
 
 def _slashes(path: str, start: int) -> Iterator[int]:
@@ -165,6 +188,12 @@ class IgnorePattern:
             return suffix[:1] == "/" and path == suffix[1:]
         assert self.glob is not None
         return self.glob.match(path)
+
+    def match_here_or_above(self, path: str) -> bool:
+        """Whether the pattern matches `path` or one of its parent folders."""
+        if self.glob is not None:
+            return self.glob.match_here_or_above(path)
+        return self.match(path) or any(self.match(path[:k]) for k in _slashes(path, 0))
 
 
 def _clean(path: str) -> str:
@@ -283,14 +312,10 @@ class DockerIgnore:
         """Docker's MatchesOrParentMatches: the last pattern that matches the path,
         or one of its parent folders, decides."""
         matched = False
-        nested = "/" in rel
         for pattern in self.patterns:
             if pattern.exclusion != matched:
                 continue
-            hit = pattern.match(rel)
-            if not hit and nested:
-                hit = any(pattern.match(rel[:k]) for k in _slashes(rel, 0))
-            if hit:
+            if pattern.match_here_or_above(rel):
                 matched = not pattern.exclusion
         return matched
 
@@ -430,10 +455,7 @@ def copied_from_context(
                 chosen = files
             else:
                 glob = _source_glob(pattern)
-                chosen = [
-                    f for f in files
-                    if glob.match(f) or any(glob.match(f[:k]) for k in _slashes(f, 0))
-                ]  # fmt: skip
+                chosen = [f for f in files if glob.match_here_or_above(f)]
             for f in chosen:
                 out.setdefault(f, ins)
     return out

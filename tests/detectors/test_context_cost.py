@@ -90,3 +90,27 @@ def test_long_paths_and_many_wildcards_give_docker_answers():
     assert not ignore.excluded(long + "/app.txt")
     assert ignore.excluded("a/b/c/id.key") and not ignore.excluded("a/b/id.key")
     assert not ignore.excluded("keep/x/app.env")
+
+
+def test_parent_folders_are_matched_in_one_pass(monkeypatch):
+    # With the stepping matcher (forced here for every path), the prefixes a
+    # pattern matches come out of one pass over the path; they must be the
+    # parent folders the regex matches one by one.
+    from leakguard.detectors import context
+
+    monkeypatch.setattr(context, "_LONG_PATH", 0)
+    rng = random.Random(12)
+    atoms = ["a", "b", "/", "*", "**", "**/", "?", "[ab]", "x"]
+    checked = 0
+    for _ in range(2000):
+        text = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 7)))
+        glob = source_glob(text)
+        if glob._steps is None:
+            continue
+        for _ in range(6):
+            path = "".join(rng.choice("ab/x\n") for _ in range(rng.randint(1, 12)))
+            prefixes = [path] + [path[:k] for k in range(len(path)) if path[k] == "/"]
+            expected = any(glob.regex.match(p) is not None for p in prefixes)
+            assert glob.match_here_or_above(path) == expected, (text, path)
+            checked += 1
+    assert checked > 5000
