@@ -55,6 +55,10 @@ WINDOW = 1024
 MULTILINE_WINDOW = 64 * 1024
 # Past one hit per this many bytes, a rule's regex runs once over the whole buffer.
 DENSE_HIT_COST = 256
+# Findings reported from one buffer (scan_bytes) or one stream (scan_stream): a
+# file of nothing but assignments gives one a line, each a report entry of its
+# own. Past the bound the rest is cut, and said so (take_gave_up).
+MAX_FINDINGS = 10_000
 
 _CODE = {
     ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts",
@@ -175,6 +179,7 @@ class Engine:
         self.ruleset = ruleset
         self.rules: tuple[Rule, ...] = tuple(ruleset)
         self._gave_up: list[str] = []
+        self._cut = False  # the last _scan stopped at MAX_FINDINGS
         expressions: list[bytes] = []
         flags: list[int] = []
         owners: list[int] = []
@@ -246,7 +251,17 @@ class Engine:
                 if start >= skip and (edge is None or start < edge):
                     yield f
 
-        while True:
+        budget = MAX_FINDINGS
+        stopped = False  # at MAX_FINDINGS: the rest of the stream is not read
+
+        def scan(data: bytes) -> list[Finding]:
+            nonlocal budget, stopped
+            found = self._scan(data, location, context, line, column, budget)
+            budget -= len(found)
+            stopped = self._cut
+            return found
+
+        while not stopped:
             block = stream.read(chunk_size)
             if not block:
                 break
@@ -256,7 +271,7 @@ class Engine:
             cut = data.rfind(b"\n")
             if cut >= 0:
                 head, carry = data[: cut + 1], data[cut + 1 :]
-                yield from fresh(self._scan(head, location, context, line, column))
+                yield from fresh(scan(head))
                 line += head.count(b"\n")
                 column = skip = 0
             elif len(data) <= 4 * chunk_size:
@@ -265,15 +280,15 @@ class Engine:
                 # No line end in sight: scan what we have rather than grow without
                 # bound, and keep its tail to scan again with what follows.
                 edge = len(data) - min(OVERLAP, chunk_size)
-                found = self._scan(data, location, context, line, column)
+                found = scan(data)
                 reported = list(fresh(found, edge))
                 yield from reported
                 ends = [offset(f) + len(f.secret.raw) for f in reported if f.secret]
                 skip = max([edge, *ends]) - edge
                 column += edge
                 carry = data[edge:]
-        if carry:
-            yield from fresh(self._scan(carry, location, context, line, column))
+        if carry and not stopped:
+            yield from fresh(scan(carry))
 
     # -- internals ----------------------------------------------------------
 
@@ -301,8 +316,11 @@ class Engine:
         context: Context,
         first_line: int,
         first_column: int = 0,
+        budget: int = MAX_FINDINGS,
     ) -> list[Finding]:
-        """Findings in `data`, which starts at `first_line`, `first_column` bytes into it."""
+        """Findings in `data`, which starts at `first_line`, `first_column` bytes into it;
+        at most `budget` of them (then `_cut` is set, and why is kept for take_gave_up)."""
+        self._cut = False
         if not data:
             return []
         by_rule = self._hits(data)
@@ -355,6 +373,13 @@ class Engine:
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
+            if len(candidates) >= budget:
+                self._cut = True
+                self._gave_up.append(
+                    f"stopped at {MAX_FINDINGS:,} findings (a bound): nothing from line "
+                    f"{line_no} on is reported"
+                )
+                break
             finding = Finding(
                 rule_id=rule.id,
                 severity=rule.severity,

@@ -158,3 +158,36 @@ def test_a_name_is_read_back_from_the_operator_not_from_every_byte_before_it():
     text = b"x" * 150 + b"_token = '"
     match = _name_before(text, len(text))
     assert match is not None and match.group(1) == b"x" * 150 + b"_token"
+
+
+def test_findings_past_the_bound_are_cut_and_said_so():
+    # 12,000 assignments, one a line: the first MAX_FINDINGS are kept, in order,
+    # and the cut is reported with the line it starts at.
+    import io
+
+    from leakguard.engine import MAX_FINDINGS
+
+    values = [fake("", 16, seed=i) for i in range(MAX_FINDINGS + 2000)]
+    data = "".join(f'password = "{v}"\n' for v in values).encode()
+    engine = Engine(RuleSet([KEYWORD_SECRET]))
+    found = engine.scan_bytes(data, Location(path="dump.env"))
+    assert [f.secret.reveal() for f in found] == values[:MAX_FINDINGS]
+    assert engine.take_gave_up() == [
+        f"stopped at {MAX_FINDINGS:,} findings (a bound): nothing from line "
+        f"{MAX_FINDINGS + 1} on is reported"
+    ]
+    # A stream stops being read once the bound is reached.
+    read = 0
+
+    def count(n: int) -> None:
+        nonlocal read
+        read += n
+
+    streamed = list(
+        engine.scan_stream(
+            io.BytesIO(data * 3), Location(path="dump.env"), chunk_size=64 * 1024, on_bytes=count
+        )
+    )
+    assert [f.secret.reveal() for f in streamed] == values[:MAX_FINDINGS]
+    assert len(engine.take_gave_up()) == 1
+    assert read < len(data)
