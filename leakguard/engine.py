@@ -417,7 +417,7 @@ class Engine:
         seen_windows: set[int] = set()
         seen_starts: set[int] = set()
         covered = -1  # multiline: hits before this offset were searched with a window
-        for to in ends:
+        for to in sorted(ends) if rule.multiline else ends:
             if rule.multiline:
                 # From the line's start, or near the hit on a line longer than a
                 # window; a hit in the first half of the last window was searched
