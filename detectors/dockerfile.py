@@ -20,6 +20,7 @@ final stage with `COPY --from` is reported at full severity with the copy line.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import posixpath
@@ -908,6 +909,9 @@ class _Scan:
     scripts: dict[int, list[list[str]]] = field(default_factory=dict)
     # Instruction's first line -> the line (0-based) _find_in last found a word on.
     found_on: dict[int, int] = field(default_factory=dict)
+    # (line, redacted) of state.findings[:reported_upto], for _secret_args.
+    reported: set[tuple[int | None, str]] = field(default_factory=set)
+    reported_upto: int = 0
 
 
 def scan(engine: Engine, data: bytes, path: str) -> ScanResult:
@@ -1109,15 +1113,21 @@ def _command_credentials(state: _Scan, ins: Instruction) -> list[Finding]:
 
 def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> list[Finding]:
     out = []
-    reported = {(f.location.line, f.redacted) for f in state.findings}
-    for name, pair in scope.items():
-        reason = secret_name_reason(name)
+    # The names this instruction uses, read once; the findings so far, kept up to
+    # date rather than gathered again for every instruction.
+    used = referenced_names(ins.command + "".join(d.content for d in ins.heredocs))
+    reported = state.reported
+    for f in state.findings[state.reported_upto :]:
+        reported.add((f.location.line, f.redacted))
+    # Only the names used (an ARG never used leaks nothing), in the order declared.
+    names = sorted((n for n in used if n in scope), key=lambda n: (scope[n].line, scope[n].column))
+    for name in names:
+        pair = scope[name]
+        reason = _secret_name_reason(name)
         if reason is None or (pair.value is not None and not _from_build_arg(pair.value)):
             continue  # a literal default is the engine's finding
         if (pair.line, name) in reported:
             continue
-        if name not in referenced_names(ins.command + "".join(d.content for d in ins.heredocs)):
-            continue  # never used: nothing to leak, whatever --build-arg says
         message = (
             f"Build argument {name} ({reason}) is used by the RUN at line {ins.line}: "
             f"`docker history` shows the value passed with --build-arg"
@@ -1128,7 +1138,12 @@ def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> 
         )  # fmt: skip
         state.findings.append(finding)
         out.append(finding)
+    state.reported_upto = len(state.findings)
+    reported.update((f.location.line, f.redacted) for f in out)
     return out
+
+
+_secret_name_reason = functools.lru_cache(maxsize=4096)(secret_name_reason)
 
 
 def _from_build_arg(value: str) -> bool:

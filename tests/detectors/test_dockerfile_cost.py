@@ -76,3 +76,22 @@ def test_credentials_in_a_long_run_are_located_in_linear_work():
 
     small, large = scan(300), scan(600)
     assert large < 2.3 * small
+
+
+def test_many_build_arguments_and_runs_are_linear_work():
+    # Each RUN used to go through every ARG in scope (and every finding so far).
+    engine = Engine(builtin_rules())
+
+    def scan(n: int) -> int:
+        args = "".join(f"ARG API_TOKEN_{i}\n" for i in range(n))
+        runs = "".join(f"RUN echo $API_TOKEN_{i} > /tmp/x{i}\n" for i in range(n))
+        text = "FROM alpine\n" + args + runs
+        data = text.encode()
+        instructions = parse_dockerfile(text)
+        found = scan_instructions(engine, data, "Dockerfile", instructions)
+        lines = {f.location.line for f in found if f.rule_id == "dockerfile-secret-arg"}
+        assert lines == set(range(2, n + 2))
+        return steps(lambda: scan_instructions(engine, data, "Dockerfile", instructions))
+
+    small, large = scan(200), scan(400)
+    assert large < 2.3 * small
