@@ -22,6 +22,7 @@ adds what plain text cannot show:
 
 from __future__ import annotations
 
+import heapq
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -117,7 +118,7 @@ def scan_compose(
         _walk_root(walk, root, including)
     except ComposeError as e:
         walk.result.skipped.append(Skipped(path, f"not scanned in full: {e}"))
-    walk.result.findings[:0] = [_annotated(walk, f) for f in findings]
+    walk.result.findings[:0] = _annotated(walk, findings)
     _dedupe(walk.result)
     return walk.result
 
@@ -462,17 +463,26 @@ def _absent(walk: _Walk, target: str, what: str, error: OSError) -> Skipped:
 # -- reporting ---------------------------------------------------------------------------
 
 
-def _annotated(walk: _Walk, finding: Finding) -> Finding:
-    line = finding.location.line or 0
-    best: _Section | None = None
-    for section in walk.sections:
-        if section.first <= line <= section.last and (
-            best is None or section.last - section.first <= best.last - best.first
-        ):
-            best = section
-    if best is None:
-        return finding
-    return replace(finding, message=f"{finding.message} (in {best.label}: {best.note})")
+def _annotated(walk: _Walk, findings: list[Finding]) -> list[Finding]:
+    """Each finding with the note of the smallest section around its line (of equal
+    ones, the last recorded): one sweep over lines, not every section per finding."""
+    sections = walk.sections
+    by_first = sorted(range(len(sections)), key=lambda k: sections[k].first)
+    out = list(findings)
+    around: list[tuple[int, int]] = []  # heap of (size, -index) of sections begun
+    opened = 0
+    for k in sorted(range(len(findings)), key=lambda k: findings[k].location.line or 0):
+        line = findings[k].location.line or 0
+        while opened < len(by_first) and sections[by_first[opened]].first <= line:
+            section = sections[by_first[opened]]
+            heapq.heappush(around, (section.last - section.first, -by_first[opened]))
+            opened += 1
+        while around and sections[-around[0][1]].last < line:
+            heapq.heappop(around)  # ended before this line, so before every later one
+        if around:
+            best = sections[-around[0][1]]
+            out[k] = replace(out[k], message=f"{out[k].message} (in {best.label}: {best.note})")
+    return out
 
 
 def _dedupe(result: ScanResult) -> None:

@@ -17,11 +17,11 @@ copied file.
 
 from __future__ import annotations
 
+import itertools
 import os
-import posixpath
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -64,6 +64,111 @@ MAX_IGNORE_FILE = 16 * 1024 * 1024
 # -- .dockerignore --------------------------------------------------------------------
 
 _ESCAPE_IN_REGEX = set(".+()|{}$")
+# The pieces of a translated pattern that match any number of characters.
+_STAR, _DIRS, _ANY = "[^/]*", "(.*/)?", ".*"
+_UNBOUNDED = frozenset({_STAR, _DIRS, _ANY})
+# A regex with this many unbounded pieces can backtrack for minutes (`**/` sixty
+# times); from two, a long path costs its length squared. Such patterns and paths
+# are matched by `_Glob` stepping over positions instead.
+_BACKTRACKS = 3
+_LONG_PATH = 512
+
+
+class _Glob:
+    """A pattern translated to a regex, matched in time linear in the path.
+
+    The regex is a run of pieces: fixed ones (a character, a class, `[^/]`) and
+    unbounded ones (`[^/]*`, `(.*/)?`, `.*`). Where backtracking could blow up,
+    the pieces are applied in turn to the set of positions the path can be at,
+    as a non-backtracking matcher does: O(len(path)) work a piece.
+    """
+
+    __slots__ = ("regex", "_steps", "_unbounded")
+
+    def __init__(self, pieces: Sequence[str], splittable: bool = True) -> None:
+        self.regex = re.compile("^" + "".join(pieces) + "$", re.S)
+        steps: list[str | re.Pattern[str]] = []
+        fixed = ""
+        for piece in pieces:
+            if piece in _UNBOUNDED:
+                if fixed:
+                    steps.append(re.compile(fixed, re.S))
+                    fixed = ""
+                steps.append(piece)
+            else:
+                fixed += piece
+        if fixed:
+            try:
+                steps.append(re.compile(fixed, re.S))
+            except re.error:
+                splittable = False
+        self._unbounded = sum(1 for piece in pieces if piece in _UNBOUNDED)
+        self._steps = steps if splittable else None
+
+    def _stepping(self, path: str) -> bool:
+        return self._steps is not None and (
+            self._unbounded >= _BACKTRACKS or (self._unbounded >= 2 and len(path) > _LONG_PATH)
+        )
+
+    def match(self, path: str) -> bool:
+        if self._steps is None or not self._stepping(path):
+            return self.regex.match(path) is not None
+        return self._match_steps(self._steps, path)
+
+    def match_here_or_above(self, path: str) -> bool:
+        """Whether the pattern matches `path` or one of its parent folders: with
+        the stepping matcher, one pass gives every prefix the pattern matches."""
+        if self._steps is None or not self._stepping(path):
+            return self.regex.match(path) is not None or any(
+                self.regex.match(path[:k]) is not None for k in _slashes(path, 0)
+            )
+        n = len(path)
+        for end in self._ends(self._steps, path):
+            if end == n or path[end] == "/":
+                return True
+            if path[end] == "\n" and (end + 1 == n or path[end + 1] == "/"):
+                return True  # `$` matches before a final line feed
+        return False
+
+    @staticmethod
+    def _match_steps(steps: Sequence[str | re.Pattern[str]], path: str) -> bool:
+        at = _Glob._ends(steps, path)
+        n = len(path)
+        return bool(at) and (at[-1] == n or (at[-1] == n - 1 and path.endswith("\n")))
+
+    @staticmethod
+    def _ends(steps: Sequence[str | re.Pattern[str]], path: str) -> list[int]:
+        """Every e such that the pieces match path[:e] whole, in order."""
+        n = len(path)
+        at = [0]  # positions the path can be at, in order
+        for step in steps:
+            if not at:
+                return at
+            if isinstance(step, re.Pattern):
+                at = [m.end() for m in map(step.match, itertools.repeat(path), at) if m]
+                at = sorted(set(at))
+            elif step == _ANY:
+                at = list(range(at[0], n + 1))
+            elif step == _DIRS:  # stay, or go past any later "/"
+                after = {i + 1 for i in _slashes(path, at[0])}
+                at = sorted(after.union(at))
+            else:  # _STAR: anywhere up to the next "/"
+                out: list[int] = []
+                reach = -1
+                for start in at:
+                    if start > reach:
+                        slash = path.find("/", start)
+                        reach = n if slash < 0 else slash
+                        out.extend(range(max(start, out[-1] + 1 if out else 0), reach + 1))
+                at = out
+        return at
+
+
+def _slashes(path: str, start: int) -> Iterator[int]:
+    i = path.find("/", start)
+    while i >= 0:
+        yield i
+        i = path.find("/", i + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +176,7 @@ class IgnorePattern:
     text: str  # cleaned, as Docker keeps it ("!" removed)
     exclusion: bool  # a "!" line: re-include
     line: int  # line in the ignore file
-    regex: re.Pattern[str] | None
+    glob: _Glob | None
     kind: str  # "exact" | "prefix" | "suffix" | "regexp"
 
     def match(self, path: str) -> bool:
@@ -84,8 +189,14 @@ class IgnorePattern:
             if path.endswith(suffix):
                 return True
             return suffix[:1] == "/" and path == suffix[1:]
-        assert self.regex is not None
-        return self.regex.match(path) is not None
+        assert self.glob is not None
+        return self.glob.match(path)
+
+    def match_here_or_above(self, path: str) -> bool:
+        """Whether the pattern matches `path` or one of its parent folders."""
+        if self.glob is not None:
+            return self.glob.match_here_or_above(path)
+        return self.match(path) or any(self.match(path[:k]) for k in _slashes(path, 0))
 
 
 def _clean(path: str) -> str:
@@ -109,11 +220,15 @@ def _clean(path: str) -> str:
 
 
 def compile_pattern(text: str, exclusion: bool, line: int) -> IgnorePattern:
-    """One cleaned pattern, compiled the way moby's patternmatcher does."""
-    regex = "^"
+    """One cleaned pattern, compiled the way moby's patternmatcher does.
+
+    `**/` repeated is one `**/` (either matches any run of folders, or none).
+    """
+    pieces: list[str] = []
     kind = "exact"
     i, n = 0, len(text)
     first = True
+    in_class, splittable = False, True  # a wildcard inside [...] stays in the regex
     while i < n:
         ch = text[i]
         i += 1
@@ -126,44 +241,47 @@ def compile_pattern(text: str, exclusion: bool, line: int) -> IgnorePattern:
                     if kind == "exact":
                         kind = "prefix"
                     else:
-                        regex += ".*"
+                        pieces.append(_ANY)
                         kind = "regexp"
                 else:
-                    regex += "(.*/)?"
+                    if not pieces or pieces[-1] != _DIRS:
+                        pieces.append(_DIRS)
                     kind = "regexp"
                 if first:
                     kind = "suffix"
             else:
-                regex += "[^/]*"
+                pieces.append(_STAR)
                 kind = "regexp"
+            splittable = splittable and not in_class
         elif ch == "?":
-            regex += "[^/]"
+            pieces.append("[^/]")
             kind = "regexp"
+            splittable = splittable and not in_class
         elif ch in _ESCAPE_IN_REGEX:
-            regex += "\\" + ch
+            pieces.append("\\" + ch)
         elif ch == "\\":
             # An escaped character matches itself (compared through the regex, as
             # Docker 20.10 does; a later patternmatcher compared it as written).
             if i < n:
-                regex += re.escape(text[i])
+                pieces.append(re.escape(text[i]))
                 i += 1
             else:
-                regex += "\\\\"
+                pieces.append("\\\\")
             kind = "regexp"
         elif ch in "[]":
-            regex += ch
+            pieces.append(ch)
+            in_class = ch == "["
             kind = "regexp"
         else:
-            regex += re.escape(ch) if ch in "^" else ch
+            pieces.append(re.escape(ch) if ch in "^" else ch)
         first = False
-    regex += "$"
-    compiled = None
+    glob = None
     if kind == "regexp":
         try:
-            compiled = re.compile(regex, re.S)
+            glob = _Glob(pieces, splittable)
         except re.error as e:
             raise ValueError(f"bad pattern {text!r}: {e}") from None
-    return IgnorePattern(text, exclusion, line, compiled, kind)
+    return IgnorePattern(text, exclusion, line, glob, kind)
 
 
 def parse_dockerignore(text: str) -> list[IgnorePattern]:
@@ -197,15 +315,10 @@ class DockerIgnore:
         """Docker's MatchesOrParentMatches: the last pattern that matches the path,
         or one of its parent folders, decides."""
         matched = False
-        parent = posixpath.dirname(rel)
-        parents = parent.split("/") if parent else []
         for pattern in self.patterns:
             if pattern.exclusion != matched:
                 continue
-            hit = pattern.match(rel)
-            if not hit and parents:
-                hit = any(pattern.match("/".join(parents[: k + 1])) for k in range(len(parents)))
-            if hit:
+            if pattern.match_here_or_above(rel):
                 matched = not pattern.exclusion
         return matched
 
@@ -297,32 +410,34 @@ def list_context(
 # -- what COPY takes ----------------------------------------------------------------------
 
 
-def _source_regex(source: str) -> re.Pattern[str]:
-    """Go's filepath.Match for one COPY source (each `*` stays within a folder)."""
-    out = ""
+def _source_glob(source: str) -> _Glob:
+    """Go's filepath.Match for one COPY source (each `*` stays within a folder;
+    `**` is `*` there)."""
+    pieces: list[str] = []
     i = 0
     while i < len(source):
         ch = source[i]
         if ch == "*":
-            out += "[^/]*"
+            if not pieces or pieces[-1] != _STAR:
+                pieces.append(_STAR)
         elif ch == "?":
-            out += "[^/]"
+            pieces.append("[^/]")
         elif ch == "[":
             end = source.find("]", i + 1)
             if end < 0:
-                out += re.escape(ch)
+                pieces.append(re.escape(ch))
             else:
                 body = source[i + 1 : end]
                 body = "^" + body[1:] if body.startswith("^") or body.startswith("!") else body
-                out += "[" + body.replace("\\", "\\\\") + "]"
+                pieces.append("[" + body.replace("\\", "\\\\") + "]")
                 i = end
         elif ch == "\\" and i + 1 < len(source):
             i += 1
-            out += re.escape(source[i])
+            pieces.append(re.escape(source[i]))
         else:
-            out += re.escape(ch)
+            pieces.append(re.escape(ch))
         i += 1
-    return re.compile(out + "$")
+    return _Glob(pieces)
 
 
 def copied_from_context(
@@ -342,13 +457,8 @@ def copied_from_context(
             if pattern in (".", ""):
                 chosen = files
             else:
-                regex = _source_regex(pattern)
-                chosen = [
-                    f for f in files
-                    if regex.match(f) or any(
-                        regex.match(f[:k]) for k in range(len(f)) if f[k] == "/"
-                    )
-                ]  # fmt: skip
+                glob = _source_glob(pattern)
+                chosen = [f for f in files if glob.match_here_or_above(f)]
             for f in chosen:
                 out.setdefault(f, ins)
     return out

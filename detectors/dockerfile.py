@@ -20,11 +20,13 @@ final stage with `COPY --from` is reported at full severity with the copy line.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import posixpath
 import re
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
@@ -153,8 +155,7 @@ class Instruction:
         """Physical (line, column) of a character offset in `command`."""
         if not self.segments:
             return self.line, 1
-        starts = [s[0] for s in self.segments]
-        i = max(0, bisect_right(starts, offset) - 1)
+        i = max(0, bisect_right(self.segments, offset, key=_segment_start) - 1)
         start, line, column = self.segments[i]
         return line, column + max(0, offset - start)
 
@@ -234,7 +235,8 @@ def parse_dockerfile(text: str) -> list[Instruction]:
         logical = _Logical("", [], start + 1, start + 1)
         piece, more = _cut_continuation(stripped, continuation)
         logical.segments.append((0, start + 1, column))
-        logical.text = piece
+        pieces = [piece]  # joined once: adding to a string per line is quadratic
+        length = len(piece)
         i += 1
         while more and i < n:
             nxt = lines[i]
@@ -242,9 +244,11 @@ def parse_dockerfile(text: str) -> list[Instruction]:
             if nxt.lstrip(" \t").startswith("#") or not nxt.strip():
                 continue
             piece, more = _cut_continuation(nxt, continuation)
-            logical.segments.append((len(logical.text), i, 1))
-            logical.text += piece
+            logical.segments.append((length, i, 1))
+            pieces.append(piece)
+            length += len(piece)
             logical.end_line = i
+        logical.text = "".join(pieces)
         if not logical.text.strip():
             continue  # only continuation characters: BuildKit skips it too
         instruction, i = _instruction(logical, lines, i, escape, stage, stage_name)
@@ -332,8 +336,9 @@ def _instruction(
         if words_json is not None:
             json_form, words = True, words_json
     if not json_form:
+        locate = _walker(base)
         words = [
-            Word(raw, _unquote(raw, escape), *base.locate(start))
+            Word(raw, _unquote(raw, escape), *locate(start))
             for start, raw in _split_words(rest, escape)
         ]
     pairs: tuple[KeyValue, ...] = ()
@@ -364,18 +369,37 @@ def _instruction(
     )  # fmt: skip
 
 
-def _seg_len(logical: _Logical, start: int) -> int:
-    starts = [s for s, _, _ in logical.segments]
-    k = starts.index(start)
-    return (starts[k + 1] if k + 1 < len(starts) else len(logical.text)) - start
+def _segment_start(segment: tuple[int, int, int]) -> int:
+    return segment[0]
+
+
+def _walker(ins: Instruction) -> Callable[[int], tuple[int, int]]:
+    """`ins.locate` for offsets that mostly come in order: each steps on from the last."""
+    segments = ins.segments
+    k = 0
+
+    def locate(offset: int) -> tuple[int, int]:
+        nonlocal k
+        if not segments:
+            return ins.line, 1
+        if offset < segments[k][0]:
+            k = max(0, bisect_right(segments, offset, key=_segment_start) - 1)
+        while k + 1 < len(segments) and segments[k + 1][0] <= offset:
+            k += 1
+        start, line, column = segments[k]
+        return line, column + max(0, offset - start)
+
+    return locate
 
 
 def _rebase(logical: _Logical, offset: int) -> tuple[tuple[int, int, int], ...]:
     """Segments of `logical.text[offset:]`."""
     out: list[tuple[int, int, int]] = []
-    for start, line, column in logical.segments:
-        end = start + _seg_len(logical, start)
-        if end <= offset and start != logical.segments[-1][0]:
+    segments = logical.segments
+    last = len(segments) - 1
+    for k, (start, line, column) in enumerate(segments):
+        end = segments[k + 1][0] if k < last else len(logical.text)
+        if end <= offset and k != last:
             continue
         if start <= offset:
             out.append((0, line, column + offset - start))
@@ -385,8 +409,7 @@ def _rebase(logical: _Logical, offset: int) -> tuple[tuple[int, int, int], ...]:
 
 
 def _locate(logical: _Logical, offset: int) -> tuple[int, int]:
-    starts = [s for s, _, _ in logical.segments]
-    k = max(0, bisect_right(starts, offset) - 1)
+    k = max(0, bisect_right(logical.segments, offset, key=_segment_start) - 1)
     start, line, column = logical.segments[k]
     return line, column + offset - start
 
@@ -647,6 +670,13 @@ class _Scan:
     facts: dict[int, _StageFacts] = field(default_factory=dict)
     lines: list[bytes] = field(default_factory=list)
     scripts: dict[int, list[list[str]]] = field(default_factory=dict)
+    # Instruction's first line -> the line (0-based) _find_in last found a word on.
+    found_on: dict[int, int] = field(default_factory=dict)
+    # (line, redacted) of state.findings[:reported_upto], for _secret_args.
+    reported: set[tuple[int | None, str]] = field(default_factory=set)
+    reported_upto: int = 0
+    # Each instruction's first line, in order, for _instruction_at.
+    starts: list[int] = field(default_factory=list)
 
 
 def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> ScanResult:
@@ -849,15 +879,21 @@ def _command_credentials(state: _Scan, ins: Instruction) -> list[Finding]:
 
 def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> list[Finding]:
     out = []
-    reported = {(f.location.line, f.redacted) for f in state.findings}
-    for name, pair in scope.items():
-        reason = secret_name_reason(name)
+    # The names this instruction uses, read once; the findings so far, kept up to
+    # date rather than gathered again for every instruction.
+    used = referenced_names(ins.command + "".join(d.content for d in ins.heredocs))
+    reported = state.reported
+    for f in state.findings[state.reported_upto :]:
+        reported.add((f.location.line, f.redacted))
+    # Only the names used (an ARG never used leaks nothing), in the order declared.
+    names = sorted((n for n in used if n in scope), key=lambda n: (scope[n].line, scope[n].column))
+    for name in names:
+        pair = scope[name]
+        reason = _secret_name_reason(name)
         if reason is None or (pair.value is not None and not _from_build_arg(pair.value)):
             continue  # a literal default is the engine's finding
         if (pair.line, name) in reported:
             continue
-        if name not in referenced_names(ins.command + "".join(d.content for d in ins.heredocs)):
-            continue  # never used: nothing to leak, whatever --build-arg says
         message = (
             f"Build argument {name} ({reason}) is used by the RUN at line {ins.line}: "
             f"`docker history` shows the value passed with --build-arg"
@@ -868,7 +904,12 @@ def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> 
         )  # fmt: skip
         state.findings.append(finding)
         out.append(finding)
+    state.reported_upto = len(state.findings)
+    reported.update((f.location.line, f.redacted) for f in out)
     return out
+
+
+_secret_name_reason = functools.lru_cache(maxsize=4096)(secret_name_reason)
 
 
 def _from_build_arg(value: str) -> bool:
@@ -983,11 +1024,17 @@ def _copied_credential_files(state: _Scan, ins: Instruction, at: Location) -> li
 
 
 def _find_in(state: _Scan, ins: Instruction, needle: str) -> tuple[int, int]:
+    """The first line of `ins` that holds `needle`, at or after the line the last
+    word was found on (words are looked for in the order they are written, so
+    a RUN of many thousand lines is read once, not once a word), else before it."""
     lines = state.lines
     raw = needle.encode("utf-8", "surrogateescape")
-    for k in range(ins.line - 1, min(ins.end_line, len(lines))):
+    first, end = ins.line - 1, min(ins.end_line, len(lines))
+    cursor = min(max(first, state.found_on.get(ins.line, first)), end)
+    for k in itertools.chain(range(cursor, end), range(first, cursor)):
         at = lines[k].find(raw)
         if at >= 0:
+            state.found_on[ins.line] = k
             return k + 1, at + 1
     return ins.line, 1
 
@@ -1009,11 +1056,15 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 
 def _instruction_at(state: _Scan, line: int | None) -> Instruction | None:
+    """The instruction that spans `line`, found by bisection (instructions are in
+    line order and never overlap): one lookup per finding, not a pass over them all."""
     if line is None:
         return None
-    for ins in state.instructions:
-        if ins.line <= line <= ins.end_line:
-            return ins
+    if len(state.starts) != len(state.instructions):
+        state.starts = [ins.line for ins in state.instructions]
+    k = bisect_right(state.starts, line) - 1
+    if k >= 0 and line <= state.instructions[k].end_line:
+        return state.instructions[k]
     return None
 
 

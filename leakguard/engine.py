@@ -23,7 +23,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,6 +57,10 @@ WINDOW = 1024
 MULTILINE_WINDOW = 64 * 1024
 # Past one hit per this many bytes, a rule's regex runs once over the whole buffer.
 DENSE_HIT_COST = 256
+# Findings reported from one buffer (scan_bytes) or one stream (scan_stream): a
+# file of nothing but assignments gives one a line, each a report entry of its
+# own. Past the bound the rest is cut, and said so (take_gave_up).
+MAX_FINDINGS = 10_000
 
 _CODE = {
     ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts",
@@ -176,6 +181,7 @@ class Engine:
         self.ruleset = ruleset
         self.rules: tuple[Rule, ...] = tuple(ruleset)
         self._gave_up: list[str] = []
+        self._cut = False  # the last _scan stopped at MAX_FINDINGS
         expressions: list[bytes] = []
         flags: list[int] = []
         owners: list[int] = []
@@ -261,7 +267,17 @@ class Engine:
                 if start >= skip and (edge is None or start < edge):
                     yield f
 
-        while True:
+        budget = MAX_FINDINGS
+        stopped = False  # at MAX_FINDINGS: the rest of the stream is not read
+
+        def scan(data: bytes) -> list[Finding]:
+            nonlocal budget, stopped
+            found = self._scan(data, location, context, line, column, budget)
+            budget -= len(found)
+            stopped = self._cut
+            return found
+
+        while not stopped:
             block = stream.read(chunk_size)
             if not block:
                 break
@@ -271,7 +287,7 @@ class Engine:
             cut = data.rfind(b"\n")
             if cut >= 0:
                 head, carry = data[: cut + 1], data[cut + 1 :]
-                yield from fresh(self._scan(head, location, context, line, column))
+                yield from fresh(scan(head))
                 line += head.count(b"\n")
                 column = skip = 0
             elif len(data) <= 4 * chunk_size:
@@ -280,15 +296,15 @@ class Engine:
                 # No line end in sight: scan what we have rather than grow without
                 # bound, and keep its tail to scan again with what follows.
                 edge = len(data) - min(OVERLAP, chunk_size)
-                found = self._scan(data, location, context, line, column)
+                found = scan(data)
                 reported = list(fresh(found, edge))
                 yield from reported
                 ends = [offset(f) + len(f.secret.raw) for f in reported if f.secret]
                 skip = max([edge, *ends]) - edge
                 column += edge
                 carry = data[edge:]
-        if carry:
-            yield from fresh(self._scan(carry, location, context, line, column))
+        if carry and not stopped:
+            yield from fresh(scan(carry))
 
     # -- internals ----------------------------------------------------------
 
@@ -336,8 +352,11 @@ class Engine:
         context: Context,
         first_line: int,
         first_column: int = 0,
+        budget: int = MAX_FINDINGS,
     ) -> list[Finding]:
-        """Findings in `data`, which starts at `first_line`, `first_column` bytes into it."""
+        """Findings in `data`, which starts at `first_line`, `first_column` bytes into it;
+        at most `budget` of them (then `_cut` is set, and why is kept for take_gave_up)."""
+        self._cut = False
         if not data:
             return []
         by_rule = self._hits(data)
@@ -345,13 +364,12 @@ class Engine:
             return []
         if context.kind is None:
             context = Context(path=context.path, kind=kind_of_path(context.path))
-        matches: list[tuple[int, int, int, bytes]] = []  # (start, rule index, line start, secret)
+        matches: list[tuple[int, int, bytes]] = []  # (start, rule index, secret)
         for rule_index, ends in by_rule.items():
             rule = self.rules[rule_index]
             try:
                 for start, secret in self._confirm(rule, data, ends):
-                    line_start = data.rfind(b"\n", 0, start) + 1
-                    matches.append((start, rule_index, line_start, secret))
+                    matches.append((start, rule_index, secret))
             except TimeoutError:  # a rule from config that backtracks without end
                 log.debug("rule %s gave up on %s", rule.id, location.path)
                 self._gave_up.append(
@@ -365,14 +383,24 @@ class Engine:
         vetoed: list[tuple[int, int]] = []  # spans of provider tokens that are placeholders
         line_no = first_line
         counted_to = 0
-        for start, rule_index, line_start, secret in matches:
+        # Matches come in order: the line around one is found from the last
+        # one's, so a file (or a line of many megabytes) is searched once.
+        line_start, line_end = 0, -1
+        for start, rule_index, secret in matches:
             rule = self.rules[rule_index]
-            line_end = data.find(b"\n", start)
-            line = data[line_start : line_end if line_end >= 0 else len(data)]
-            at = start - line_start  # the secret's offset in `line`
-            if len(line) > LONG_LINE:
-                line = line[max(0, at - WINDOW) : at + len(secret) + WINDOW]
-                at = min(at, WINDOW)
+            if start > line_end:  # on a later line than the last match
+                newline = data.rfind(b"\n", line_end + 1, start)
+                line_start = newline + 1 if newline >= 0 else line_end + 1
+                line_end = data.find(b"\n", start)
+                if line_end < 0:
+                    line_end = len(data)
+            if line_end - line_start > LONG_LINE:
+                lo = max(line_start, start - WINDOW)
+                line = data[lo : min(line_end, start + len(secret) + WINDOW)]
+            else:
+                lo = line_start
+                line = data[line_start:line_end]
+            at = start - lo  # the secret's offset in `line`
             end = start + len(secret)
             if rule.decode is not None:
                 decoded = rule.decode(secret)
@@ -394,6 +422,13 @@ class Engine:
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
+            if len(candidates) >= budget:
+                self._cut = True
+                self._gave_up.append(
+                    f"stopped at {MAX_FINDINGS:,} findings (a bound): nothing from line "
+                    f"{line_no} on is reported"
+                )
+                break
             finding = Finding(
                 rule_id=rule.id,
                 severity=rule.severity,
@@ -409,10 +444,11 @@ class Engine:
             )
             candidates.append(_Candidate(start, end, rule_index, finding))
         if vetoed:
+            vetoed_spans = _Spans(sorted(vetoed))
             # A provider's own format filled with a placeholder (`xoxp-` and a counting
             # run) is not a secret under a generic rule either.
             candidates = [c for c in candidates if "provider" in self.rules[c.rule_index].tags
-                          or not any(c.start < hi and lo < c.end for lo, hi in vetoed)]  # fmt: skip
+                          or not _overlaps(vetoed_spans, c.start, c.end)]  # fmt: skip
         return _resolve_overlaps(candidates)
 
     @staticmethod
@@ -435,10 +471,20 @@ class Engine:
             return
         seen_windows: set[int] = set()
         seen_starts: set[int] = set()
-        for to in ends:
+        covered = -1  # multiline: hits before this offset were searched with a window
+        for to in sorted(ends) if rule.multiline else ends:
             if rule.multiline:
-                lo = data.rfind(b"\n", 0, max(0, to - 1)) + 1
+                # From the line's start, or near the hit on a line longer than a
+                # window; a hit in the first half of the last window was searched
+                # with it (hits come in order).
+                if to < covered:
+                    continue
+                anchor = max(0, to - 1)
+                floor = max(0, anchor - MULTILINE_WINDOW)
+                newline = data.rfind(b"\n", floor, anchor)
+                lo = newline + 1 if newline >= 0 else 0 if floor == 0 else max(0, to - WINDOW)
                 hi = min(len(data), lo + MULTILINE_WINDOW)
+                covered = lo + MULTILINE_WINDOW // 2
             else:
                 lo, hi = _line_window(data, to)
                 for _ in range(rule.lines - 1):  # the lines a match may run on to
@@ -484,17 +530,42 @@ class Engine:
                 yield offset, secret
 
 
+class _Spans:
+    """Spans sorted by start, asked whether any overlaps [start, end) in O(log n)."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]]):
+        self.starts = [lo for lo, _ in spans]
+        self.reach: list[int] = []  # the furthest end among the spans up to each one
+        furthest = -1
+        for _, hi in spans:
+            furthest = max(furthest, hi)
+            self.reach.append(furthest)
+
+
+def _overlaps(spans: _Spans, start: int, end: int) -> bool:
+    k = bisect_left(spans.starts, end)  # the spans that start before `end`
+    return k > 0 and spans.reach[k - 1] > start
+
+
 def _line_window(data: bytes, to: int) -> tuple[int, int]:
     """The line around a prefilter hit that ends at `to`: (start, end) offsets, or a
-    window of WINDOW bytes each side of the hit on a line longer than LONG_LINE."""
+    window of WINDOW bytes each side of the hit on a line longer than LONG_LINE.
+
+    Line ends are looked for no further than LONG_LINE bytes away: on a line of
+    many megabytes, each hit costs a window's work, not the line's.
+    """
     anchor = max(0, to - 1)
-    line_start = data.rfind(b"\n", 0, anchor) + 1
-    line_end = data.find(b"\n", anchor)
+    floor = max(0, anchor - LONG_LINE - 1)
+    line_start = data.rfind(b"\n", floor, anchor) + 1
+    ceiling = min(len(data), anchor + LONG_LINE + 1)
+    line_end = data.find(b"\n", anchor, ceiling)
     if line_end < 0:
-        line_end = len(data)
-    if line_end - line_start > LONG_LINE:
-        return max(line_start, to - WINDOW), min(line_end, to + WINDOW)
-    return line_start, line_end
+        line_end = len(data) if ceiling == len(data) else -1
+    if (line_start or floor == 0) and line_end >= 0 and line_end - line_start <= LONG_LINE:
+        return line_start, line_end
+    lo = data.rfind(b"\n", max(0, to - WINDOW), anchor) + 1 or max(0, to - WINDOW)
+    hi = data.find(b"\n", anchor, to + WINDOW)
+    return lo, hi if hi >= 0 else min(len(data), to + WINDOW)
 
 
 def _test_data(context: Context, line: bytes, at: int) -> bool:
@@ -507,15 +578,73 @@ def _suppressed_inline(line: bytes) -> bool:
 
 
 def _resolve_overlaps(candidates: list[_Candidate]) -> list[Finding]:
-    """Where two rules claim overlapping bytes, keep the earlier (more specific) rule."""
+    """Where two rules claim overlapping bytes, keep the earlier (more specific) rule.
+
+    Candidates are decided rule by rule (earliest first, then by offset): one is
+    kept when it overlaps none kept before it. Candidates that overlap nothing
+    are kept outright; the rest fall into clusters (runs of candidates linked
+    by overlaps), and within a cluster the question "does a kept candidate
+    overlap this one?" is one prefix-maximum query on a Fenwick tree, so the
+    whole costs O(n log n) however many candidates pile up on the same bytes.
+    """
     if len(candidates) < 2:
         return [c.finding for c in candidates]
+    ordered = sorted(candidates, key=lambda c: c.start)  # stable: rule order kept on ties
     kept: list[_Candidate] = []
-    for cand in sorted(candidates, key=lambda c: c.rule_index):
-        if all(cand.end <= k.start or cand.start >= k.end for k in kept):
-            kept.append(cand)
+    cluster: list[_Candidate] = []
+    reach = -1
+    for cand in ordered:
+        if cluster and cand.start >= reach:
+            kept.extend(_resolve_cluster(cluster))
+            cluster = []
+        cluster.append(cand)
+        reach = cand.end if len(cluster) == 1 else max(reach, cand.end)
+    kept.extend(_resolve_cluster(cluster))
     kept.sort(key=lambda c: c.start)
     return [c.finding for c in kept]
+
+
+def _resolve_cluster(cluster: list[_Candidate]) -> list[_Candidate]:
+    """_resolve_overlaps for one run of candidates sorted by start."""
+    if len(cluster) == 1:
+        return cluster
+    order = sorted(range(len(cluster)), key=lambda i: cluster[i].rule_index)
+    kept = keep_disjoint([(c.start, c.end) for c in cluster], order)
+    return [cluster[i] for i in kept]
+
+
+def keep_disjoint(spans: Sequence[tuple[int, int]], order: Iterable[int]) -> list[int]:
+    """The spans kept when they are taken in `order` (indices into `spans`, which
+    are sorted by start) and each is kept if it overlaps none kept before it.
+
+    "Does a kept span overlap this one?" is one prefix-maximum query on a
+    Fenwick tree over the spans' ranks: O(n log n) in all.
+    """
+    starts = [start for start, _ in spans]
+    size = len(spans)
+    # tree[i]: the largest end of a kept span among the ranks it covers; 0 where
+    # none is kept (spans are not empty, so every end is at least 1).
+    tree = [0] * (size + 1)
+    kept: list[int] = []
+    for position in order:
+        start, end = spans[position]
+        # Kept spans that start before this one ends: the one reaching furthest
+        # overlaps it if it ends after this one starts.
+        i = bisect_left(starts, end)
+        furthest = 0
+        while i > 0:
+            if tree[i] > furthest:
+                furthest = tree[i]
+            i &= i - 1
+        if furthest > start:
+            continue
+        kept.append(position)
+        i = position + 1
+        while i <= size:
+            if tree[i] < end:
+                tree[i] = end
+            i += i & -i
+    return kept
 
 
 def scan_all(

@@ -80,9 +80,11 @@ def plan_migration(root: Path, findings: Sequence[Finding], options: Options) ->
     findings = [f for f in unique.values() if not own_output(root, f)]
     ws = Workspace()
     plans: list[Plan] = []
-    compose = [f for f in findings if kind_of_path(f.location.path) == "compose"]
-    dockerfile = [f for f in findings if kind_of_path(f.location.path) == "dockerfile"]
-    other = [f for f in findings if f not in compose and f not in dockerfile]
+    by_kind: dict[str, list[Finding]] = {"compose": [], "dockerfile": [], "other": []}
+    for f in findings:  # one pass: `f not in list` for each finding was quadratic
+        kind = kind_of_path(f.location.path)
+        by_kind[kind if kind in ("compose", "dockerfile") else "other"].append(f)
+    compose, dockerfile, other = by_kind["compose"], by_kind["dockerfile"], by_kind["other"]
     plans.append(Plan(skipped=tuple(
         Skipped(f, "not in a Dockerfile or Compose file: needs manual change") for f in other
     )))  # fmt: skip

@@ -55,6 +55,10 @@ FILE_ENV_IMAGES: dict[str, frozenset[str]] = {
                           "REDMINE_SECRET_KEY_BASE"}),
 }  # fmt: skip
 
+# The largest file (in YAML nodes: scalars, mappings, sequences, aliases) that
+# migrate rewrites; about 4 seconds of ruamel.yaml's round trip.
+MAX_NODES = 50_000
+
 _SAFE_ENV_VALUE = re.compile(r"[A-Za-z0-9_./+=:@%^,~!*?\-]*")
 
 
@@ -119,14 +123,15 @@ class _Edits:
     append: list[str] = field(default_factory=list)
 
     def apply(self, lines: list[str]) -> list[str]:
-        out = list(lines)
-        if out and not out[-1].endswith("\n") and self.append:
-            out[-1] += "\n"
-        for i in sorted({*self.replace, *self.insert_after}, reverse=True):
-            if i in self.insert_after:
-                out[i + 1 : i + 1] = self.insert_after[i]
-            if i in self.replace:
-                out[i : i + 1] = self.replace[i]
+        """The edited lines, built in one pass (splicing a list per edit is quadratic)."""
+        out: list[str] = []
+        last = len(lines) - 1
+        for i, line in enumerate(lines):
+            if i == last and self.append and not line.endswith("\n"):
+                line += "\n"
+            replaced = self.replace.get(i)
+            out.extend([line] if replaced is None else replaced)
+            out.extend(self.insert_after.get(i, ()))
         out.extend(self.append)
         return out
 
@@ -188,6 +193,10 @@ class ComposeSecrets:
         if text is None:
             skipped.extend(Skipped(f, "the file is gone") for f in findings)
             return
+        too_large = _too_large(text)
+        if too_large:
+            skipped.extend(Skipped(f, too_large) for f in findings)
+            return
         try:
             data = YAML(typ="rt").load(text)
         except RecursionError:  # the parser recurses once per level
@@ -205,15 +214,22 @@ class ComposeSecrets:
         version = str(data.get("version", "3.9"))
         old_format = bool(re.match(r"^(1|2)(\.|$)|^3(\.0)?$", version))
 
+        entries = _entries(services)
+        build_args: set[int] | None = None
         hits: dict[int, _Hit] = {}
         for f in findings:
-            hit = _locate(services, f)
+            hit = _locate(entries, f)
             if hit is None:
-                skipped.append(Skipped(f, _why_not(services, f)))
+                if build_args is None:
+                    build_args = _build_arg_lines(services)
+                skipped.append(Skipped(f, _why_not(build_args, f)))
             elif hit.line not in hits:
                 hits[hit.line] = hit
         if not hits:
             return
+        by_service: dict[str, list[_Hit]] = {}
+        for hit in hits.values():
+            by_service.setdefault(hit.service, []).append(hit)
 
         lines = text.splitlines(keepends=True)
         edits = _Edits()
@@ -301,13 +317,13 @@ class ComposeSecrets:
             )
 
         for service, names in service_new.items():
-            self._add_service_secrets(lines, services, service, names, edits, skipped, hits)
+            self._add_service_secrets(
+                lines, services, service, names, edits, skipped, by_service[service]
+            )
         for service, local in env_files.items():
             why = add_env_file(lines, services, service, _rel_dot(local, compose_dir), edits)
             if why:
-                skipped.extend(
-                    Skipped(h.finding, why) for h in hits.values() if h.service == service
-                )
+                skipped.extend(Skipped(h.finding, why) for h in by_service[service])
         if new_top:
             self._add_top_secrets(lines, data, new_top, unit, edits)
         self.ws.write(path, "".join(edits.apply(lines)))
@@ -337,7 +353,7 @@ class ComposeSecrets:
 
     def _add_service_secrets(
         self, lines: list[str], services: Any, service: str, names: list[str], edits: _Edits,
-        skipped: list[Skipped], hits: dict[int, _Hit],
+        skipped: list[Skipped], hits: list[_Hit],
     ) -> None:  # fmt: skip
         svc = services[service]
         key_line = services.lc.key(service)[0]
@@ -350,9 +366,7 @@ class ComposeSecrets:
             return
         if not hasattr(existing, "fa") or existing.fa.flow_style():
             reason = "the service's `secrets:` is not a block list: needs manual change"
-            skipped.extend(
-                Skipped(h.finding, reason) for h in hits.values() if h.service == service
-            )
+            skipped.extend(Skipped(h.finding, reason) for h in hits)
             return
         present = {str(x) if not hasattr(x, "get") else str(x.get("source")) for x in existing}
         todo = [n for n in names if n not in present]
@@ -421,12 +435,35 @@ def add_env_file(
     return "the service's `env_file:` has a form leakguard does not rewrite: needs manual change"
 
 
+def _too_large(text: str) -> str | None:
+    """Why a file is too large to rewrite, if it is: ruamel.yaml's round trip costs
+    about 70 microseconds a node (minutes for a file of megabytes), so a file of
+    more than MAX_NODES nodes is left for a manual change. Counted with libyaml,
+    stopping at the bound."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    return (
+                        f"the file has more than {MAX_NODES:,} YAML nodes, more than migrate "
+                        "rewrites: needs manual change (or split the file)"
+                    )
+    except yaml.YAMLError:
+        return None  # the round trip says what is wrong with it
+    return None
+
+
 def _load(ws: Workspace, path: Path) -> tuple[str, Any] | None:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     text = ws.read(path)
-    if text is None:
+    if text is None or _too_large(text):
         return None
     try:
         return text, YAML(typ="rt").load(text)
@@ -477,25 +514,32 @@ def ensure_env_file(ws: Workspace, path: Path, service: str, local: Path) -> str
     return why
 
 
-def _why_not(services: Any, finding: Finding) -> str:
-    line0 = (finding.location.line or 0) - 1
+def _build_arg_lines(services: Any) -> set[int]:
+    """0-based lines of every service's `build.args` entries."""
+    out: set[int] = set()
     for svc in services.values():
         build: Any = svc.get("build") if hasattr(svc, "get") else None
         args: Any = build.get("args") if hasattr(build, "get") else None
-        if hasattr(args, "lc") and any(
-            (args.lc.value(k)[0] if hasattr(args, "items") else args.lc.item(k)[0]) == line0
-            for k in (args if hasattr(args, "items") else range(len(args)))
-        ):
-            return (
-                "a build argument: Compose v1 cannot pass build secrets; use `build.secrets` "
-                "(Compose v2) with `leakguard migrate --to buildkit` on the Dockerfile: "
-                "needs manual change"
-            )
+        if hasattr(args, "lc"):
+            for k in args if hasattr(args, "items") else range(len(args)):
+                out.add(args.lc.value(k)[0] if hasattr(args, "items") else args.lc.item(k)[0])
+    return out
+
+
+def _why_not(build_args: set[int], finding: Finding) -> str:
+    if (finding.location.line or 0) - 1 in build_args:
+        return (
+            "a build argument: Compose v1 cannot pass build secrets; use `build.secrets` "
+            "(Compose v2) with `leakguard migrate --to buildkit` on the Dockerfile: "
+            "needs manual change"
+        )
     return "not a literal in a service's `environment:`: needs manual change"
 
 
-def _locate(services: Any, finding: Finding) -> _Hit | None:
-    line0 = (finding.location.line or 0) - 1
+def _entries(services: Any) -> dict[int, tuple[str, str, str, str]]:
+    """0-based line -> (service, variable, form, value) of each literal in a service's
+    `environment:`, read once per file (the first service to claim a line keeps it)."""
+    out: dict[int, tuple[str, str, str, str]] = {}
     for service, svc in services.items():
         env = svc.get("environment") if hasattr(svc, "get") else None
         if env is None:
@@ -503,15 +547,23 @@ def _locate(services: Any, finding: Finding) -> _Hit | None:
         if hasattr(env, "items") and hasattr(env, "lc"):
             for key in env:
                 kline = env.lc.key(key)[0]
-                vline = env.lc.value(key)[0]
-                if line0 in (kline, vline) and kline == vline and isinstance(env[key], str):
-                    return _Hit(finding, str(service), str(key), kline, "map", str(env[key]))
+                if kline == env.lc.value(key)[0] and isinstance(env[key], str):
+                    out.setdefault(kline, (str(service), str(key), "map", str(env[key])))
         elif isinstance(env, list) and hasattr(env, "lc"):
             for i, item in enumerate(env):
-                if env.lc.item(i)[0] == line0 and isinstance(item, str) and "=" in item:
+                if isinstance(item, str) and "=" in item:
                     key, _, value = item.partition("=")
-                    return _Hit(finding, str(service), key, line0, "seq", value)
-    return None
+                    out.setdefault(env.lc.item(i)[0], (str(service), key, "seq", value))
+    return out
+
+
+def _locate(entries: dict[int, tuple[str, str, str, str]], finding: Finding) -> _Hit | None:
+    line0 = (finding.location.line or 0) - 1
+    entry = entries.get(line0)
+    if entry is None:
+        return None
+    service, variable, form, value = entry
+    return _Hit(finding, service, variable, line0, form, value)
 
 
 def compose_value(written: str) -> tuple[str, str | None]:

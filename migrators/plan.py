@@ -10,13 +10,14 @@ was read and putting every original back if anything fails.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
 import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -96,19 +97,16 @@ class Plan:
             old = edit.before_text.splitlines(keepends=True)
             new = edit.after_text.splitlines(keepends=True)
             fromfile = "/dev/null" if edit.before_sha256 is None else f"a/{name}"
-            lines = list(difflib.unified_diff(old, new, fromfile, f"b/{name}", n=0))
+            # No context lines: a line that is not an edit may hold a value that
+            # detection missed, and is never printed.
+            lines = list(unified_diff(old, new, fromfile, f"b/{name}", n=0))
             chunks.extend(line if line.endswith("\n") else line + "\n\\ No newline\n"
                           for line in lines)  # fmt: skip
         return self.redact("".join(chunks))
 
     def redact(self, text: str) -> str:
         """`text` with every value of this plan replaced by its redacted form."""
-        every = {*self.values.values(), *self.hidden}
-        for value in sorted(every, key=lambda v: -len(v.raw)):
-            shown = value.reveal()
-            if shown:
-                text = text.replace(shown, value.redacted)
-        return text
+        return redact_values(text, {*self.values.values(), *self.hidden})
 
     def table(self) -> str:
         """One line per moved secret: name, destination, redacted value, consumers."""
@@ -121,6 +119,188 @@ class Plan:
 
     def merged(self, other: Plan) -> Plan:
         return merge([self, other])
+
+
+# Up to this many lines (old and new together), difflib computes the diff; past
+# it, difflib's matcher can take minutes (it is quadratic on files of many alike
+# lines) and the diff is anchored on lines that occur once on each side.
+DIFFLIB_LINES = 4000
+
+
+def unified_diff(
+    a: list[str], b: list[str], fromfile: str, tofile: str, n: int = 3
+) -> Iterator[str]:
+    """difflib.unified_diff's output (`n` lines of context), in time near linear in
+    the files for large ones (see `_AnchoredMatcher`)."""
+    if len(a) + len(b) <= DIFFLIB_LINES:
+        yield from difflib.unified_diff(a, b, fromfile, tofile, n=n)
+        return
+    for k, group in enumerate(_AnchoredMatcher(a, b).get_grouped_opcodes(n)):
+        if k == 0:
+            yield f"--- {fromfile}\n"
+            yield f"+++ {tofile}\n"
+        _, i1, _, j1, _ = group[0]
+        _, _, i2, _, j2 = group[-1]
+        yield f"@@ -{_hunk_range(i1, i2)} +{_hunk_range(j1, j2)} @@\n"
+        for tag, a1, a2, b1, b2 in group:
+            if tag == "equal":
+                yield from (" " + line for line in a[a1:a2])
+                continue
+            yield from ("-" + line for line in a[a1:a2])
+            yield from ("+" + line for line in b[b1:b2])
+
+
+def _hunk_range(start: int, stop: int) -> str:
+    """A hunk's `start,length` in a unified diff (1-based; `start` alone for one line)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+class _AnchoredMatcher(difflib.SequenceMatcher[str]):
+    """Matching blocks from anchors: lines that occur exactly once in each side of
+    a stretch, in the longest run that keeps their order (found in O(n log n)),
+    with the common lines around them; each stretch between anchors is matched
+    the same way, and one with no anchors by difflib if small, else not at all
+    (its lines are shown as removed and added: a correct diff, if not a minimal
+    one)."""
+
+    def __init__(self, a: Sequence[str], b: Sequence[str]) -> None:
+        super().__init__(None, a, b, autojunk=False)
+        self._old, self._new = a, b
+        self._blocks: list[difflib.Match] | None = None
+
+    def get_matching_blocks(self) -> list[difflib.Match]:
+        if self._blocks is None:
+            self._blocks = _anchored_blocks(self._old, self._new)
+        return self._blocks
+
+
+def _anchored_blocks(a: Sequence[str], b: Sequence[str]) -> list[difflib.Match]:
+    """`_AnchoredMatcher`'s matching blocks, ending with (len(a), len(b), 0)."""
+    blocks: list[tuple[int, int, int]] = []
+    stack = [(0, len(a), 0, len(b))]
+    budget = 64 * (len(a) + len(b))  # lines looked at, in all: then stop anchoring
+    while stack:
+        a1, a2, b1, b2 = stack.pop()
+        budget -= (a2 - a1) + (b2 - b1)
+        while a1 < a2 and b1 < b2 and a[a1] == b[b1]:  # common head
+            blocks.append((a1, b1, 1))
+            a1, b1 = a1 + 1, b1 + 1
+        while a1 < a2 and b1 < b2 and a[a2 - 1] == b[b2 - 1]:  # common tail
+            a2, b2 = a2 - 1, b2 - 1
+            blocks.append((a2, b2, 1))
+        if a1 == a2 or b1 == b2:
+            continue
+        anchors = _anchors(a, a1, a2, b, b1, b2) if budget > 0 else []
+        if not anchors:
+            if (a2 - a1) * (b2 - b1) <= 10_000:
+                small = difflib.SequenceMatcher(None, a[a1:a2], b[b1:b2], autojunk=False)
+                blocks.extend((a1 + i, b1 + j, n) for i, j, n in small.get_matching_blocks() if n)
+            continue
+        i, j = a1, b1
+        for ai, bj in anchors:
+            blocks.append((ai, bj, 1))
+            stack.append((i, ai, j, bj))
+            i, j = ai + 1, bj + 1
+        stack.append((i, a2, j, b2))
+    blocks.sort()
+    merged: list[list[int]] = []
+    for i, j, n in blocks:
+        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
+            merged[-1][2] += n
+        else:
+            merged.append([i, j, n])
+    out = [difflib.Match(i, j, n) for i, j, n in merged]
+    out.append(difflib.Match(len(a), len(b), 0))
+    return out
+
+
+def _anchors(
+    a: Sequence[str], a1: int, a2: int, b: Sequence[str], b1: int, b2: int
+) -> list[tuple[int, int]]:
+    """(i, j) of lines found once in a[a1:a2] and once in b[b1:b2], the longest
+    chain of them increasing in both (patience sorting)."""
+    once_a: dict[str, int] = {}
+    for i in range(a1, a2):
+        once_a[a[i]] = -1 if a[i] in once_a else i
+    once_b: dict[str, int] = {}
+    for j in range(b1, b2):
+        once_b[b[j]] = -1 if b[j] in once_b else j
+    pairs = [
+        (i, once_b[line]) for line, i in once_a.items() if i >= 0 and once_b.get(line, -1) >= 0
+    ]
+    pairs.sort()
+    # Longest increasing subsequence of the j's.
+    tails: list[int] = []  # tails[k]: the smallest j ending a chain of k + 1 pairs
+    tail_at: list[int] = []  # index in `pairs` of that pair
+    back: list[int] = []  # back[p]: index of the pair before pair p in its chain
+    for p, (_, j) in enumerate(pairs):
+        k = bisect.bisect_left(tails, j)
+        back.append(tail_at[k - 1] if k else -1)
+        if k == len(tails):
+            tails.append(j)
+            tail_at.append(p)
+        else:
+            tails[k], tail_at[k] = j, p
+    chain: list[tuple[int, int]] = []
+    p = tail_at[-1] if tail_at else -1
+    while p >= 0:
+        chain.append(pairs[p])
+        p = back[p]
+    chain.reverse()
+    return chain
+
+
+_REDACT_HEAD = 256
+_HEX = {c: b"\\x%02x" % c for c in range(256) if not bytes([c]).isalnum()}
+
+
+def redact_values(text: str, values: Iterable[SecretValue]) -> str:
+    """`text` with each value replaced by its redacted form, longer values first
+    where two overlap, in one pass over `text` whatever the number of values
+    (replacing them one by one read the whole text once a value)."""
+    shown = {value.reveal(): value.redacted for value in values}
+    shown.pop("", None)
+    if not shown or not text:
+        return text
+    import hyperscan
+
+    from leakguard.engine import keep_disjoint
+
+    needles = [v.encode("utf-8", "surrogatepass") for v in shown]
+    data = text.encode("utf-8", "surrogatepass")
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    # A long value (a key) is looked for by its head and checked whole where found.
+    heads = [needle[:_REDACT_HEAD] for needle in needles]
+    db.compile(
+        expressions=[b"".join(_HEX.get(c) or bytes([c]) for c in head) for head in heads],
+        ids=list(range(len(heads))), elements=len(heads), flags=[0] * len(heads),
+    )  # fmt: skip
+    found: list[tuple[int, int, int]] = []  # (start, end, needle)
+
+    def on_match(index: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        start = to - len(heads[index])
+        needle = needles[index]
+        if len(needle) == len(heads[index]) or data.startswith(needle, start):
+            found.append((start, start + len(needle), index))
+
+    db.scan(data, match_event_handler=on_match)
+    if not found:
+        return text
+    found.sort()
+    order = sorted(range(len(found)), key=lambda i: (found[i][0] - found[i][1], found[i][0]))
+    kept = sorted(keep_disjoint([(start, end) for start, end, _ in found], order))
+    redacted = list(shown.values())
+    out: list[bytes] = []
+    done = 0
+    for i in kept:
+        start, end, index = found[i]
+        out += [data[done:start], redacted[index].encode("utf-8", "surrogatepass")]
+        done = end
+    out.append(data[done:])
+    return b"".join(out).decode("utf-8", "surrogatepass")
 
 
 def _display(path: Path) -> str:

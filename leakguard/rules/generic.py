@@ -58,9 +58,12 @@ PRIVATE_KEY = Rule(
     description="Private key",
     severity=Severity.CRITICAL,
     pattern=(
+        # A body stops at the next BEGIN (or PuTTY header): each start then costs
+        # the text up to the next one, not 60,000 bytes, on text full of headers.
         r"(?P<secret>-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-        r"[\s\S]{0,60000}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-        r"|PuTTY-User-Key-File-\d: [\s\S]{0,20000}?Private-MAC: [0-9a-f]+)"
+        r"(?:(?!-----BEGIN)[\s\S]){0,60000}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"|PuTTY-User-Key-File-\d: (?:(?!PuTTY-User-Key-File-)[\s\S]){0,20000}?Private-MAC: "
+        r"[0-9a-f]+)"
     ),
     keywords=("PRIVATE KEY-----", "PRIVATE KEY BLOCK-----", "PuTTY-User-Key-File-"),
     remediation=(
@@ -251,7 +254,8 @@ _NOT_VALUE_SUFFIXES = {
 
 
 def _name_before(text: bytes, end: int) -> re.Match[bytes] | None:
-    """`_KEY_BEFORE`'s match ending at `end`: the name a value there is assigned to."""
+    """`_KEY_BEFORE`'s match ending at `end`: the name a value there is assigned to.
+    The search starts at most _NAME_REACH bytes back: bounded work per value."""
     stem = len(text[:end].rstrip(b" \t\"'`]=:>!?+,"))  # back over quotes, operator and padding
     return _KEY_BEFORE.search(text, max(0, stem - _NAME_REACH), end)
 
