@@ -150,7 +150,6 @@ def scan_options(f: Any) -> Any:
                           "code is 3). Default: no bound, files are streamed."),
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
                      help="Drop findings below this confidence."),
-        *GATE_OPTIONS,
         click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
                      help="Worker processes (default: one per core)."),
     ]  # fmt: skip
@@ -280,16 +279,19 @@ class Progress:
     """`leakguard: 1200 files, 48.3 MB` rewritten in place on a terminal's standard
     error, at most five times a second, and wiped when the scan ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, unit: str = "files") -> None:
+        self.unit = unit
         self.last = 0.0
         self.shown = False
 
     @classmethod
-    def for_output(cls, out: Output | None) -> Any:
+    def for_output(cls, out: Output | None, unit: str = "files") -> Any:
+        """A progress callback for a scan, or None: with --no-progress or --quiet,
+        or when standard error is not a terminal (a CI log)."""
         import contextlib
 
         show = out is not None and out.progress and not out.quiet and sys.stderr.isatty()
-        return cls() if show else contextlib.nullcontext(None)
+        return cls(unit) if show else contextlib.nullcontext(None)
 
     def __enter__(self) -> Progress:
         return self
@@ -299,14 +301,14 @@ class Progress:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
 
-    def __call__(self, files: int, done_bytes: int) -> None:
+    def __call__(self, count: int, done_bytes: int) -> None:
         import time
 
         now = time.monotonic()
         if now - self.last >= 0.2:
             self.last = now
             self.shown = True
-            sys.stderr.write(f"\r\x1b[Kleakguard: {files} files, {done_bytes / 1e6:.1f} MB")
+            sys.stderr.write(f"\r\x1b[Kleakguard: {count} {self.unit}, {done_bytes / 1e6:.1f} MB")
             sys.stderr.flush()
 
 
@@ -319,6 +321,7 @@ class Progress:
                    "here).")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
 @scan_options
+@gate_options
 @pass_state
 def scan(
     state: State,

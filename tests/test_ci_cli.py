@@ -198,12 +198,16 @@ def _on_a_terminal(*args: str) -> str:
         os.close(leader)
 
 
-def test_progress_on_a_terminal_and_no_progress(leaky_tree: Path) -> None:
+def test_progress_on_a_terminal_and_no_progress(leaky_tree: Path, tmp_path: Path) -> None:
     shown = _on_a_terminal("scan", "-j", "1", str(leaky_tree))
     assert re.search(r"leakguard: \d+ files, \d+\.\d MB", shown)
     assert "\x1b[K" in shown  # wiped once the scan ends
     for flag in ("--no-progress", "--quiet"):
         assert "files, " not in _on_a_terminal("scan", flag, "-j", "1", str(leaky_tree))
+    repo = Repo(tmp_path / "r")
+    repo.commit("one", **{"a.py": "x = 1\n"})
+    assert re.search(r"leakguard: \d+ commits, ", _on_a_terminal("git", "-j", "1", str(repo.path)))
+    assert "commits, " not in _on_a_terminal("git", "--no-progress", str(repo.path))
 
 
 # -- every format on every reporting command --------------------------------------------

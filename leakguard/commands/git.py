@@ -159,7 +159,12 @@ def git(
     import os
 
     jobs = jobs or os.cpu_count() or 1
-    scanned = scan_history(Engine(config.ruleset()), repo, options, jobs=jobs)
+    from leakguard.cli import Progress
+
+    with Progress.for_output(out, "commits") as progress:
+        scanned = scan_history(
+            Engine(config.ruleset()), repo, options, jobs=jobs, progress=progress
+        )
     result = git_policy(scanned, config, baseline_path, no_baseline, repo)
     return finish(result, config, out, notes=[_history_summary(scanned)])
 
