@@ -78,12 +78,12 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     start = end - timedelta(seconds=max(result.stats.duration_s, 0.0))
     counts = (
         f'tests="{len(cases)}" failures="{len(groups)}" errors="{errors}" '
-        f'skipped="{len(result.skipped) - errors}" time="{result.stats.duration_s:.3f}"'
+        f'time="{result.stats.duration_s:.3f}"'
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites name="leakguard" {counts.replace(" skipped=", " disabled=")}>\n'
-        f'  <testsuite name="leakguard" {counts} '
+        f'<testsuites name="leakguard" {counts}>\n'
+        f'  <testsuite name="leakguard" {counts} skipped="{len(result.skipped) - errors}" '
         f'timestamp="{start.strftime("%Y-%m-%dT%H:%M:%S")}">\n'
         '    <properties><property name="leakguard.version" '
         f"value={_attr(options.tool_version)}/></properties>\n"

@@ -36,6 +36,13 @@ def gitlab_validator() -> Draft7Validator:
     return Draft7Validator(schema)
 
 
+@pytest.fixture(scope="module")
+def junit_schema() -> Any:
+    import xmlschema
+
+    return xmlschema.XMLSchema(DATA / "junit-10.xsd")
+
+
 def test_the_cli_offers_every_format_and_only_those() -> None:
     assert set(FORMATS) == {f.value for f in Format}
 
@@ -137,6 +144,26 @@ def test_gitlab_clean_scan_succeeds(empty_result: ScanResult) -> None:
 # -- JUnit -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_junit_matches_the_jenkins_junit_schema(
+    junit_schema: Any, leaky_result: ScanResult, empty_result: ScanResult, show_secrets: bool
+) -> None:
+    for result in (leaky_result, empty_result):
+        junit_schema.validate(
+            render(Format.JUNIT, result, ReportOptions(show_secrets=show_secrets))
+        )
+
+
+def test_junit_schema_is_strict_enough_to_catch_a_broken_report(
+    junit_schema: Any, leaky_result: ScanResult
+) -> None:
+    text = render(Format.JUNIT, leaky_result, ReportOptions())
+    assert not junit_schema.is_valid(
+        text.replace('<testsuite name="leakguard" tests=', "<testsuite tests=")
+    )
+    assert not junit_schema.is_valid(text.replace("<testsuites ", '<testsuites disabled="0" '))
+
+
 def test_junit_one_case_per_target_one_failure_listing_its_findings(
     leaky_result: ScanResult,
 ) -> None:
@@ -163,10 +190,11 @@ def test_junit_one_case_per_target_one_failure_listing_its_findings(
     assert [c.get("name") for c in errors][1] == "samples/big.tar"
 
 
-def test_junit_survives_hostile_names() -> None:
+def test_junit_survives_hostile_names(junit_schema: Any) -> None:
     loc = Location(path='a<b>&"c"\x1b[31m\x00.env', line=1)
     finding = make_finding("stripe-secret-key", Severity.CRITICAL, loc, STRIPE, "m", "r")
     text = render(Format.JUNIT, ScanResult(findings=[finding]), ReportOptions())
+    junit_schema.validate(text)
     (case,) = ET.fromstring(text.encode()).iter("testcase")
     assert case.get("name") == 'a<b>&"c"\\x1b[31m\\x00.env'
 
