@@ -84,7 +84,9 @@ def explain(result: ScanResult, code: ExitCode, fail_on: Severity = Severity.LOW
     also = f" ({below} below {fail_on}, reported only)" if below else ""
     if code is ExitCode.UNREADABLE:
         what = "target" if errors == 1 else "targets"
-        return f"exit 3: {errors} {what} could not be read (the rest was scanned)"
+        found = len(result.findings)
+        rest = f"{found} finding{'' if found == 1 else 's'} in" if found else "nothing found in"
+        return f"exit 3: {errors} {what} could not be read ({rest} the rest)"
     if code is ExitCode.FINDINGS:
         n = len(failing(result, fail_on))
         return f"exit 1: {n} finding{'' if n == 1 else 's'}{bar}{also}"

@@ -133,9 +133,8 @@ def test_one_summary_wording_with_the_exit_code_explained(leaky_tree: Path) -> N
     code, _, err = run("scan", "--max-file-size", "10", "-f", "json", str(leaky_tree))
     assert code == 3
     assert err.splitlines()[-2].endswith("; 3 could not be read")
-    assert (
-        err.splitlines()[-1]
-        == "leakguard: exit 3: 3 targets could not be read (the rest was scanned)"
+    assert err.splitlines()[-1] == (
+        "leakguard: exit 3: 3 targets could not be read (nothing found in the rest)"
     )
 
 
@@ -301,3 +300,23 @@ def test_migrate_plan_as_json(tmp_path: Path) -> None:
     assert applied["applied"] is True and applied["written"]
     assert GITHUB_PAT not in out + err
     assert GITHUB_PAT not in (tmp_path / "Dockerfile").read_text()
+
+
+def test_the_exit_line_names_findings_beside_what_could_not_be_read() -> None:
+    from leakguard.errors import ExitCode
+    from leakguard.models import Severity
+    from leakguard.policy import exit_code_for, explain
+    from tests.formats.results import empty_result, leaky_result
+
+    result = leaky_result()
+    code = exit_code_for(result, Severity.CRITICAL)
+    assert code == ExitCode.UNREADABLE  # a gate never hides a partial scan
+    assert explain(result, code, Severity.CRITICAL) == (
+        "exit 3: 2 targets could not be read (7 findings in the rest)"
+    )
+    result.skipped.clear()
+    assert exit_code_for(result, Severity.CRITICAL) == ExitCode.FINDINGS
+    assert explain(result, ExitCode.FINDINGS, Severity.HIGH) == (
+        "exit 1: 6 findings at or above high (1 below high, reported only)"
+    )
+    assert explain(empty_result(), ExitCode.CLEAN) == "exit 0: no finding"
