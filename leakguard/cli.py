@@ -175,7 +175,7 @@ def gate_options(f: Any) -> Any:
     return f
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     """How the report is shown, from the options every reporting command shares."""
 
