@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leakguard")
 
-FORMATS = ("text", "json", "sarif")
+# Kept in step with leakguard.formats.Format (a test checks), without importing
+# the renderers: `leakguard --help` and git hooks start fast.
+FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown")
+SEVERITIES = ("low", "medium", "high", "critical")
+COLORS = ("auto", "always", "never")
 
 
 @dataclass
@@ -155,17 +159,103 @@ def scan_options(f: Any) -> Any:
     return f
 
 
+# --min-severity and --fail-on, beside --min-confidence on every command that
+# scans; they flow into the config (where `min_severity` and `fail_on` may be set).
+GATE_OPTIONS = (
+    click.option("--min-severity", type=click.Choice(SEVERITIES),
+                 help="Drop findings below this severity (default: the config's, else low)."),
+    click.option("--fail-on", type=click.Choice(SEVERITIES),
+                 help="Exit 1 only for findings at or above this severity; the others are "
+                      "still reported (default: the config's, else low: any finding)."),
+)  # fmt: skip
+
+
+def gate_options(f: Any) -> Any:
+    for option in reversed(GATE_OPTIONS):
+        f = option(f)
+    return f
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """How the report is shown, from the options every reporting command shares."""
+
+    fmt: str = "text"
+    path: Path | None = None
+    show_secrets: bool = False
+    quiet: bool = False
+    color: str = "auto"
+    progress: bool = True
+
+
+def output_options(f: Any) -> Any:
+    """-f/--format, -o/--output, --show-secrets, -q/--quiet, --color, --no-progress,
+    spelled the same on every command that reports; the command receives them as
+    one `out: Output` argument."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any, fmt: str, output: Path | None, show_secrets: bool, quiet: bool,
+        color: str, no_progress: bool, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        kwargs["out"] = Output(fmt, output, show_secrets, quiet, color, not no_progress)
+        return f(*args, **kwargs)
+
+    options = [
+        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
+                     show_default=True,
+                     help="Report format: text, json, sarif (GitHub code scanning), gitlab "
+                          "(GitLab secret detection), junit (test tabs), csv or markdown "
+                          "(PR comments, job summaries)."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the report here instead of standard output."),
+        click.option("--show-secrets", is_flag=True,
+                     help="Print full secret values (default: redacted)."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Only the report: no summary, skipped list or exit line."),
+        click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True,
+                     help="Colour the text report: auto colours a terminal unless NO_COLOR "
+                          "is set (FORCE_COLOR colours anything)."),
+        click.option("--no-progress", is_flag=True,
+                     help="No progress line on standard error (it only shows on a terminal)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def use_color(choice: str, isatty: bool, env: Mapping[str, str]) -> bool:
+    """--color always/never win; auto: NO_COLOR (set, not empty) turns colour off,
+    FORCE_COLOR (set, not empty or "0") turns it on, else only on a terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if env.get("NO_COLOR"):
+        return False
+    force = env.get("FORCE_COLOR")
+    if force is not None and force not in ("", "0", "false"):
+        return True
+    return isatty
+
+
 def effective_config(state: State, paths: Sequence[str], **overrides: Any) -> Config:
     from leakguard.config import merged
-    from leakguard.models import Confidence
+    from leakguard.models import Confidence, Severity
 
     if overrides.get("min_confidence"):
         overrides["min_confidence"] = Confidence(overrides["min_confidence"])
+    for key in ("min_severity", "fail_on"):
+        if overrides.get(key):
+            overrides[key] = Severity(overrides[key])
     return merged(state.config(paths), **overrides)
 
 
 def run_scan(
-    config: Config, paths: Sequence[str], jobs: int, cli_excludes: tuple[str, ...] = ()
+    config: Config,
+    paths: Sequence[str],
+    jobs: int,
+    cli_excludes: tuple[str, ...] = (),
+    out: Output | None = None,
 ) -> ScanResult:
     """Walk and scan `paths` as the config says (excludes, .gitignore, size bound)."""
     from leakguard.detectors.files import WalkOptions, scan_paths
@@ -179,31 +269,66 @@ def run_scan(
         excludes=tuple(excludes),
         max_file_size=config.max_file_size,
     )
-    result: ScanResult = scan_paths(Engine(config.ruleset()), paths, walk_options, jobs=jobs)
+    with Progress.for_output(out) as progress:
+        result: ScanResult = scan_paths(
+            Engine(config.ruleset()), paths, walk_options, jobs=jobs, progress=progress
+        )
     return result
+
+
+class Progress:
+    """`leakguard: 1200 files, 48.3 MB` rewritten in place on a terminal's standard
+    error, at most five times a second, and wiped when the scan ends."""
+
+    def __init__(self, unit: str = "files") -> None:
+        self.unit = unit
+        self.last = 0.0
+        self.shown = False
+
+    @classmethod
+    def for_output(cls, out: Output | None, unit: str = "files") -> Any:
+        """A progress callback for a scan, or None: with --no-progress or --quiet,
+        or when standard error is not a terminal (a CI log)."""
+        import contextlib
+
+        show = out is not None and out.progress and not out.quiet and sys.stderr.isatty()
+        return cls(unit) if show else contextlib.nullcontext(None)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+    def __call__(self, count: int, done_bytes: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last >= 0.2:
+            self.last = now
+            self.shown = True
+            sys.stderr.write(f"\r\x1b[Kleakguard: {count} {self.unit}, {done_bytes / 1e6:.1f} MB")
+            sys.stderr.flush()
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH]... [-]")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
-              show_default=True, help="Report format.")  # fmt: skip
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report here instead of standard output.")  # fmt: skip
-@click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
+@output_options
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Do not report findings in this baseline (default: the config's "
                    "`baseline`, else .leakguard-baseline.json at the repository root or "
                    "here).")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
 @scan_options
+@gate_options
 @pass_state
 def scan(
     state: State,
     /,
     paths: tuple[str, ...],
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
+    out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
     jobs: int,
@@ -213,19 +338,41 @@ def scan(
     """Scan files and folders (default: the current folder; `-` reads standard input).
 
     Every file under PATH is scanned except `.git/` and binary files. Exit
-    codes: 0 clean, 1 findings, 2 usage error, 3 something could not be read.
+    codes: 0 clean, 1 findings (at or above --fail-on), 2 usage error,
+    3 something could not be read.
     """
-    from leakguard.policy import apply_policy, exit_code_for
-
     paths = paths or (".",)
     config = effective_config(state, paths, **overrides)
-    result = run_scan(config, paths, jobs, exclude)
+    result = run_scan(config, paths, jobs, exclude, out)
     baseline = None if no_baseline else find_baseline(baseline_path, config, paths)
-    result = apply_policy(
-        result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
+    return finish(policy(result, config, baseline), config, out)
+
+
+def policy(result: ScanResult, config: Config, baseline: Any = None) -> ScanResult:
+    """What is reported: the config's filters (and a baseline) applied."""
+    from leakguard.policy import apply_policy
+
+    return apply_policy(
+        result,
+        baseline=baseline,
+        min_confidence=config.min_confidence,
+        disable=config.disable,
+        min_severity=config.min_severity,
     )
-    report(result, fmt, output, show_secrets)
-    return exit_code_for(result)
+
+
+def finish(result: ScanResult, config: Config, out: Output, notes: Sequence[str] = ()) -> ExitCode:
+    """Show the report, then (unless --quiet) the summary, `notes` and one line
+    saying what the exit code is and why; the code comes from the policy."""
+    from leakguard.policy import exit_code_for, explain
+
+    code = exit_code_for(result, config.fail_on)
+    report(result, out)
+    if not out.quiet:
+        for note in notes:
+            click.echo(note, err=True)
+        click.echo(f"leakguard: {explain(result, code, config.fail_on)}", err=True)
+    return code
 
 
 def find_baseline(explicit: Path | None, config: Config, paths: Sequence[str] = ()) -> Any:
@@ -253,14 +400,19 @@ def find_baseline(explicit: Path | None, config: Config, paths: Sequence[str] = 
     return None
 
 
-def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+def report(result: ScanResult, out: Output) -> None:
+    """The report to standard output or --output; the summary to standard error
+    when the report does not end with it (another format, or a file)."""
     from leakguard.formats import Format, ReportOptions, render
 
-    to_terminal = output is None and sys.stdout.isatty()
-    color = to_terminal and fmt == "text" and "NO_COLOR" not in os.environ
-    text = render(Format(fmt), result, ReportOptions(show_secrets=show_secrets, color=color))
+    fmt, output = out.fmt, out.path
+    color = (
+        fmt == "text" and output is None and use_color(out.color, sys.stdout.isatty(), os.environ)
+    )
+    options = ReportOptions(show_secrets=out.show_secrets, color=color, summary=not out.quiet)
+    text = render(Format(fmt), result, options)
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color or None)  # click strips colour off a TTY
     else:
         from leakguard.fsutil import atomic_write, private_mode
 
@@ -268,7 +420,7 @@ def report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool
             atomic_write(output, text.encode(), mode=private_mode())
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
-    if fmt != "text" or output is not None:
+    if (fmt != "text" or output is not None) and not out.quiet:
         summary_to_stderr(result)
 
 

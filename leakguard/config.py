@@ -8,6 +8,8 @@ baseline = ".leakguard-baseline.json"
 max_file_size = 268435456                     # bytes; larger files are not read (exit 3)
 respect_gitignore = false
 min_confidence = "low"                        # drop findings below this confidence
+min_severity = "low"                          # drop findings below this severity
+fail_on = "low"                               # exit 1 only for findings at or above this
 
 [[rules]]                                     # extra rules of your own
 id = "acme-api-token"
@@ -37,7 +39,7 @@ CUSTOM_RULE_TIME_LIMIT = 2.0  # seconds per file and rule
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _KNOWN_KEYS = {
     "exclude", "disable", "enable", "baseline", "max_file_size", "respect_gitignore",
-    "min_confidence", "rules",
+    "min_confidence", "min_severity", "fail_on", "rules",
 }  # fmt: skip
 
 
@@ -52,6 +54,8 @@ class Config:
     max_file_size: int | None = None  # None: every file is read, whatever its size
     respect_gitignore: bool = False
     min_confidence: Confidence = Confidence.LOW
+    min_severity: Severity = Severity.LOW  # drop findings below it
+    fail_on: Severity = Severity.LOW  # exit 1 only for findings at or above it
     extra_rules: tuple[Rule, ...] = field(default=())
 
     def ruleset(self) -> RuleSet:
@@ -119,10 +123,22 @@ def load_config(path: Path | None) -> Config:
             max_file_size=_positive(data, "max_file_size"),
             respect_gitignore=bool(data.get("respect_gitignore", False)),
             min_confidence=Confidence(data.get("min_confidence", "low")),
+            min_severity=_severity(data, "min_severity", path),
+            fail_on=_severity(data, "fail_on", path),
             extra_rules=tuple(_rule(r, path) for r in data.get("rules", [])),
         )
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from e
+
+
+def _severity(data: dict[str, Any], key: str, path: Path) -> Severity:
+    value = data.get(key, "low")
+    try:
+        return Severity(value)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{path}: `{key}` must be one of {', '.join(s.value for s in Severity)}, not {value!r}"
+        ) from None
 
 
 def _positive(data: dict[str, Any], key: str) -> int | None:

@@ -17,9 +17,10 @@ def apply_policy(
     baseline: Baseline | None = None,
     min_confidence: Confidence = Confidence.LOW,
     disable: Collection[str] = (),
+    min_severity: Severity = Severity.LOW,
 ) -> ScanResult:
-    """Drop duplicates, disabled checks, documented example credentials, baselined
-    and low-confidence findings.
+    """Drop duplicates, disabled checks, documented example credentials, baselined,
+    low-confidence findings and findings below `min_severity` (`--min-severity`).
 
     Two surfaces may see the same secret at the same place (a Compose file's
     `env_file`, and the same file on the walk): it is reported once, by the
@@ -48,6 +49,8 @@ def apply_policy(
             continue
         if finding.confidence is Confidence.LOW and finding.severity is not Severity.LOW:
             finding = replace(finding, severity=Severity.LOW)  # a note, whatever the rule
+        if finding.severity.rank < min_severity.rank:
+            continue
         kept.append(finding)
     out = ScanResult(findings=kept, skipped=list(result.skipped), stats=result.stats)
     out.sort()
@@ -58,10 +61,35 @@ def _most_specific_first(finding: Finding) -> bool:
     return finding.location.surface == Surface.FILE
 
 
-def exit_code_for(result: ScanResult) -> ExitCode:
-    """3 when anything could not be read (even with findings), else 1 for findings, else 0."""
+def exit_code_for(result: ScanResult, fail_on: Severity = Severity.LOW) -> ExitCode:
+    """3 when anything could not be read (even with findings), else 1 for findings
+    at or above `fail_on` (`--fail-on`), else 0: findings below it are reported
+    and do not fail the run."""
     if any(s.error for s in result.skipped):
         return ExitCode.UNREADABLE
-    if result.findings:
+    if failing(result, fail_on):
         return ExitCode.FINDINGS
     return ExitCode.CLEAN
+
+
+def failing(result: ScanResult, fail_on: Severity = Severity.LOW) -> list[Finding]:
+    return [f for f in result.findings if f.severity.rank >= fail_on.rank]
+
+
+def explain(result: ScanResult, code: ExitCode, fail_on: Severity = Severity.LOW) -> str:
+    """The exit code and why, in one line: `exit 1: 2 findings at or above high`."""
+    errors = sum(1 for s in result.skipped if s.error)
+    bar = "" if fail_on is Severity.LOW else f" at or above {fail_on}"
+    below = len(result.findings) - len(failing(result, fail_on))
+    also = f" ({below} below {fail_on}, reported only)" if below else ""
+    if code is ExitCode.UNREADABLE:
+        what = "target" if errors == 1 else "targets"
+        found = len(result.findings)
+        rest = f"{found} finding{'' if found == 1 else 's'} in" if found else "nothing found in"
+        return f"exit 3: {errors} {what} could not be read ({rest} the rest)"
+    if code is ExitCode.FINDINGS:
+        n = len(failing(result, fail_on))
+        return f"exit 1: {n} finding{'' if n == 1 else 's'}{bar}{also}"
+    if code is ExitCode.CLEAN:
+        return f"exit 0: no finding{bar}{also}"
+    return f"exit {int(code)}"

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import click
 
-from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
+from leakguard.cli import (
+    Output,
+    State,
+    effective_config,
+    find_baseline,
+    finish,
+    gate_options,
+    output_options,
+    pass_state,
+    policy,
+)
 from leakguard.errors import ExitCode, TargetUnreadable, UsageError
 
 
@@ -25,27 +34,15 @@ from leakguard.errors import ExitCode, TargetUnreadable, UsageError
     is_flag=True,
     help="Only print the files the build context holds, one per line.",
 )
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report here instead of standard output.",
-)
-@click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
+@output_options
 @click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
+@click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
+              help="Drop findings below this confidence.")  # fmt: skip
+@gate_options
 @pass_state
 def context(
-    state: State, /, target: str, dockerfile: str | None, list_only: bool, fmt: str,
-    output: Path | None, show_secrets: bool, no_baseline: bool, **overrides: Any,
+    state: State, /, target: str, dockerfile: str | None, list_only: bool, out: Output,
+    no_baseline: bool, **overrides: Any,
 ) -> ExitCode:  # fmt: skip
     """Check a build context: the credential files and secrets that COPY/ADD would
     put into the image, after `.dockerignore`.
@@ -57,7 +54,6 @@ def context(
     from leakguard.detectors.context import list_context, scan_context
     from leakguard.engine import Engine, kind_of_path
     from leakguard.models import ScanResult
-    from leakguard.policy import apply_policy, exit_code_for
 
     builds = _builds(target, dockerfile, kind_of_path(target))
     if list_only:
@@ -71,11 +67,7 @@ def context(
     for folder, file in builds:
         result.extend(scan_context(engine, file, folder, max_file_size=config.max_file_size))
     baseline = None if no_baseline else find_baseline(None, config)
-    result = apply_policy(
-        result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
-    )
-    report(result, fmt, output, show_secrets)
-    return exit_code_for(result)
+    return finish(policy(result, config, baseline), config, out)
 
 
 def _builds(target: str, dockerfile: str | None, kind: str | None) -> list[tuple[str, str]]:

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
+from leakguard.cli import (
+    GATE_OPTIONS,
+    Output,
+    State,
+    effective_config,
+    find_baseline,
+    finish,
+    output_options,
+    pass_state,
+    policy,
+)
 from leakguard.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -24,6 +34,7 @@ def rule_options(f: Any) -> Any:
         click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
                      help="Drop findings below this confidence."),
+        *GATE_OPTIONS,
         click.option("--baseline", "baseline_path",
                      type=click.Path(dir_okay=False, path_type=Path),
                      help="Do not report findings in this baseline (default: the config's "
@@ -106,11 +117,7 @@ def parse_since(text: str) -> str | None:
     default=0,
     help="Parallel git readers for long histories (default: one per core).",
 )
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
-              show_default=True, help="Report format.")  # fmt: skip
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report here instead of standard output.")  # fmt: skip
-@click.option("--show-secrets", is_flag=True, help="Print full secret values (default: redacted).")
+@output_options
 @rule_options
 @pass_state
 def git(
@@ -123,9 +130,7 @@ def git(
     max_commits: int | None,
     no_messages: bool,
     jobs: int,
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
+    out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
     **overrides: Any,
@@ -154,14 +159,14 @@ def git(
     import os
 
     jobs = jobs or os.cpu_count() or 1
-    scanned = scan_history(Engine(config.ruleset()), repo, options, jobs=jobs)
-    result = git_policy(scanned, config, baseline_path, no_baseline, repo)
-    report(result, fmt, output, show_secrets)
-    if fmt == "text" and output is None:
-        click.echo(_history_summary(scanned), err=True)
-    from leakguard.policy import exit_code_for
+    from leakguard.cli import Progress
 
-    return exit_code_for(result)
+    with Progress.for_output(out, "commits") as progress:
+        scanned = scan_history(
+            Engine(config.ruleset()), repo, options, jobs=jobs, progress=progress
+        )
+    result = git_policy(scanned, config, baseline_path, no_baseline, repo)
+    return finish(result, config, out, notes=[_history_summary(scanned)])
 
 
 def git_policy(
@@ -173,15 +178,8 @@ def git_policy(
     at the same path as a scan of the work tree reports it (a baseline made
     with `leakguard baseline create` covers the commits that added those lines).
     """
-    from leakguard.policy import apply_policy
-
     baseline = None if no_baseline else find_baseline(baseline_path, config, [repo])
-    result = apply_policy(
-        scanned.result,
-        baseline=baseline,
-        min_confidence=config.min_confidence,
-        disable=config.disable,
-    )
+    result = policy(scanned.result, config, baseline)
     if result.findings and (config.exclude or baseline is not None):
         root = _work_tree(repo)
         if config.exclude:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from leakguard.cli import State, effective_config, pass_state, report
+from leakguard.cli import Output, State, effective_config, finish, output_options, pass_state
 from leakguard.commands.git import git_policy, rule_options
 from leakguard.errors import ChangeRefused, ExitCode, TargetUnreadable, UsageError
 from leakguard.fsutil import open_regular
@@ -183,6 +183,7 @@ def uninstall_hook(folder: Path, name: str) -> str | None:
 @click.argument("remote", required=False)
 @click.argument("url", required=False)
 @click.option("-C", "repo", default=".", metavar="REPO", help="The repository (default: here).")
+@output_options
 @rule_options
 @pass_state
 def pre_push(
@@ -191,6 +192,7 @@ def pre_push(
     remote: str | None,
     url: str | None,
     repo: str,
+    out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
     **overrides: Any,
@@ -210,17 +212,19 @@ def pre_push(
     config = effective_config(state, [repo], **overrides)
     options = HistoryOptions(revs=revs, max_blob_size=config.max_file_size, check_head=False)
     scanned = scan_history(Engine(config.ruleset()), repo, options, verified=True)
-    return _verdict(scanned, config, baseline_path, no_baseline, repo, "push")
+    return _verdict(scanned, config, baseline_path, no_baseline, repo, "push", out)
 
 
 @hook.command("pre-commit")
 @click.option("-C", "repo", default=".", metavar="REPO", help="The repository (default: here).")
+@output_options
 @rule_options
 @pass_state
 def pre_commit(
     state: State,
     /,
     repo: str,
+    out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
     **overrides: Any,
@@ -231,7 +235,7 @@ def pre_commit(
 
     config = effective_config(state, [repo], **overrides)
     scanned = scan_staged(Engine(config.ruleset()), repo)
-    return _verdict(scanned, config, baseline_path, no_baseline, repo, "commit")
+    return _verdict(scanned, config, baseline_path, no_baseline, repo, "commit", out)
 
 
 def _verdict(
@@ -241,15 +245,14 @@ def _verdict(
     no_baseline: bool,
     repo: str,
     verb: str,
+    out: Output,
 ) -> ExitCode:
-    from leakguard.policy import exit_code_for
-
     result = git_policy(scanned, config, baseline_path, no_baseline, repo)
-    code = exit_code_for(result)
-    if code == ExitCode.CLEAN:
-        return code
-    report(result, "text", None, False)
-    if result.findings:
+    quiet_default = out.fmt == "text" and out.path is None
+    if quiet_default and not result.findings and not any(s.error for s in result.skipped):
+        return ExitCode.CLEAN  # a clean push or commit says nothing
+    code = finish(result, config, out)
+    if code == ExitCode.FINDINGS and not out.quiet:
         where = "the commits being pushed" if verb == "push" else "the staged changes"
         fix = (
             "remove it from those commits (`git rebase -i`, `git commit --amend`)"
@@ -257,7 +260,7 @@ def _verdict(
             else "remove it from the file and `git add` it again"
         )
         click.echo(
-            f"leakguard: {verb} stopped: {len(result.findings)} secret(s) in {where}.\n"
+            f"leakguard: {verb} stopped: secrets in {where}.\n"
             f"  fix: revoke the secret, {fix};\n"
             "  a false positive: add a `leakguard:allow` comment on the line, or record it "
             "with `leakguard baseline create`;\n"

@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from leakguard.cli import FORMATS, State, effective_config, find_baseline, pass_state, report
+from leakguard.cli import (
+    GATE_OPTIONS,
+    Output,
+    State,
+    effective_config,
+    find_baseline,
+    finish,
+    output_options,
+    pass_state,
+    policy,
+)
 from leakguard.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -57,27 +67,6 @@ def image_options(f: Any) -> Any:
             help="Layer result cache (default: layers.sqlite in the user cache folder).",
         ),
         click.option(
-            "-f",
-            "--format",
-            "fmt",
-            type=click.Choice(FORMATS),
-            default="text",
-            show_default=True,
-            help="Report format.",
-        ),
-        click.option(
-            "-o",
-            "--output",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write the report here instead of standard output.",
-        ),
-        click.option(
-            "--show-secrets",
-            is_flag=True,
-            help="Print full secret values (default: redacted). The layer cache keeps no "
-            "values: every layer is read again.",
-        ),
-        click.option(
             "--baseline",
             "baseline_path",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -98,6 +87,7 @@ def image_options(f: Any) -> Any:
             type=click.Choice(["low", "medium", "high"]),
             help="Drop findings below this confidence.",
         ),
+        *GATE_OPTIONS,
         click.option(
             "-j",
             "--jobs",
@@ -108,7 +98,7 @@ def image_options(f: Any) -> Any:
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    return output_options(f)
 
 
 def _platform(_ctx: Any, _param: Any, value: str | None) -> str | None:
@@ -167,9 +157,7 @@ def image(
     skip_inherited: bool,
     no_cache: bool,
     cache_path: Path | None,
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
+    out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
     jobs: int,
@@ -191,10 +179,9 @@ def image(
     (findings from the rest are still reported).
     """
     from leakguard.detectors.image import scan_images
-    from leakguard.policy import apply_policy, exit_code_for
 
     config, engine, options, cache = prepare(
-        state, overrides, platform, no_cache, cache_path, show_secrets
+        state, overrides, platform, no_cache, cache_path, out.show_secrets
     )
     try:
         result = scan_images(
@@ -210,8 +197,4 @@ def image(
         if cache is not None:
             cache.close()
     baseline = None if no_baseline else find_baseline(baseline_path, config)
-    result = apply_policy(
-        result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
-    )
-    report(result, fmt, output, show_secrets)
-    return exit_code_for(result)
+    return finish(policy(result, config, baseline), config, out)

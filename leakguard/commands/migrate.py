@@ -66,10 +66,14 @@ def migration_options_from(
 @click.option("--apply", "--write", "do_apply", is_flag=True,
               help="Write the changes (default: only show the plan).")  # fmt: skip
 @migration_options
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="text: the diff and a table of moves; json: the plan as one document "
+                   "(values redacted), for CI.")  # fmt: skip
 @pass_state
 def migrate(
     state: State, /, path: Path, target: str, do_apply: bool, dockerfile_syntax: str,
-    vault_addr: str | None, vault_path: str | None, vault_agent: bool, force: bool,
+    vault_addr: str | None, vault_path: str | None, vault_agent: bool, force: bool, fmt: str,
 ) -> ExitCode:  # fmt: skip
     """Plan (and with --apply, make) the move of secrets found under PATH.
 
@@ -86,12 +90,17 @@ def migrate(
         target, dockerfile_syntax, vault_addr, vault_path, vault_agent, force
     )
     result, plan = scan_and_plan(state, path, options)
-    click.echo(plan.diff(), nl=False)
-    if plan.moves:
-        click.echo("\nsecret\tdestination\tvalue\tused by")
-        click.echo(plan.table(), nl=False)
-    for note in plan.notes:
-        click.echo(note)
+    if fmt == "text":
+        click.echo(plan.diff(), nl=False)
+        if plan.moves:
+            click.echo("\nsecret\tdestination\tvalue\tused by")
+            click.echo(plan.table(), nl=False)
+        for note in plan.notes:
+            click.echo(note)
+    elif not do_apply:
+        from leakguard.formats import plan_json
+
+        click.echo(plan_json.render(plan, result.skipped), nl=False)
     for skip in plan.skipped:
         loc = skip.finding.location
         click.echo(f"leakguard: not moved: {loc.path}:{loc.line}: {skip.finding.rule_id} "
@@ -109,6 +118,10 @@ def migrate(
             return ExitCode.UNREADABLE
         return ExitCode.FINDINGS if (not plan.empty or plan.skipped) else ExitCode.CLEAN
     applied = apply_migration(plan, options)
+    if fmt == "json":
+        from leakguard.formats import plan_json
+
+        click.echo(plan_json.render(plan, result.skipped, applied=applied), nl=False)
     click.echo(f"leakguard: moved {len(plan.moves)} secret(s); wrote {len(applied.written)} "
                f"file(s) and {len(applied.secret_files)} local secret file(s) (0600)",
                err=True)  # fmt: skip

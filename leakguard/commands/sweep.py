@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from leakguard.cli import State, find_baseline, pass_state, report
+from leakguard.cli import Output, State, find_baseline, finish, pass_state, policy
 from leakguard.commands.image import image_options, prepare
 from leakguard.errors import ExitCode
 
@@ -44,9 +44,7 @@ def sweep(
     skip_inherited: bool,
     no_cache: bool,
     cache_path: Path | None,
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
+    out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
     jobs: int,
@@ -60,13 +58,12 @@ def sweep(
     """
     from leakguard.detectors.sweep import SweepOptions, parse_shard
     from leakguard.detectors.sweep import sweep as run_sweep
-    from leakguard.policy import apply_policy, exit_code_for
     from leakguard.registry.reference import registry_host
 
     shard_spec = parse_shard(shard)
     host = registry_host(host)
     config, engine, options, cache = prepare(
-        state, overrides, platform, no_cache, cache_path, show_secrets
+        state, overrides, platform, no_cache, cache_path, out.show_secrets
     )
     sweep_options = SweepOptions(
         repositories=repositories,
@@ -80,13 +77,9 @@ def sweep(
     finally:
         if cache is not None:
             cache.close()
-    click.echo(_summary(done.stats), err=True)
     baseline = None if no_baseline else find_baseline(baseline_path, config)
-    result = apply_policy(
-        done.result, baseline=baseline, min_confidence=config.min_confidence, disable=config.disable
-    )
-    report(result, fmt, output, show_secrets)
-    return exit_code_for(result)
+    result = policy(done.result, config, baseline)
+    return finish(result, config, out, notes=[_summary(done.stats)])
 
 
 def _summary(s: SweepStats) -> str:

@@ -10,23 +10,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from leakguard import __version__
-from leakguard.models import ScanResult
+from leakguard.models import Finding, ScanResult
 
 
 class Format(StrEnum):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
+    GITLAB = "gitlab"
+    JUNIT = "junit"
+    CSV = "csv"
+    MARKDOWN = "markdown"
 
 
 @dataclass(frozen=True, slots=True)
 class ReportOptions:
     show_secrets: bool = False  # only --show-secrets reveals values
-    color: bool = False  # text only; the CLI decides (TTY, --color, NO_COLOR)
+    color: bool = False  # text only; the CLI decides (TTY, --color, NO_COLOR, FORCE_COLOR)
     tool_version: str = __version__
+    summary: bool = True  # text: end with the summary line (--quiet leaves it out)
+    # When the scan finished (UTC); formats that carry times (gitlab, junit)
+    # count the start back from it by the scan's duration. None: now.
+    finished_at: datetime | None = None
+
+    def finished(self) -> datetime:
+        return self.finished_at or datetime.now(UTC)
 
 
 Renderer = Callable[[ScanResult, ReportOptions], str]
@@ -109,11 +121,69 @@ def _sarif(result: ScanResult, options: ReportOptions) -> str:
     return sarif.render(result, options)
 
 
+def _gitlab(result: ScanResult, options: ReportOptions) -> str:
+    from leakguard.formats import gitlab
+
+    return gitlab.render(result, options)
+
+
+def _junit(result: ScanResult, options: ReportOptions) -> str:
+    from leakguard.formats import junit
+
+    return junit.render(result, options)
+
+
+def _csv(result: ScanResult, options: ReportOptions) -> str:
+    from leakguard.formats import csv_report
+
+    return csv_report.render(result, options)
+
+
+def _markdown(result: ScanResult, options: ReportOptions) -> str:
+    from leakguard.formats import markdown
+
+    return markdown.render(result, options)
+
+
 RENDERERS: dict[Format, Renderer] = {
     Format.TEXT: _text,
     Format.JSON: _json,
     Format.SARIF: _sarif,
+    Format.GITLAB: _gitlab,
+    Format.JUNIT: _junit,
+    Format.CSV: _csv,
+    Format.MARKDOWN: _markdown,
 }
+
+
+def shown_value(finding: Finding, options: ReportOptions) -> str:
+    """What a report shows of a secret: its redacted form, or with --show-secrets
+    the value itself (a finding about a file's presence has none)."""
+    if options.show_secrets and finding.has_secret:
+        return finding.secret.reveal()
+    return finding.redacted
+
+
+def where(finding: Finding) -> str:
+    """One line naming the place: `path:line`, `path@commit:line`,
+    `image (layer sha256:0a1b…, env)`. Bytes that are not UTF-8 as `\\xNN`."""
+    loc = finding.location
+    if loc.image:
+        place = loc.image + (f" {loc.path}" if loc.path else "")
+        details = [str(loc.origin)] if loc.origin else []
+        if loc.layer:
+            details.insert(0, f"layer {loc.layer[:19]}")
+        if loc.deleted:
+            details.append("deleted in a later layer")
+        return printable(place + (f" ({', '.join(details)})" if details else ""))
+    place = loc.path or f"<{loc.surface}>"
+    if loc.commit:
+        place += f"@{loc.commit[:12]}"
+    if loc.line is not None:
+        place += f":{loc.line}"
+    if loc.deleted:
+        place += " (deleted)"
+    return printable(place)
 
 
 def render(fmt: Format, result: ScanResult, options: ReportOptions) -> str:

@@ -90,9 +90,21 @@ def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                     {"executionSuccessful": complete, "toolExecutionNotifications": notifications}
                 ],
                 "results": results,
+                **_bases(result),
             }
         ],
     }
+
+
+def _bases(result: ScanResult) -> dict[str, Any]:
+    images = dict.fromkeys(
+        f.location.image
+        for f in result.findings
+        if f.location.surface is Surface.IMAGE and f.location.image
+    )
+    if not images:
+        return {}
+    return {"originalUriBaseIds": {image_base_id(i): _image_base(i) for i in images if i}}
 
 
 def _rule(finding: Finding, severity: Severity) -> dict[str, Any]:
@@ -135,7 +147,10 @@ def identity_fingerprint(finding: Finding) -> str:
 
 
 def _location(loc: Location) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(loc)}}
+    artifact: dict[str, Any] = {"uri": artifact_uri(loc)}
+    if loc.surface is Surface.IMAGE and loc.image:
+        artifact["uriBaseId"] = image_base_id(loc.image)
+    physical: dict[str, Any] = {"artifactLocation": artifact}
     if loc.line is not None and loc.line >= 1:
         region: dict[str, int] = {"startLine": loc.line}
         if loc.column is not None and loc.column >= 1:
@@ -143,17 +158,46 @@ def _location(loc: Location) -> dict[str, Any]:
         physical["region"] = region
     out: dict[str, Any] = {"physicalLocation": physical}
     if loc.surface is Surface.IMAGE and loc.image:
-        out["logicalLocations"] = [
-            {"name": loc.image, "fullyQualifiedName": loc.image, "kind": "resource"}
-        ]
+        out["logicalLocations"] = _image_logical_locations(loc, loc.image)
+    return out
+
+
+def image_base_id(image: str) -> str:
+    """The `uriBaseId` of an image: paths in its layers are relative to it, and
+    `run.originalUriBaseIds` says which image it stands for."""
+    return "IMAGE_" + hashlib.sha256(raw_bytes(image)).hexdigest()[:12]
+
+
+def _image_base(image: str) -> dict[str, Any]:
+    return {
+        "uri": "oci:" + quote(raw_bytes(image), safe="/@") + "/",
+        "description": {"text": f"container image {image}"},
+    }
+
+
+def _image_logical_locations(loc: Location, image: str) -> list[dict[str, Any]]:
+    """image > layer > file in the layer (or env, label, history): a place that is
+    no path of the repository."""
+    out = [{"name": image, "fullyQualifiedName": image, "kind": "image"}]
+    qualified = image
+    if loc.layer:
+        qualified += f"@{loc.layer}"
+        out.append({"name": loc.layer, "fullyQualifiedName": qualified, "kind": "layer"})
+    if loc.path:
+        out.append({"name": loc.path, "fullyQualifiedName": f"{qualified}:{loc.path}",
+                    "kind": "file"})  # fmt: skip
+    elif loc.origin:
+        out.append({"name": str(loc.origin), "fullyQualifiedName": f"{qualified}:{loc.origin}",
+                    "kind": str(loc.origin)})  # fmt: skip
     return out
 
 
 def artifact_uri(loc: Location) -> str:
     """A URI reference: a relative path with forward slashes where there is one.
 
-    Paths inside an image are made relative to the image's root; an image finding
-    without a path (env, label, history) points at the image reference.
+    Paths inside an image are relative to the image's root (its `uriBaseId`); an
+    image finding without a path (env, label, history) is named by what it is
+    in, relative to the image too.
     """
     if loc.path:
         path = loc.path.replace("\\", "/")
@@ -166,6 +210,8 @@ def artifact_uri(loc: Location) -> str:
         while path.startswith("./"):
             path = path[2:]
         return quote(raw_bytes(path)) or "."
+    if loc.surface is Surface.IMAGE and loc.image:
+        return str(loc.origin or "config")
     if loc.image:
         return quote(raw_bytes(loc.image), safe="/@")
     if loc.commit:

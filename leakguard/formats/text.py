@@ -36,13 +36,15 @@ _GAP: Segment = ("  ", None)
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
-    lines = layout(result, options.show_secrets)
+    lines = layout(result, options.show_secrets, with_summary=options.summary)
     if options.color:
         return _colored(lines)
     return "".join("".join(text for text, _ in line) + "\n" for line in lines)
 
 
-def layout(result: ScanResult, show_secrets: bool = False) -> list[Line]:
+def layout(
+    result: ScanResult, show_secrets: bool = False, *, with_summary: bool = True
+) -> list[Line]:
     groups: dict[str, list[Finding]] = {}
     for finding in result.findings:
         groups.setdefault(heading(finding.location), []).append(finding)
@@ -69,7 +71,10 @@ def layout(result: ScanResult, show_secrets: bool = False) -> list[Line]:
             )
             lines.append([])
 
-    lines.append([(summary(result), "bold")])
+    if with_summary:
+        lines.append([(summary(result), "bold")])
+    elif lines and not lines[-1]:
+        lines.pop()  # no blank line left dangling at the end
     return lines
 
 

@@ -15,7 +15,7 @@ from jsonschema.validators import validator_for
 
 from leakguard.formats import RENDERERS, Format, ReportOptions, render
 from leakguard.formats.sarif import artifact_uri, identity_fingerprint
-from leakguard.models import Location, ScanResult, Skipped, Surface
+from leakguard.models import Location, Origin, ScanResult, Skipped, Surface
 from tests.formats.results import GITHUB_PAT, SECRETS, STRIPE
 
 DATA = Path(__file__).parent.parent / "data"
@@ -113,9 +113,8 @@ def test_sarif_for_github(leaky_result: ScanResult) -> None:
     by_rule = {r["ruleId"]: r for r in run["results"]}
     env_image = run["results"][4]
     assert "region" not in env_image["locations"][0]["physicalLocation"]
-    assert env_image["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
-        "registry.example.com/shop/web%3A1.4"
-    )
+    # relative to the image (its uriBaseId), not a path of the repository
+    assert env_image["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "env"
     assert env_image["properties"]["origin"] == "env"
     npm = by_rule["npm-token"]["locations"][0]["physicalLocation"]
     assert npm["artifactLocation"]["uri"] == "root/.npmrc"
@@ -157,7 +156,8 @@ def test_sarif_fingerprint_survives_line_moves(leaky_result: ScanResult) -> None
         (Location(path="conf\\prod env.yml"), "conf/prod%20env.yml"),
         (Location(path="/srv/app/.env"), "file:///srv/app/.env"),
         (Location(Surface.IMAGE, path="/app/.env", image="python:3.12"), "app/.env"),
-        (Location(Surface.IMAGE, image="python:3.12-slim"), "python%3A3.12-slim"),
+        (Location(Surface.IMAGE, image="python:3.12-slim"), "config"),
+        (Location(Surface.IMAGE, image="python:3.12-slim", origin=Origin.LABEL), "label"),
     ],
 )
 def test_sarif_uris(location: Location, uri: str) -> None:
