@@ -6,10 +6,12 @@ dependencies). A sweep lists repositories and tags (`_catalog` and
 platform), and scans each distinct layer once, however many images hold it;
 each image's report is then put together from its layers' results.
 
-Scaling past one machine: `shard=(i, n)` scans only the layers (and image
-configs) whose digest hashes to shard i of n, so n machines split the work
-without talking to each other, and the layer cache (keyed by layer digest and
-ruleset version) makes an interrupted sweep resume where it stopped.
+Scaling past one machine: `scheduler="tcp://HOST:PORT"` sends one task per
+distinct layer to an existing Dask cluster (`leakguard.detectors.image.cluster`);
+this machine discovers, collects and assembles. `shard=(i, n)` scans only the
+layers (and image configs) whose digest hashes to shard i of n, so n machines
+that cannot reach one another split the work. The layer cache (keyed by layer
+digest and ruleset version) makes an interrupted sweep resume where it stopped.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class SweepOptions:
     discovery_threads: int = 8
     insecure: bool = False
     skip_inherited: bool = False  # a layer is reported on the base image only
+    scheduler: str | None = None  # a Dask scheduler's address: layers are scanned there
 
 
 @dataclass
@@ -175,9 +178,24 @@ def sweep(
         if progress is not None:
             progress(scan)
 
-    scans = scan_layers(
-        engine, mine, image_options, jobs=options.jobs, cache=cache, progress=counted
-    )
+    executor = None
+    if options.scheduler is not None:
+        from leakguard.detectors.image.cluster import DaskExecutor
+
+        executor = DaskExecutor(options.scheduler)
+    try:
+        scans = scan_layers(
+            engine,
+            mine,
+            image_options,
+            jobs=options.jobs,
+            cache=cache,
+            progress=counted,
+            executor=executor,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
     # Every swept image is a candidate base of the others.
     known = [
         KnownImage(

@@ -26,6 +26,7 @@ The parts, one module each:
     bases        base-image inheritance
     assembly     an image's report from its layers' scans
     cache        the layer cache and the ruleset version that keys it
+    cluster      layer scans on a Dask cluster (imported only when one is asked for)
     runner       scanning each distinct layer once, in parallel (scan_layers, scan_images)
 """
 
@@ -46,6 +47,7 @@ from leakguard.detectors.image.model import (
 )
 from leakguard.detectors.image.runner import (
     PARALLEL_MIN_BYTES,
+    LayerExecutor,
     ProgressCallback,
     scan_images,
     scan_layers,
@@ -74,6 +76,7 @@ from leakguard.detectors.image.walker import (
 )
 
 __all__ = [
+    "LayerExecutor",
     "ARCHIVE_SUFFIXES",
     "ATTESTATION_TYPE",
     "BINARY_SNIFF",

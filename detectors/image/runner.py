@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from leakguard.detectors.image.assembly import assemble
 from leakguard.detectors.image.bases import KnownImage, _with_history, base_of, known_local_images
@@ -65,6 +66,18 @@ def _scan_in_worker(layer: Layer, options: ImageOptions) -> LayerScan:
 ProgressCallback = Callable[[LayerScan], None]
 
 
+class LayerExecutor(Protocol):
+    """Somewhere else to scan layers (a cluster); `finished` is called for each, here."""
+
+    def run(
+        self,
+        engine: Engine,
+        layers: Sequence[Layer],
+        options: ImageOptions,
+        finished: Callable[[LayerScan], None],
+    ) -> None: ...
+
+
 def scan_layers(
     engine: Engine,
     layers: Sequence[Layer],
@@ -73,8 +86,12 @@ def scan_layers(
     jobs: int = 0,
     cache: LayerCache | None = None,
     progress: ProgressCallback | None = None,
+    executor: LayerExecutor | None = None,
 ) -> dict[str, LayerScan]:
-    """Each distinct layer scanned once (from the cache when it can), in parallel."""
+    """Each distinct layer scanned once (from the cache when it can), in parallel.
+
+    With an `executor` (a cluster), the layers not in the cache are scanned there.
+    """
     done: dict[str, LayerScan] = {}
     todo: list[Layer] = []
     for layer in layers:
@@ -99,6 +116,9 @@ def scan_layers(
         if progress is not None:
             progress(scan)
 
+    if executor is not None:
+        executor.run(engine, todo, options, finished)
+        return done
     big_enough = sum(layer.size for layer in todo) >= _parallel_min_bytes()
     if jobs > 1 and len(todo) > 1 and big_enough and _can_fork():
         import multiprocessing

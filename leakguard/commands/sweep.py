@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     metavar="I/N",
     help="Scan only the I-th of N shards of the layers (split a sweep over N machines).",
 )
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Scan the layers on this Dask cluster (needs leakguard[cluster]); "
+    "this machine lists, collects and assembles.",
+)
 @image_options
 @pass_state
 def sweep(
@@ -39,6 +46,7 @@ def sweep(
     host: str,
     repositories: tuple[str, ...],
     shard: str,
+    scheduler: str | None,
     platform: str | None,
     insecure: bool,
     skip_inherited: bool,
@@ -55,8 +63,9 @@ def sweep(
     """Scan every tag of every repository in a registry; shared layers are read once.
 
     A layer's results are cached by its digest, so an interrupted sweep
-    resumes where it stopped, and `--shard I/N` on N machines splits the
-    layers between them. Exit codes as for `leakguard image`.
+    resumes where it stopped. `--scheduler` sends one task per distinct layer
+    to a Dask cluster; `--shard I/N` on N machines that cannot reach one
+    another splits the layers between them. Exit codes as for `leakguard image`.
     """
     from leakguard.detectors.sweep import SweepOptions, parse_shard
     from leakguard.detectors.sweep import sweep as run_sweep
@@ -72,6 +81,7 @@ def sweep(
         jobs=jobs,
         insecure=insecure,
         skip_inherited=skip_inherited,
+        scheduler=scheduler,
     )
     try:
         done = run_sweep(engine, host, options, sweep_options, cache=cache)
