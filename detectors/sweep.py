@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from leakguard.detectors.image import (
     Image,
@@ -42,6 +43,9 @@ from leakguard.engine import Engine
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import ScanResult, Skipped
 from leakguard.registry import RegistryClient
+
+if TYPE_CHECKING:
+    from leakguard.detectors.sweep_store import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,11 @@ def sweep(
     *,
     cache: LayerCache | None = None,
     progress: Callable[[LayerScan], None] | None = None,
+    store: SweepStore | None = None,
 ) -> SweepResult:
+    """With a `store`, it is the layer cache too, and the run is recorded in it."""
+    if store is not None:
+        cache = store
     started = time.perf_counter()
     stats = SweepStats()
     result = ScanResult()
@@ -129,6 +137,7 @@ def sweep(
         return found
 
     lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
+    run = store.begin(host) if store is not None else None
     repos = [r for r in lister.catalog() if _wanted(r, options.repositories)]
     stats.repositories = len(repos)
 
@@ -243,6 +252,14 @@ def sweep(
     stats.seconds = time.perf_counter() - started
     result.stats.duration_s = stats.seconds
     result.sort()
+    if store is not None and run is not None:
+        store.finish(
+            run,
+            images,
+            result.findings,
+            layers_read=stats.layers_scanned,
+            layers_stored=stats.layers_cached,
+        )
     return SweepResult(result, stats)
 
 

@@ -38,6 +38,15 @@ if TYPE_CHECKING:
     help="Scan the layers on this Dask cluster (needs leakguard[cluster]); "
     "this machine lists, collects and assembles.",
 )
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Keep layer scans, runs, images and findings in this SQLite file (0600): "
+    "the next sweep reads only new layers; a killed one resumes.",
+)
 @image_options
 @pass_state
 def sweep(
@@ -47,6 +56,7 @@ def sweep(
     repositories: tuple[str, ...],
     shard: str,
     scheduler: str | None,
+    store_path: Path | None,
     platform: str | None,
     insecure: bool,
     skip_inherited: bool,
@@ -74,7 +84,14 @@ def sweep(
 
     shard_spec = parse_shard(shard)
     host = registry_host(host)
+    no_cache = no_cache or store_path is not None  # the store is the layer cache then
     config, engine, options, cache = prepare(state, overrides, platform, no_cache, cache_path)
+    store = None
+    if store_path is not None:
+        from leakguard.detectors.image import ruleset_version
+        from leakguard.detectors.sweep_store import SweepStore
+
+        store = SweepStore(store_path, ruleset_version(engine, options))
     sweep_options = SweepOptions(
         repositories=repositories,
         shard=shard_spec,
@@ -84,10 +101,11 @@ def sweep(
         scheduler=scheduler,
     )
     try:
-        done = run_sweep(engine, host, options, sweep_options, cache=cache)
+        done = run_sweep(engine, host, options, sweep_options, cache=cache, store=store)
     finally:
-        if cache is not None:
-            cache.close()
+        for opened in (cache, store):
+            if opened is not None:
+                opened.close()
     click.echo(_summary(done.stats), err=True)
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = apply_policy(
