@@ -21,8 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leakguard.detectors.image import Image, LayerCache
-from leakguard.errors import TargetUnreadable
-from leakguard.models import Finding
+from leakguard.errors import TargetUnreadable, UsageError
+from leakguard.models import (
+    Confidence,
+    Finding,
+    Location,
+    Origin,
+    RuleId,
+    SecretValue,
+    Severity,
+    Surface,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -34,7 +43,8 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE TABLE IF NOT EXISTS findings (
     run INTEGER, fingerprint TEXT, rule TEXT, severity TEXT, image TEXT, layer TEXT,
-    path TEXT, line INTEGER, deleted INTEGER, inherited TEXT, redacted TEXT
+    path TEXT, line INTEGER, deleted INTEGER, inherited TEXT, redacted TEXT,
+    confidence TEXT, col INTEGER, origin TEXT, message TEXT, remediation TEXT
 );
 CREATE INDEX IF NOT EXISTS findings_by_run ON findings (run);
 """
@@ -88,7 +98,7 @@ class SweepStore(LayerCache):
                 [(run, i.name, json.dumps([layer.digest for layer in i.layers])) for i in images],
             )
             self.db.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run,
@@ -102,6 +112,11 @@ class SweepStore(LayerCache):
                         int(f.location.deleted),
                         f.location.inherited,
                         f.redacted,
+                        f.confidence.value,
+                        f.location.column,
+                        f.location.origin.value if f.location.origin else None,
+                        f.message,
+                        f.remediation,
                     )
                     for f in findings
                 ],
@@ -125,3 +140,83 @@ class SweepStore(LayerCache):
             "SELECT COUNT(*) FROM layers WHERE version=?", (self.version,)
         ).fetchone()
         return int(row[0])
+
+    def findings_of(self, run: int) -> list[Finding]:
+        """A run's findings as recorded: redacted, without the secret itself."""
+        rows = self.db.execute(
+            "SELECT rule, severity, confidence, image, layer, path, line, col, origin, "
+            "deleted, inherited, fingerprint, redacted, message, remediation "
+            "FROM findings WHERE run=? ORDER BY rowid",
+            (run,),
+        ).fetchall()
+        out = []
+        for row in rows:
+            rule, severity, confidence, image, layer, path, line, col, origin = row[:9]
+            deleted, inherited, fingerprint, redacted, message, remediation = row[9:]
+            location = Location(
+                surface=Surface.IMAGE,
+                path=path,
+                line=line,
+                column=col,
+                image=image,
+                layer=layer,
+                origin=Origin(origin) if origin else None,
+                deleted=bool(deleted),
+                inherited=inherited,
+            )
+            out.append(
+                Finding(
+                    rule_id=RuleId(rule),
+                    severity=Severity(severity),
+                    confidence=Confidence(confidence),
+                    location=location,
+                    fingerprint=fingerprint,
+                    redacted=redacted,
+                    message=message,
+                    remediation=remediation,
+                    secret=SecretValue(b""),
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Changes:
+    """A run against the run before it: findings new in it, gone from it, still there."""
+
+    new: int
+    fixed: int
+    remaining: int
+    previous: int | None  # the run compared with; None for the first
+
+
+def _key(f: Finding) -> tuple[object, ...]:
+    return (f.rule_id, f.fingerprint, f.location.image, f.location.path)
+
+
+def report_run(store: SweepStore, since: int | None = None) -> tuple[Run, list[Finding], Changes]:
+    """The newest finished run's findings, and what changed since run `since` (default:
+    the finished run before it)."""
+    done = [r for r in store.runs() if r.status == "done"]
+    if not done:
+        raise UsageError(
+            f"sweep store {store.path}: no finished sweep in it",
+            hint="run `leakguard sweep HOST --store FILE` first",
+        )
+    last = done[-1]
+    if since is not None:
+        previous = next((r for r in done if r.id == since), None)
+        if previous is None:
+            raise UsageError(f"sweep store {store.path}: no finished run {since}")
+    else:
+        previous = done[-2] if len(done) > 1 else None
+    findings = store.findings_of(last.id)
+    now = {_key(f) for f in findings}
+    before = {_key(f) for f in store.findings_of(previous.id)} if previous else set()
+    changes = Changes(
+        new=len(now - before),
+        fixed=len(before - now),
+        remaining=len(now & before),
+        previous=previous.id if previous else None,
+    )
+    return last, findings, changes

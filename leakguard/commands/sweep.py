@@ -72,6 +72,11 @@ def sweep(
 ) -> ExitCode:
     """Scan every tag of every repository in a registry; shared layers are read once.
 
+    `leakguard sweep report --store FILE` renders the store's newest finished
+    sweep without touching the registry, and says on standard error what is
+    new since the sweep before it, fixed, and remaining (a registry host named
+    `report` is given with its port).
+
     A layer's results are cached by its digest, so an interrupted sweep
     resumes where it stopped. `--scheduler` sends one task per distinct layer
     to a Dask cluster; `--shard I/N` on N machines that cannot reach one
@@ -82,6 +87,8 @@ def sweep(
     from leakguard.policy import apply_policy, exit_code_for
     from leakguard.registry.reference import registry_host
 
+    if host == "report":  # `leakguard sweep report --store FILE`: no registry is read
+        return _report(state, store_path, fmt, output, show_secrets, baseline_path, no_baseline)
     shard_spec = parse_shard(shard)
     host = registry_host(host)
     no_cache = no_cache or store_path is not None  # the store is the layer cache then
@@ -129,3 +136,50 @@ def _summary(s: SweepStats) -> str:
         f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
         f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
     )
+
+
+def _report(
+    state: State,
+    store_path: Path | None,
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    baseline_path: Path | None,
+    no_baseline: bool,
+) -> ExitCode:
+    from leakguard.cli import effective_config
+    from leakguard.detectors.sweep_store import SweepStore, report_run
+    from leakguard.errors import UsageError
+    from leakguard.models import ScanResult
+    from leakguard.policy import apply_policy, exit_code_for
+
+    if store_path is None:
+        raise UsageError("sweep report: --store FILE is required")
+    if not store_path.is_file():
+        raise UsageError(f"sweep report: {store_path}: no such sweep store")
+    if show_secrets:
+        raise UsageError(
+            "sweep report: the store keeps no secret, only redacted values",
+            hint="sweep again with --show-secrets to see them",
+        )
+    store = SweepStore(store_path, "")
+    try:
+        run, findings, changes = report_run(store)
+    finally:
+        store.close()
+    since = f"run {changes.previous}" if changes.previous else "nothing before it"
+    click.echo(
+        f"leakguard: sweep run {run.id} of {run.host}: {changes.new} new since {since}, "
+        f"{changes.fixed} fixed, {changes.remaining} remaining",
+        err=True,
+    )
+    config = effective_config(state, ())
+    baseline = None if no_baseline else find_baseline(baseline_path, config)
+    result = apply_policy(
+        ScanResult(findings=findings),
+        baseline=baseline,
+        min_confidence=config.min_confidence,
+        disable=config.disable,
+    )
+    report(result, fmt, output, False)
+    return exit_code_for(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,9 @@ from leakguard.detectors.sweep import SweepOptions, sweep
 from leakguard.detectors.sweep_store import SweepStore
 from tests.conftest import GITHUB_PAT, fake
 from tests.detectors.test_image import Spec, file, layer_tar, write_archive
+from tests.formats.test_formats import report_validator, sarif_validator  # noqa: F401
 from tests.services import registry  # noqa: F401
+from tests.test_cli import run
 
 SKOPEO = "/usr/bin/skopeo"
 REPOS = 4
@@ -58,7 +62,13 @@ def outcome(findings) -> list[tuple[object, ...]]:
     return sorted((f.identity, f.location.deleted) for f in findings)
 
 
-def test_the_next_sweep_reads_only_new_layers(engine, store_fleet, tmp_path):
+def test_the_next_sweep_reads_only_new_layers(
+    engine,
+    store_fleet,
+    tmp_path,
+    report_validator,  # noqa: F811
+    sarif_validator,  # noqa: F811
+):
     options = ImageOptions()
     path = tmp_path / "sweep.sqlite"
     only = SweepOptions(repositories=("store/*",))
@@ -79,12 +89,44 @@ def test_the_next_sweep_reads_only_new_layers(engine, store_fleet, tmp_path):
     with sqlite3.connect(path) as db:
         held = db.execute("SELECT redacted FROM findings").fetchall()
         assert held and all(GITHUB_PAT not in r[0] and "sk_" + "live_" not in r[0] for r in held)
+    # Rendered from the store alone: what the second run added, in every format.
+    added = [f for f in second.result.findings if "store/app4:" in (f.location.image or "")]
+    code, out, err = run("sweep", "report", "--store", str(path), "-f", "json")
+    assert code == 1, err
+    assert f"{len(added)} new since run {runs[0].id}, 0 fixed" in err
+    assert f"{len(first.result.findings)} remaining" in err
+    report_validator.validate(json.loads(out))
+    assert len(json.loads(out)["findings"]) == len(second.result.findings)
+    code, sarif, _ = run("sweep", "report", "--store", str(path), "-f", "sarif")
+    sarif_validator.validate(json.loads(sarif))
+    code, text, _ = run("sweep", "report", "--store", str(path))
+    assert code == 1 and "/etc/base.env" in text
+    for shown in (out, sarif, text, err):
+        assert GITHUB_PAT not in shown and not any(stripe(n) in shown for n in range(REPOS + 1))
+    # The new image's tag is deleted: the next run reports its findings fixed.
+    request = urllib.request.Request(
+        f"http://{store_fleet}/v2/store/app{REPOS}/manifests/1",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        method="HEAD",
+    )
+    with urllib.request.urlopen(request) as answer:
+        digest = answer.headers["Docker-Content-Digest"]
+    deleting = urllib.request.Request(
+        f"http://{store_fleet}/v2/store/app{REPOS}/manifests/{digest}", method="DELETE"
+    )
+    urllib.request.urlopen(deleting).close()
+    code, _, err = run("sweep", "--store", str(path), "--repo", "store/*", store_fleet)
+    assert code == 1, err
+    code, _, err = run("sweep", "report", "--store", str(path), "-f", "json")
+    assert f"0 new since run {runs[1].id}, {len(added)} fixed" in err, err
+    code, _, err = run("sweep", "report", "--store", str(tmp_path / "none.sqlite"))
+    assert code == 2 and "no such sweep store" in err
     # A changed rule set (another --max-file-size bound) rereads everything.
     bounded = ImageOptions(max_file_size=1_000_000)
     again = SweepStore(path, ruleset_version(engine, bounded))
     third = sweep(engine, store_fleet, bounded, only, store=again)
     again.close()
-    assert third.stats.layers_scanned == 2 * REPOS + 2
+    assert third.stats.layers_scanned == 2 * REPOS + 1  # app4 is gone
 
 
 def summary_counts(stderr: str) -> tuple[int, int]:
