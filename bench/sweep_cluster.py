@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`leakguard sweep --scheduler` on a local Dask cluster against the local sweep.
 
-    python3 bench/sweep_cluster.py [--images 60] [--base-mb 40] [--repeat 2]
+    python3 bench/sweep_cluster.py [--images 60] [--new 10] [--base-mb 40] [--repeat 2]
 
 Everything on loopback, in one run: the fleet of `sweep_throughput.py` (N images
 sharing two base layers, one small layer of each image's own with planted
@@ -14,6 +14,10 @@ values) pushed to a `docker-registry`; a `dask scheduler` and `dask worker
 Both report the same findings (checked). On a 2-core machine the cluster cannot
 be faster; what it costs is the figure: wall-time overhead against the local
 sweep, in total and per distinct layer. Process start is included in both.
+
+Then the store: a full `sweep --store FILE`, --new more images pushed, and the
+incremental sweep that follows (it reads only their layers), as a fraction of
+the full one.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,6 +87,7 @@ def start_cluster(root: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=60)
+    parser.add_argument("--new", type=int, default=10, help="images pushed before the increment")
     parser.add_argument("--base-mb", type=float, default=40, help="shared base, uncompressed")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
@@ -95,12 +101,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="leakguard-cluster-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        fleet = write_fleet(tmp / "oci", args.images, args.base_mb, args.seed)
+        whole = write_fleet(tmp / "oci", args.images + args.new, args.base_mb, args.seed)
+        fleet = replace(whole, refs=whole.refs[: args.images], own=whole.own[: args.images])
+        later = replace(whole, refs=whole.refs[args.images :])
         (tmp / "registry").mkdir()
         registry, host = start_registry(tmp / "registry")
         procs.append(registry)
         push(tmp / "oci", fleet, host)
-        shutil.rmtree(tmp / "oci")
         cluster, address = start_cluster(tmp)
         procs.extend(cluster)
         distinct = len(fleet.distinct)
@@ -115,7 +122,9 @@ def main() -> int:
         lines: dict[str, str] = {}
 
         def once(name: str, extra: list[str], out: Path) -> None:
-            lines[name] = run([*base, *extra, "-o", str(out)]).stderr.strip().splitlines()[-1]
+            said = run([*base, *extra, "-o", str(out)]).stderr.strip().splitlines()
+            swept = [line for line in said if line.startswith("leakguard: swept")]
+            lines[name] = (swept or said)[-1].removeprefix("leakguard: ")
 
         local = best_of(args.repeat, lambda: once("local", [], local_json))
         remote = best_of(
@@ -132,9 +141,28 @@ def main() -> int:
             f"{overhead / distinct * 1000:+.1f} ms per distinct layer; "
             f"same findings: {'yes' if same else 'NO'}"
         )
+        store = tmp / "sweep.sqlite"
+        started = time.perf_counter()
+        once("full", ["--store", str(store)], OUT / "full.json")
+        full = time.perf_counter() - started
+        push(tmp / "oci", later, host)
+        started = time.perf_counter()
+        once("increment", ["--store", str(store)], OUT / "increment.json")
+        increment = time.perf_counter() - started
+        print(f"store, full sweep:        {full:7.2f}s  {lines['full']}")
+        print(f"store, after {args.new} new images: {increment:7.2f}s  {lines['increment']}")
+        print(f"incremental/full wall time: {increment / full:.1%}")
         (OUT / "figures.json").write_text(
             json.dumps(
-                {"local_s": local, "cluster_s": remote, "layers": distinct, "same": same}, indent=1
+                {
+                    "local_s": local,
+                    "cluster_s": remote,
+                    "layers": distinct,
+                    "same": same,
+                    "store_full_s": full,
+                    "store_increment_s": increment,
+                },
+                indent=1,
             )
             + "\n"
         )
