@@ -59,6 +59,9 @@ class SweepOptions:
     insecure: bool = False
     skip_inherited: bool = False  # a layer is reported on the base image only
     scheduler: str | None = None  # a Dask scheduler's address: layers are scanned there
+    # Repositories to sweep instead of the registry's catalog (which Docker Hub,
+    # GHCR, ECR and others do not serve); None: the catalog.
+    repos_from: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -138,7 +141,8 @@ def sweep(
 
     lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
     run = store.begin(host) if store is not None else None
-    repos = [r for r in lister.catalog() if _wanted(r, options.repositories)]
+    listed = lister.catalog() if options.repos_from is None else list(options.repos_from)
+    repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
     stats.repositories = len(repos)
 
     def tags_of(repo: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -39,6 +39,14 @@ if TYPE_CHECKING:
     "this machine lists, collects and assembles.",
 )
 @click.option(
+    "--repos-from",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    metavar="FILE|-",
+    help="Sweep the repositories listed here, one a line, instead of the registry's "
+    "catalog (for registries that do not serve one).",
+)
+@click.option(
     "--store",
     "store_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -57,6 +65,7 @@ def sweep(
     shard: str,
     scheduler: str | None,
     store_path: Path | None,
+    repos_from: TextIO | None,
     platform: str | None,
     insecure: bool,
     skip_inherited: bool,
@@ -106,6 +115,7 @@ def sweep(
         insecure=insecure,
         skip_inherited=skip_inherited,
         scheduler=scheduler,
+        repos_from=_repositories(repos_from) if repos_from is not None else None,
     )
     try:
         done = run_sweep(engine, host, options, sweep_options, cache=cache, store=store)
@@ -183,3 +193,25 @@ def _report(
     )
     report(result, fmt, output, False)
     return exit_code_for(result)
+
+
+# The distribution spec's repository name: components of lowercase letters and
+# digits joined by `.`, `_`, `__` or dashes, separated by `/`.
+_REPOSITORY = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+
+
+def _repositories(source: TextIO) -> tuple[str, ...]:
+    """One repository a line; blank lines and `#` comments left out."""
+    import re
+
+    from leakguard.errors import UsageError
+
+    names = []
+    for number, line in enumerate(source, 1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if not re.fullmatch(_REPOSITORY, name):
+            raise UsageError(f"--repos-from line {number}: {name[:80]!r} is not a repository name")
+        names.append(name)
+    return tuple(names)
