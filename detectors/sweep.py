@@ -6,10 +6,12 @@ dependencies). A sweep lists repositories and tags (`_catalog` and
 platform), and scans each distinct layer once, however many images hold it;
 each image's report is then put together from its layers' results.
 
-Scaling past one machine: `shard=(i, n)` scans only the layers (and image
-configs) whose digest hashes to shard i of n, so n machines split the work
-without talking to each other, and the layer cache (keyed by layer digest and
-ruleset version) makes an interrupted sweep resume where it stopped.
+Scaling past one machine: `scheduler="tcp://HOST:PORT"` sends one task per
+distinct layer to an existing Dask cluster (`leakguard.detectors.image.cluster`);
+this machine discovers, collects and assembles. `shard=(i, n)` scans only the
+layers (and image configs) whose digest hashes to shard i of n, so n machines
+that cannot reach one another split the work. The layer cache (keyed by layer
+digest and ruleset version) makes an interrupted sweep resume where it stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from leakguard.detectors.image import (
     Image,
@@ -41,6 +44,9 @@ from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import ScanResult, Skipped
 from leakguard.registry import RegistryClient
 
+if TYPE_CHECKING:
+    from leakguard.detectors.sweep_store import SweepStore
+
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +58,10 @@ class SweepOptions:
     discovery_threads: int = 8
     insecure: bool = False
     skip_inherited: bool = False  # a layer is reported on the base image only
+    scheduler: str | None = None  # a Dask scheduler's address: layers are scanned there
+    # Repositories to sweep instead of the registry's catalog (which Docker Hub,
+    # GHCR, ECR and others do not serve); None: the catalog.
+    repos_from: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -111,7 +121,11 @@ def sweep(
     *,
     cache: LayerCache | None = None,
     progress: Callable[[LayerScan], None] | None = None,
+    store: SweepStore | None = None,
 ) -> SweepResult:
+    """With a `store`, it is the layer cache too, and the run is recorded in it."""
+    if store is not None:
+        cache = store
     started = time.perf_counter()
     stats = SweepStats()
     result = ScanResult()
@@ -126,7 +140,9 @@ def sweep(
         return found
 
     lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
-    repos = [r for r in lister.catalog() if _wanted(r, options.repositories)]
+    run = store.begin(host) if store is not None else None
+    listed = lister.catalog() if options.repos_from is None else list(options.repos_from)
+    repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
     stats.repositories = len(repos)
 
     def tags_of(repo: str) -> list[tuple[str, str]]:
@@ -175,9 +191,24 @@ def sweep(
         if progress is not None:
             progress(scan)
 
-    scans = scan_layers(
-        engine, mine, image_options, jobs=options.jobs, cache=cache, progress=counted
-    )
+    executor = None
+    if options.scheduler is not None:
+        from leakguard.detectors.image.cluster import DaskExecutor
+
+        executor = DaskExecutor(options.scheduler)
+    try:
+        scans = scan_layers(
+            engine,
+            mine,
+            image_options,
+            jobs=options.jobs,
+            cache=cache,
+            progress=counted,
+            executor=executor,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
     # Every swept image is a candidate base of the others.
     known = [
         KnownImage(
@@ -225,6 +256,14 @@ def sweep(
     stats.seconds = time.perf_counter() - started
     result.stats.duration_s = stats.seconds
     result.sort()
+    if store is not None and run is not None:
+        store.finish(
+            run,
+            images,
+            result.findings,
+            layers_read=stats.layers_scanned,
+            layers_stored=stats.layers_cached,
+        )
     return SweepResult(result, stats)
 
 

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -142,6 +143,9 @@ def busybox_image(dockerd: Any) -> str:
     return BUSYBOX_TAG
 
 
+REGISTRY_LOGS: dict[str, Path] = {}  # host:port -> the registry's log, access lines included
+
+
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """host:port of an empty distribution registry (plain HTTP, loopback)."""
@@ -168,6 +172,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     try:
         wait_for(up, "docker-registry", log)
+        REGISTRY_LOGS[f"127.0.0.1:{port}"] = log
         yield f"127.0.0.1:{port}"
     finally:
         _stop(proc)
@@ -202,3 +207,52 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         yield url, token
     finally:
         _stop(proc)
+
+
+def dask_command() -> str:
+    """The `dask` command beside this Python (the leakguard[cluster] extra installs it)."""
+    beside = Path(sys.executable).parent / "dask"
+    return str(beside) if beside.exists() else _need("dask", "distributed (PyPI)")
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """tcp://127.0.0.1:PORT of a Dask scheduler with two worker processes, one thread each.
+
+    The workers run from the repository root with this Python, so they import the
+    leakguard under test (and `tests`). Killing a worker process is fine: its nanny
+    starts a new one.
+    """
+    root = tmp_path_factory.mktemp("dask")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # the scheduler unpickles from `tests` too
+    logs = root / "scheduler.log", root / "workers.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    with open(logs[0], "wb") as out:
+        procs.append(subprocess.Popen(
+            [dask_command(), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--no-dashboard"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=repo, env=env, start_new_session=True,
+        ))  # fmt: skip
+    with open(logs[1], "wb") as out:
+        procs.append(subprocess.Popen(
+            [dask_command(), "worker", address, "--nworkers", "2", "--nthreads", "1",
+             "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(root)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=repo, env=env, start_new_session=True,
+        ))  # fmt: skip
+
+    def up() -> bool:
+        from distributed import Client
+
+        with Client(address, timeout=5, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=5)
+            return True
+
+    try:
+        wait_for(up, "dask scheduler and workers", logs[1], timeout=90)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)

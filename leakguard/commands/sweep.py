@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -31,6 +31,30 @@ if TYPE_CHECKING:
     metavar="I/N",
     help="Scan only the I-th of N shards of the layers (split a sweep over N machines).",
 )
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Scan the layers on this Dask cluster (needs leakguard[cluster]); "
+    "this machine lists, collects and assembles.",
+)
+@click.option(
+    "--repos-from",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    metavar="FILE|-",
+    help="Sweep the repositories listed here, one a line, instead of the registry's "
+    "catalog (for registries that do not serve one).",
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Keep layer scans, runs, images and findings in this SQLite file (0600): "
+    "the next sweep reads only new layers; a killed one resumes.",
+)
 @image_options
 @pass_state
 def sweep(
@@ -39,6 +63,9 @@ def sweep(
     host: str,
     repositories: tuple[str, ...],
     shard: str,
+    scheduler: str | None,
+    store_path: Path | None,
+    repos_from: TextIO | None,
     platform: str | None,
     insecure: bool,
     skip_inherited: bool,
@@ -52,31 +79,50 @@ def sweep(
 ) -> ExitCode:
     """Scan every tag of every repository in a registry; shared layers are read once.
 
+    `leakguard sweep report --store FILE` renders the store's newest finished
+    sweep without touching the registry, and says on standard error what is
+    new since the sweep before it, fixed, and remaining (a registry host named
+    `report` is given with its port).
+
     A layer's results are cached by its digest, so an interrupted sweep
-    resumes where it stopped, and `--shard I/N` on N machines splits the
-    layers between them. Exit codes as for `leakguard image`.
+    resumes where it stopped. `--scheduler` sends one task per distinct layer
+    to a Dask cluster; `--shard I/N` on N machines that cannot reach one
+    another splits the layers between them. Exit codes as for `leakguard image`.
     """
     from leakguard.detectors.sweep import SweepOptions, parse_shard
     from leakguard.detectors.sweep import sweep as run_sweep
     from leakguard.registry.reference import registry_host
 
+    if host == "report":  # `leakguard sweep report --store FILE`: no registry is read
+        return _report(state, store_path, out, baseline_path, no_baseline)
     shard_spec = parse_shard(shard)
     host = registry_host(host)
+    no_cache = no_cache or store_path is not None  # the store is the layer cache then
     config, engine, options, cache = prepare(
         state, overrides, platform, no_cache, cache_path, out.show_secrets
     )
+    store = None
+    if store_path is not None:
+        from leakguard.detectors.image import ruleset_version
+        from leakguard.detectors.sweep_store import SweepStore
+
+        # The store keeps no values: with --show-secrets every layer is read again.
+        store = SweepStore(store_path, ruleset_version(engine, options), read=not out.show_secrets)
     sweep_options = SweepOptions(
         repositories=repositories,
         shard=shard_spec,
         jobs=jobs,
         insecure=insecure,
         skip_inherited=skip_inherited,
+        scheduler=scheduler,
+        repos_from=_repositories(repos_from) if repos_from is not None else None,
     )
     try:
-        done = run_sweep(engine, host, options, sweep_options, cache=cache)
+        done = run_sweep(engine, host, options, sweep_options, cache=cache, store=store)
     finally:
-        if cache is not None:
-            cache.close()
+        for opened in (cache, store):
+            if opened is not None:
+                opened.close()
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = policy(done.result, config, baseline)
     return finish(result, config, out, notes=[_summary(done.stats)])
@@ -96,3 +142,62 @@ def _summary(s: SweepStats) -> str:
         f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
         f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
     )
+
+
+def _report(
+    state: State,
+    store_path: Path | None,
+    out: Output,
+    baseline_path: Path | None,
+    no_baseline: bool,
+) -> ExitCode:
+    from leakguard.cli import effective_config
+    from leakguard.detectors.sweep_store import SweepStore, report_run
+    from leakguard.errors import UsageError
+    from leakguard.models import ScanResult
+
+    if store_path is None:
+        raise UsageError("sweep report: --store FILE is required")
+    if not store_path.is_file():
+        raise UsageError(f"sweep report: {store_path}: no such sweep store")
+    if out.show_secrets:
+        raise UsageError(
+            "sweep report: the store keeps no secret, only redacted values",
+            hint="sweep again with --show-secrets to see them",
+        )
+    store = SweepStore(store_path, "")
+    try:
+        run, findings, changes = report_run(store)
+    finally:
+        store.close()
+    since = f"run {changes.previous}" if changes.previous else "nothing before it"
+    click.echo(
+        f"leakguard: sweep run {run.id} of {run.host}: {changes.new} new since {since}, "
+        f"{changes.fixed} fixed, {changes.remaining} remaining",
+        err=True,
+    )
+    config = effective_config(state, ())
+    baseline = None if no_baseline else find_baseline(baseline_path, config)
+    return finish(policy(ScanResult(findings=findings), config, baseline), config, out)
+
+
+# The distribution spec's repository name: components of lowercase letters and
+# digits joined by `.`, `_`, `__` or dashes, separated by `/`.
+_REPOSITORY = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+
+
+def _repositories(source: TextIO) -> tuple[str, ...]:
+    """One repository a line; blank lines and `#` comments left out."""
+    import re
+
+    from leakguard.errors import UsageError
+
+    names = []
+    for number, line in enumerate(source, 1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if not re.fullmatch(_REPOSITORY, name):
+            raise UsageError(f"--repos-from line {number}: {name[:80]!r} is not a repository name")
+        names.append(name)
+    return tuple(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -135,3 +136,25 @@ def test_sweep_summary_counts_bytes_passed_over_apart_from_bytes_read(fleet, tmp
     assert code == 0, err
     line = next(x for x in err.splitlines() if x.startswith("leakguard: swept"))
     assert "0.0 MB read, 4.0 MB passed over" in line, line
+
+
+def test_repositories_listed_in_a_file_or_on_stdin_replace_the_catalog(fleet, tmp_path: Path):
+    listed = tmp_path / "repos.txt"
+    listed.write_text("# the two apps this team owns\nfleet/app1\n\nfleet/app3  # and this one\n")
+    code, out, err = run("sweep", "--no-cache", "--repos-from", str(listed), "-f", "json", fleet)
+    assert code == 1, err
+    images = {f["location"]["image"].split("/", 1)[1] for f in json.loads(out)["findings"]}
+    assert images == {"fleet/app1:1", "fleet/app1:latest", "fleet/app3:1", "fleet/app3:latest"}
+    assert "swept 2 repositories, 4 tags" in err
+    code, out, err = run(
+        "sweep", "--no-cache", "--repos-from", "-", "-f", "json", fleet,
+        stdin="fleet/app2\nfleet/gone\n",
+    )  # fmt: skip
+    assert code == 3, err  # a listed repository the registry does not have is not read
+    assert "fleet/gone" in err
+    assert {f["location"]["image"] for f in json.loads(out)["findings"]} == {
+        f"{fleet}/fleet/app2:1",
+        f"{fleet}/fleet/app2:latest",
+    }
+    code, _, err = run("sweep", "--repos-from", "-", fleet, stdin="Fleet/App 1\n")
+    assert code == 2 and "line 1" in err and "Traceback" not in err

@@ -1,0 +1,216 @@
+"""Running layer scans: once per distinct layer, from the cache, in worker processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from leakguard.detectors.image.assembly import assemble
+from leakguard.detectors.image.bases import KnownImage, _with_history, base_of, known_local_images
+from leakguard.detectors.image.cache import LayerCache
+from leakguard.detectors.image.model import (
+    Image,
+    ImageOptions,
+    Layer,
+    LayerScan,
+    _one_line,
+)
+from leakguard.detectors.image.sources import RegistryBlob, resolve
+from leakguard.detectors.image.walker import scan_layer
+from leakguard.engine import Engine
+from leakguard.errors import TargetUnreadable
+from leakguard.models import (
+    ScanResult,
+    Skipped,
+)
+
+# Below this much (compressed) layer data, starting worker processes costs more than it saves.
+# Read from the package (`leakguard.detectors.image.PARALLEL_MIN_BYTES`), where it is set.
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+_WORKER_ENGINE: Engine | None = None
+
+
+def _init_worker(engine: Engine) -> None:
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine
+
+
+def scan_one(engine: Engine, layer: Layer, options: ImageOptions) -> LayerScan:
+    if layer.source is None:
+        # Reported once, with its reason, in the image's own skipped list.
+        return LayerScan(layer.digest, skipped=[])
+    try:
+        with layer.source.open() as blob:
+            return scan_layer(
+                engine,
+                blob,
+                layer.digest,
+                options,
+                expect=layer.blob_digest if not isinstance(layer.source, RegistryBlob) else None,
+                expect_uncompressed=layer.diff_id,
+            )
+    except TargetUnreadable as e:
+        return LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", e.message)])
+    except OSError as e:
+        return LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", _one_line(e))])
+
+
+def _scan_in_worker(layer: Layer, options: ImageOptions) -> LayerScan:
+    assert _WORKER_ENGINE is not None
+    return scan_one(_WORKER_ENGINE, layer, options)
+
+
+ProgressCallback = Callable[[LayerScan], None]
+
+
+class LayerExecutor(Protocol):
+    """Somewhere else to scan layers (a cluster); `finished` is called for each, here."""
+
+    def run(
+        self,
+        engine: Engine,
+        layers: Sequence[Layer],
+        options: ImageOptions,
+        finished: Callable[[LayerScan], None],
+    ) -> None: ...
+
+
+def scan_layers(
+    engine: Engine,
+    layers: Sequence[Layer],
+    options: ImageOptions,
+    *,
+    jobs: int = 0,
+    cache: LayerCache | None = None,
+    progress: ProgressCallback | None = None,
+    executor: LayerExecutor | None = None,
+) -> dict[str, LayerScan]:
+    """Each distinct layer scanned once (from the cache when it can), in parallel.
+
+    With an `executor` (a cluster), the layers not in the cache are scanned there.
+    """
+    done: dict[str, LayerScan] = {}
+    todo: list[Layer] = []
+    for layer in layers:
+        if layer.source is None:  # unreadable: reported by the image, never cached as clean
+            continue
+        if layer.digest in done or any(t.digest == layer.digest for t in todo):
+            continue
+        hit = cache.get(layer.digest) if cache is not None else None
+        if hit is not None:
+            done[layer.digest] = hit
+            if progress is not None:
+                progress(hit)
+        else:
+            todo.append(layer)
+    jobs = jobs or os.cpu_count() or 1
+    todo.sort(key=lambda layer: -layer.size)
+
+    def finished(scan: LayerScan) -> None:
+        done[scan.digest] = scan
+        if cache is not None:
+            cache.put(scan)
+        if progress is not None:
+            progress(scan)
+
+    if executor is not None:
+        executor.run(engine, todo, options, finished)
+        return done
+    big_enough = sum(layer.size for layer in todo) >= _parallel_min_bytes()
+    if jobs > 1 and len(todo) > 1 and big_enough and _can_fork():
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(
+            min(jobs, len(todo)), mp_context=context, initializer=_init_worker, initargs=(engine,)
+        ) as pool:
+            futures = {pool.submit(_scan_in_worker, layer, options): layer for layer in todo}
+            for future in as_completed(futures):
+                layer = futures[future]
+                try:
+                    finished(future.result())
+                except Exception as e:  # a worker died: report the layer, keep the rest
+                    finished(
+                        LayerScan(
+                            layer.digest,
+                            skipped=[
+                                Skipped(f"layer {layer.digest}", f"worker failed: {_one_line(e)}")
+                            ],
+                        )
+                    )
+    else:
+        for layer in todo:
+            finished(scan_one(engine, layer, options))
+    return done
+
+
+def _parallel_min_bytes() -> int:
+    import leakguard.detectors.image as package
+
+    return int(getattr(package, "PARALLEL_MIN_BYTES", PARALLEL_MIN_BYTES))
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def scan_images(
+    engine: Engine,
+    refs: Sequence[str],
+    options: ImageOptions,
+    *,
+    jobs: int = 0,
+    cache: LayerCache | None = None,
+    insecure: bool = False,
+    strict_single: bool = True,
+    skip_inherited: bool = False,
+    find_bases: bool = True,
+) -> ScanResult:
+    """Scan every image REF names. An unreadable REF is Skipped (raised when it is the only one).
+
+    A layer shared with a base image (another REF given, or a tagged image of
+    the local engine) is marked inherited; `skip_inherited` leaves such layers out.
+    """
+    import tempfile
+
+    started = time.perf_counter()
+    result = ScanResult()
+    with tempfile.TemporaryDirectory(prefix="leakguard-image-") as workdir:
+        resolved: list[Image] = []
+        for ref in refs:
+            try:
+                resolved.extend(resolve(ref, options, workdir, insecure=insecure))
+            except TargetUnreadable as e:
+                if strict_single and len(refs) == 1:
+                    raise
+                result.skipped.append(Skipped(ref, e.message))
+        known: list[KnownImage] = []
+        if find_bases and resolved:
+            known = [
+                KnownImage(
+                    i.name,
+                    tuple(layer.digest for layer in i.layers),
+                    len(i.config.get("history") or []) or None,
+                )
+                for i in resolved
+            ]
+            known += known_local_images()
+        for image in resolved:
+            base = base_of(image, known)
+            if base is not None:
+                base = _with_history(base)
+            layers = image.layers
+            if skip_inherited and base is not None:
+                layers = layers[len(base.diff_ids) :]
+            scans = scan_layers(engine, layers, options, jobs=jobs, cache=cache)
+            ordered = [scans.get(layer.digest) for layer in image.layers]
+            result.extend(assemble(engine, image, ordered, base, skip_inherited))
+    result.stats.duration_s = time.perf_counter() - started
+    result.sort()
+    return result
