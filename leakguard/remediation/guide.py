@@ -162,6 +162,7 @@ def build(
     *,
     repo_name: str | None = None,
     images: Mapping[str, Sequence[str]] | None = None,
+    notes: Sequence[str] = (),
 ) -> Guide:
     """The guide for `root`: exposures grouped by fingerprint, and the PR's text."""
     root = Path(root)
@@ -215,7 +216,7 @@ def build(
     )
     values = tuple({f.secret for f in (*worktree.findings, *history.findings) if _is_secret(f)})
     title = _title(exposures, plan, done)
-    guide = Guide(title, "", tuple(exposures), plan, manual_all, values, root, done)
+    guide = Guide(title, "", tuple(exposures), plan, manual_all, values, root, done, tuple(notes))
     body = render_body(guide, repo_name or root.name)
     return replace(guide, body=guide.scrub(body))
 
@@ -281,6 +282,9 @@ def render_body(guide: Guide, repo: str) -> str:
     manual = sum(len(e.manual) for e in exposures) + len(guide.manual)
     if manual:
         out.append(f"{manual} place(s) need a manual change: they are listed as tasks below.")
+    if guide.notes:
+        out.append("")
+        out.extend(f"> {n}" for n in guide.notes)
     if guide.done:
         out.append("")
         out.append("Other findings this pull request fixes:")
