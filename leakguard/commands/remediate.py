@@ -347,6 +347,7 @@ def _push(
         guide = build_guide(state, path, options, where.sweep_report, notes)
         if guide.nothing_to_fix:
             click.echo("leakguard: nothing to fix: no branch pushed", err=True)
+            _left_open(url, remote, branch, base, target, token)
             return ExitCode.CLEAN
         apply_migration(guide.plan, options)
         changed = sorted(relative(path, str(e.path)) for e in guide.plan.edits)
@@ -367,3 +368,22 @@ def _push(
             click.echo(f"leakguard: {verb} {opened.url}", err=True)
         _show(guide)
     return ExitCode.CLEAN
+
+
+def _left_open(
+    url: str, remote: str, branch: str, base: str, target: Any, token: str | None
+) -> None:
+    """Say so when the pull request (or its branch) an earlier run made is still there."""
+    from leakguard.remediation import forges, gitops
+
+    if target is not None and token is not None:
+        opened = forges.still_open(target, token, branch, base)
+        if opened:
+            click.echo(f"leakguard: the pull request an earlier run opened is still open: "
+                       f"{opened}; nothing in it is needed any more: close it (left as it "
+                       "is)", err=True)  # fmt: skip
+        return
+    if gitops.remote_head(url, branch):
+        click.echo(f"leakguard: the branch {branch} an earlier run pushed is still on {remote}; "
+                   "if its pull request is still open, close it (left as it is)",
+                   err=True)  # fmt: skip
