@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from leakguard.remediation.guide import Guide
 
 
-def build_guide(state: State, root: Path, options: Options, sweep: Path | None = None) -> Guide:
+def build_guide(
+    state: State, root: Path, options: Options, sweep: Path | None = None,
+    notes: tuple[str, ...] = (),
+) -> Guide:  # fmt: skip
     """Scan the tree at `root` and its history, plan the migration: the guide."""
     from leakguard.detectors.git_history import HistoryOptions, scan_history
     from leakguard.engine import Engine
@@ -34,7 +37,7 @@ def build_guide(state: State, root: Path, options: Options, sweep: Path | None =
     history = apply_policy(
         scanned.result, min_confidence=config.min_confidence, disable=config.disable
     )
-    return build(root, result, plan, history, scanned.sightings, images=images)
+    return build(root, result, plan, history, scanned.sightings, images=images, notes=notes)
 
 
 def _refuse_token(_ctx: Any, _param: Any, value: str | None) -> None:
@@ -213,7 +216,7 @@ def _from_sweep(
 ) -> ExitCode:  # fmt: skip
     """One pull request (or plan) per source repository of the swept images."""
     from leakguard.errors import LeakguardError
-    from leakguard.remediation import sources
+    from leakguard.remediation import gitops, sources
 
     assert where.sweep_report is not None
     images = sources.images_in(where.sweep_report)
@@ -228,11 +231,23 @@ def _from_sweep(
         try:
             path = sources.clone_once(workdir, url)
             state._config = None  # each repository has its own config
+            base = gitops.check_checkout(path, where.base)
+            start, notes = sources.starting_point(path, where.remote, base, source.revisions)
+            if start is not None:
+                click.echo(f"leakguard: {url}: starting from {start[:12]}, the revision the "
+                           "images were built from", err=True)  # fmt: skip
+            for note in notes:
+                if not note.startswith("This pull request starts"):
+                    click.echo(f"leakguard: {url}: {note.replace('`', '')}", err=True)
             if do_push:
-                codes.append(_push(state, path, options, where))
-            else:
-                guide = build_guide(state, path, options, where.sweep_report)
+                codes.append(_push(state, path, options, where, start, notes))
+            elif start is None:
+                guide = build_guide(state, path, options, where.sweep_report, notes)
                 _show(guide)
+            else:
+                with gitops.worktree(path, start) as tree:
+                    guide = build_guide(state, tree, options, where.sweep_report, notes)
+                    _show(guide)
                 codes.append(ExitCode.CLEAN if guide.nothing_to_fix else ExitCode.FINDINGS)
         except LeakguardError as e:
             click.echo(f"leakguard: error: {url}: {e.message}", err=True)
@@ -310,7 +325,10 @@ class Where:
     sweep_report: Path | None = None
 
 
-def _push(state: State, root: Path, options: Options, where: Where) -> ExitCode:
+def _push(
+    state: State, root: Path, options: Options, where: Where, start: str | None = None,
+    notes: tuple[str, ...] = (),
+) -> ExitCode:  # fmt: skip
     from leakguard.migrators.auto import apply_migration
     from leakguard.remediation import forges, gitops
     from leakguard.remediation.guide import relative
@@ -324,11 +342,12 @@ def _push(state: State, root: Path, options: Options, where: Where) -> ExitCode:
     if where.do_open:  # before anything is pushed: a missing token stops here
         target = forges.target_for(url, where.forge, where.api_url)
         token = forges.find_token(target)
-    start = gitops.base_commit(root, remote, base)
+    start = start or gitops.base_commit(root, remote, base)
     with gitops.worktree(root, start) as path:
-        guide = build_guide(state, path, options, where.sweep_report)
+        guide = build_guide(state, path, options, where.sweep_report, notes)
         if guide.nothing_to_fix:
             click.echo("leakguard: nothing to fix: no branch pushed", err=True)
+            _left_open(url, remote, branch, base, target, token)
             return ExitCode.CLEAN
         apply_migration(guide.plan, options)
         changed = sorted(relative(path, str(e.path)) for e in guide.plan.edits)
@@ -349,3 +368,22 @@ def _push(state: State, root: Path, options: Options, where: Where) -> ExitCode:
             click.echo(f"leakguard: {verb} {opened.url}", err=True)
         _show(guide)
     return ExitCode.CLEAN
+
+
+def _left_open(
+    url: str, remote: str, branch: str, base: str, target: Any, token: str | None
+) -> None:
+    """Say so when the pull request (or its branch) an earlier run made is still there."""
+    from leakguard.remediation import forges, gitops
+
+    if target is not None and token is not None:
+        opened = forges.still_open(target, token, branch, base)
+        if opened:
+            click.echo(f"leakguard: the pull request an earlier run opened is still open: "
+                       f"{opened}; nothing in it is needed any more: close it (left as it "
+                       "is)", err=True)  # fmt: skip
+        return
+    if gitops.remote_head(url, branch):
+        click.echo(f"leakguard: the branch {branch} an earlier run pushed is still on {remote}; "
+                   "if its pull request is still open, close it (left as it is)",
+                   err=True)  # fmt: skip

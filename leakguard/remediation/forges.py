@@ -224,23 +224,47 @@ def with_retries(what: str, call: Callable[[], T], budget: float = MAX_WAIT_S) -
 # -- GitHub -------------------------------------------------------------------------
 
 
-def _github(target: Target, token: str, title: str, body: str, head: str, base: str) -> Opened:
+def _github_client(target: Target, token: str) -> Any:
     import github
 
-    client = github.Github(
+    return github.Github(
         auth=github.Auth.Token(token), base_url=target.api_url, retry=None, timeout=30,
         seconds_between_requests=None, seconds_between_writes=None,
     )  # fmt: skip
+
+
+def _github_find(target: Target, repo: Any, head: str, base: str) -> Any:
     owner = target.slug.split("/", 1)[0]
+    for pr in repo.get_pulls(state="open", head=f"{owner}:{head}", base=base):
+        if MARKER in (pr.body or ""):
+            return pr
+    return None
+
+
+def _github_open(target: Target, token: str, head: str, base: str) -> str | None:
+    import github
+
+    client = _github_client(target, token)
+
+    def run() -> str | None:
+        try:
+            found = _github_find(target, client.get_repo(target.slug, lazy=True), head, base)
+            return str(found.html_url) if found is not None else None
+        except github.GithubException as e:
+            raise _Retry(e.status, dict(e.headers or {}), _message(e.data)) from None
+
+    return with_retries("GitHub", run)
+
+
+def _github(target: Target, token: str, title: str, body: str, head: str, base: str) -> Opened:
+    import github
+
+    client = _github_client(target, token)
 
     def run() -> Opened:
         try:
             repo = client.get_repo(target.slug, lazy=True)
-            found = None
-            for pr in repo.get_pulls(state="open", head=f"{owner}:{head}", base=base):
-                if MARKER in (pr.body or ""):
-                    found = pr
-                    break
+            found = _github_find(target, repo, head, base)
             if found is not None:
                 found.edit(title=title, body=body)
                 pr, created = found, False
@@ -267,33 +291,26 @@ def _message(data: Any) -> str:
 # -- GitLab -------------------------------------------------------------------------
 
 
-def _gitlab(target: Target, token: str, title: str, body: str, head: str, base: str) -> Opened:
+def _gitlab_find(project: Any, head: str, base: str) -> Any:
+    for mr in project.mergerequests.list(
+        state="opened", source_branch=head, target_branch=base, get_all=False
+    ):
+        if MARKER in (mr.description or ""):
+            return mr
+    return None
+
+
+def _gitlab_call(target: Target, token: str, call: Callable[[Any], T]) -> T:
+    """`call(project)` with GitLab's errors as this module's."""
     import gitlab
     import requests
 
     client = gitlab.Gitlab(target.api_url, private_token=token, timeout=30,
                            retry_transient_errors=False)  # fmt: skip
 
-    def run() -> Opened:
+    def run() -> T:
         try:
-            project = client.projects.get(target.slug, lazy=True)
-            found = None
-            for mr in project.mergerequests.list(
-                state="opened", source_branch=head, target_branch=base, get_all=False
-            ):
-                if MARKER in (mr.description or ""):
-                    found = mr
-                    break
-            labels = ",".join(LABELS)
-            if found is not None:
-                data = {"title": title, "description": body, "add_labels": labels}
-                updated = project.mergerequests.update(found.iid, data)
-                return Opened(str(updated["web_url"]), int(updated["iid"]), False)
-            mr = project.mergerequests.create({
-                "source_branch": head, "target_branch": base, "title": title,
-                "description": body, "labels": labels, "remove_source_branch": True,
-            })  # fmt: skip
-            return Opened(str(mr.web_url), int(mr.iid), True)
+            return call(client.projects.get(target.slug, lazy=True))
         except gitlab.exceptions.GitlabError as e:
             headers: dict[str, str] = {}
             status = e.response_code or 0
@@ -305,6 +322,31 @@ def _gitlab(target: Target, token: str, title: str, body: str, head: str, base: 
                                    f"{type(e).__name__}") from None  # fmt: skip
 
     return with_retries("GitLab", run)
+
+
+def _gitlab_open(target: Target, token: str, head: str, base: str) -> str | None:
+    def find(project: Any) -> str | None:
+        found = _gitlab_find(project, head, base)
+        return str(found.web_url) if found is not None else None
+
+    return _gitlab_call(target, token, find)
+
+
+def _gitlab(target: Target, token: str, title: str, body: str, head: str, base: str) -> Opened:
+    def run(project: Any) -> Opened:
+        found = _gitlab_find(project, head, base)
+        labels = ",".join(LABELS)
+        if found is not None:
+            data = {"title": title, "description": body, "add_labels": labels}
+            updated = project.mergerequests.update(found.iid, data)
+            return Opened(str(updated["web_url"]), int(updated["iid"]), False)
+        mr = project.mergerequests.create({
+            "source_branch": head, "target_branch": base, "title": title,
+            "description": body, "labels": labels, "remove_source_branch": True,
+        })  # fmt: skip
+        return Opened(str(mr.web_url), int(mr.iid), True)
+
+    return _gitlab_call(target, token, run)
 
 
 # -- Gitea / Forgejo ---------------------------------------------------------------
@@ -338,19 +380,33 @@ class _Gitea:
         return json.loads(raw) if raw else None
 
 
+def _gitea_find(api: _Gitea, head: str) -> Any:
+    for page in range(1, 11):
+        pulls = api.call("GET", f"/pulls?state=open&page={page}&limit=50") or []
+        found = next((p for p in pulls if p.get("head", {}).get("ref") == head
+                      and MARKER in (p.get("body") or "")), None)  # fmt: skip
+        if found is not None or len(pulls) < 50:
+            return found
+    return None
+
+
+def _gitea_open(target: Target, token: str, head: str, base: str) -> str | None:
+    api = _Gitea(target, token)
+
+    def run() -> str | None:
+        found = _gitea_find(api, head)
+        return str(found["html_url"]) if found is not None else None
+
+    return with_retries("Gitea", run)
+
+
 def _gitea(target: Target, token: str, title: str, body: str, head: str, base: str) -> Opened:
     api = _Gitea(target, token)
 
     def run() -> Opened:
         labels = api.call("GET", "/labels") or []
         ids = [int(lb["id"]) for lb in labels if lb.get("name") in LABELS]
-        found = None
-        for page in range(1, 11):
-            pulls = api.call("GET", f"/pulls?state=open&page={page}&limit=50") or []
-            found = next((p for p in pulls if p.get("head", {}).get("ref") == head
-                          and MARKER in (p.get("body") or "")), None)  # fmt: skip
-            if found is not None or len(pulls) < 50:
-                break
+        found = _gitea_find(api, head)
         if found is not None:
             number = int(found["number"])
             payload: dict[str, Any] = {"title": title, "body": body}
@@ -368,6 +424,21 @@ def _gitea(target: Target, token: str, title: str, body: str, head: str, base: s
 
 
 _OPENERS = {"github": _github, "gitlab": _gitlab, "gitea": _gitea}
+_FINDERS = {"github": _github_open, "gitlab": _gitlab_open, "gitea": _gitea_open}
+
+
+def still_open(target: Target, token: str, head: str, base: str) -> str | None:
+    """The URL of the pull request an earlier run opened from `head`, if it is still open."""
+    try:
+        return _FINDERS[target.forge](target, token, head, base)
+    except LeakguardError as e:
+        e.message = e.message.replace(token, "***")
+        raise
+    except Exception as e:  # a client library's own failure: never with the token
+        raise TargetUnreadable(
+            f"{target.forge}: {type(e).__name__} while looking for the open pull request",
+            hint="run again with --verbose for details",
+        ) from None
 
 
 def open_or_update(target: Target, token: str, title: str, body: str, head: str,

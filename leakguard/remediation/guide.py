@@ -53,10 +53,12 @@ class Guide:
     manual: tuple[str, ...]
     values: tuple[SecretValue, ...]  # every value found: for the purge plan and scrubbing
     root: Path = Path(".")
+    done: tuple[str, ...] = ()  # findings the pull request's own change resolves
+    notes: tuple[str, ...] = ()  # about where the pull request starts (a sweep's revision)
 
     @property
     def nothing_to_fix(self) -> bool:
-        return not self.exposures and not self.manual
+        return not self.exposures and not self.manual and not self.done
 
     def scrub(self, text: str) -> str:
         """`text` with any value found replaced by its redacted form (a last guard)."""
@@ -77,8 +79,14 @@ def relative(root: Path, path: str | None) -> str:
         return path
 
 
-def with_ignore_lines(root: Path, plan: Plan, findings: Sequence[Finding]) -> Plan:
-    """The plan plus .gitignore/.dockerignore lines for credential files found."""
+def with_ignore_lines(
+    root: Path, plan: Plan, findings: Sequence[Finding]
+) -> tuple[Plan, tuple[str, ...], frozenset[Finding]]:
+    """The plan plus .gitignore/.dockerignore lines for credential files found.
+
+    Also: (what those lines fix, said for the pull request; the
+    `dockerfile-context-credential-file` findings they resolve).
+    """
     from leakguard.engine import kind_of_path
     from leakguard.rules.filekinds import credential_file_kind
 
@@ -93,12 +101,52 @@ def with_ignore_lines(root: Path, plan: Plan, findings: Sequence[Finding]) -> Pl
         ensure_ignored(ws, root / ".gitignore", f"/{name}", why.format("commits"))
         if has_dockerfile:
             ensure_ignored(ws, root / ".dockerignore", f"/{name}", why.format("images"))
+    done, resolved = _ignore_context_files(root, ws, findings, why.format("images"))
     planned = {e.path for e in plan.edits}
     extra = [e for e in ws.edits() if e.path not in planned or _changed(plan, e.path, e.after_text)]
     if not extra:
-        return plan
+        return plan, done, resolved
     chained = merge([plan, Plan(edits=tuple(extra))])
-    return replace(plan, edits=chained.edits)
+    return replace(plan, edits=chained.edits), done, resolved
+
+
+def _ignore_context_files(
+    root: Path, ws: Workspace, findings: Sequence[Finding], comment: str
+) -> tuple[tuple[str, ...], frozenset[Finding]]:
+    """Exclude each credential file a broad COPY takes from its build context.
+
+    Only for a COPY that does not name the file itself (that one is migrated,
+    or left as a manual task: excluding the file would break its build).
+    """
+    from leakguard.detectors.context import RULE_ID, DockerIgnore, parse_dockerignore
+
+    named = {(f.location.path, f.location.line) for f in findings
+             if f.rule_id == "dockerfile-copy-credential-file"}  # fmt: skip
+    done: list[str] = []
+    resolved: set[Finding] = set()
+    for f in findings:
+        rel = f.redacted
+        if f.rule_id != RULE_ID or (f.location.path, f.location.line) in named:
+            continue
+        if not rel or rel.startswith("/") or any(c in rel for c in "*?[\\\n\r"):
+            continue  # a name .dockerignore cannot spell as it is: left as a manual task
+        dockerfile = root / relative(root, f.location.path)
+        own = dockerfile.with_name(dockerfile.name + ".dockerignore")
+        ignore_file = own if ws.read(own) is not None else dockerfile.parent / ".dockerignore"
+        ensure_ignored(ws, ignore_file, f"/{rel}", comment)
+        try:
+            excluded = DockerIgnore(tuple(parse_dockerignore(ws.read(ignore_file) or ""))).excluded(
+                rel
+            )
+        except ValueError:  # an ignore file Docker rejects: leave it to a person
+            continue
+        if excluded:
+            resolved.add(f)
+            shown = relative(root, str(ignore_file))
+            done.append(f"`{relative(root, f.location.path)}:{f.location.line}` "
+                        f"(`{RULE_ID}`): keeps `{rel}` out of the build context "
+                        f"(`/{rel}` in `{shown}`)")  # fmt: skip
+    return tuple(done), frozenset(resolved)
 
 
 def _changed(plan: Plan, path: Path, text: str) -> bool:
@@ -114,10 +162,11 @@ def build(
     *,
     repo_name: str | None = None,
     images: Mapping[str, Sequence[str]] | None = None,
+    notes: Sequence[str] = (),
 ) -> Guide:
     """The guide for `root`: exposures grouped by fingerprint, and the PR's text."""
     root = Path(root)
-    plan = with_ignore_lines(root, plan, worktree.findings)
+    plan, done, resolved = with_ignore_lines(root, plan, worktree.findings)
     by_fp: dict[str, list[Finding]] = {}
     for f in (*worktree.findings, *history.findings):
         if _is_secret(f):
@@ -163,11 +212,11 @@ def build(
         f"`{relative(root, s.finding.location.path)}:{s.finding.location.line}` "
         f"(`{s.finding.rule_id}`): {s.reason}"
         for s in plan.skipped
-        if not _is_secret(s.finding)
+        if not _is_secret(s.finding) and s.finding not in resolved
     )
     values = tuple({f.secret for f in (*worktree.findings, *history.findings) if _is_secret(f)})
-    title = _title(exposures, plan)
-    guide = Guide(title, "", tuple(exposures), plan, manual_all, values, root)
+    title = _title(exposures, plan, done)
+    guide = Guide(title, "", tuple(exposures), plan, manual_all, values, root, done, tuple(notes))
     body = render_body(guide, repo_name or root.name)
     return replace(guide, body=guide.scrub(body))
 
@@ -177,8 +226,10 @@ def _is_secret(finding: Finding) -> bool:
     return finding.has_secret and "credential-file" not in finding.rule_id
 
 
-def _title(exposures: Sequence[Exposure], plan: Plan) -> str:
+def _title(exposures: Sequence[Exposure], plan: Plan, done: Sequence[str] = ()) -> str:
     n = len(exposures)
+    if not n and done:
+        return f"{TITLE_PREFIX}keep {len(done)} credential file(s) out of the build context"
     if plan.moves:
         return f"{TITLE_PREFIX}move {len(plan.moves)} secret(s) out of the repository, rotate {n}"
     return f"{TITLE_PREFIX}rotate {n} leaked secret(s) and purge them from history"
@@ -231,6 +282,13 @@ def render_body(guide: Guide, repo: str) -> str:
     manual = sum(len(e.manual) for e in exposures) + len(guide.manual)
     if manual:
         out.append(f"{manual} place(s) need a manual change: they are listed as tasks below.")
+    if guide.notes:
+        out.append("")
+        out.extend(f"> {n}" for n in guide.notes)
+    if guide.done:
+        out.append("")
+        out.append("Other findings this pull request fixes:")
+        out.extend(f"- [x] {d}" for d in guide.done)
     if guide.manual:
         out.append("")
         out.append("Other findings to fix by hand:")

@@ -138,3 +138,35 @@ def test_tokens_come_from_git_credentials_and_never_from_the_command_line(
         _expect_error(none, 2, "no token for github")
     heads = git(project.remote, "for-each-ref", "--format=%(refname:short)", "refs/heads")
     assert heads.split() == ["leakguard/remediate", "main"]  # the fix, pushed once
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab", "gitea"])
+def test_nothing_left_to_fix_says_the_earlier_pull_request_is_still_open(
+    project: Project, git_daemon: str, kind: str
+):
+    git(project.repo, "remote", "set-url", "origin", git_daemon)
+    with ForgeStandIn(TOKEN) as forge:
+        assert open_pr(project, forge, kind).returncode == 0
+        # The history is rewritten without the secrets (and without the fix) and pushed.
+        git(project.repo, "checkout", "-q", "--orphan", "clean")
+        git(project.repo, "rm", "-rq", "--cached", ".")
+        for name in ("Dockerfile", "docker-compose.yml", "deploy.sh"):
+            (project.repo / name).unlink()
+        (project.repo / "README.md").write_text("clean\n")
+        git(project.repo, "add", "README.md")
+        git(project.repo, "commit", "-qm", "clean")
+        git(project.repo, "branch", "-M", "clean", "main")
+        git(project.repo, "push", "-qf", "origin", "main")
+        sent = len(forge.requests)
+        again = open_pr(project, forge, kind)
+        assert again.returncode == 0, again.stderr
+        assert "nothing to fix: no branch pushed" in again.stderr
+        assert "the pull request an earlier run opened is still open: https://" in again.stderr
+        assert len(forge.pulls) == 1 and forge.pulls[0]["state"] in ("open", "opened")
+        assert all(r.method == "GET" for r in forge.requests[sent:])  # left as it is
+        plain = run("remediate", "--push", cwd=project.repo)
+        assert plain.returncode == 0, plain.stderr
+        assert "the branch leakguard/remediate an earlier run pushed is still on origin" in (
+            plain.stderr
+        )
+        assert TOKEN not in again.stdout + again.stderr

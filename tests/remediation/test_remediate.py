@@ -211,3 +211,43 @@ def test_a_worktree_left_by_sigkill_is_removed_by_the_next_run(project: Project)
     again = run("remediate", "--push", cwd=project.repo)
     assert again.returncode == 0, again.stderr
     assert snapshot(project.repo) == before  # the stale worktree is gone too
+
+
+def test_a_credential_file_the_pull_request_keeps_out_of_the_build_is_not_a_manual_task(
+    tmp_path: Path,
+):
+    repo = tmp_path / "ctx"
+    (repo / "web").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Dana Dev")
+    git(repo, "config", "user.email", "dana@example.test")
+    # Two broad COPYs: one takes a .env holding a token, one a .npmrc holding no value.
+    (repo / "Dockerfile").write_text("FROM alpine:3.20\nCOPY . /app\nRUN make -C /app\n")
+    (repo / ".env").write_text(f"NPM_TOKEN={PLANTED[2]}\n")
+    (repo / "web" / "Dockerfile").write_text("FROM alpine:3.20\nCOPY . /srv\n")
+    (repo / "web" / ".npmrc").write_text("always-auth=true\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "app")
+    remote = tmp_path / "ctx.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(repo, "remote", "add", "origin", remote.as_uri())
+    git(repo, "push", "-q", "origin", "main")
+    plan = run("remediate", cwd=repo)
+    assert plan.returncode == 1, plan.stderr
+    fixes = plan.stdout.split("Other findings this pull request fixes:", 1)[1].split("\n\n")[0]
+    assert "- [x] `Dockerfile:2` (`dockerfile-context-credential-file`): keeps `.env`" in fixes
+    assert "- [x] `web/Dockerfile:2` (`dockerfile-context-credential-file`): keeps `.npmrc`" in (
+        fixes
+    )
+    assert "context-credential-file`): `COPY" not in plan.stdout  # no longer a manual task
+    assert "Other findings to fix by hand" not in plan.stdout
+    pushed = run("remediate", "--push", cwd=repo)
+    assert pushed.returncode == 0, pushed.stderr
+    assert git(remote, "show", f"{BRANCH}:web/.dockerignore").splitlines()[-1] == "/.npmrc"
+    assert "/.env" in git(remote, "show", f"{BRANCH}:.dockerignore").splitlines()
+    # The pushed tree no longer gives a broad COPY any credential file.
+    check = tmp_path / "check"
+    git(tmp_path, "clone", "-q", "-b", BRANCH, remote.as_uri(), str(check))
+    scan = json.loads(run("scan", "-f", "json", ".", cwd=check).stdout)
+    assert not [f for f in scan["findings"] if f["rule_id"] == "dockerfile-context-credential-file"]
+    assert_clean(plan.stdout, plan.stderr, pushed.stdout, pushed.stderr)
