@@ -14,14 +14,15 @@ from collections.abc import Callable
 
 from leakguard.models import Confidence
 from leakguard.rules import Check, Context
-from leakguard.rules.values import shannon_entropy
+from leakguard.rules.values import KEYBOARD_ROWS, shannon_entropy
+from leakguard.rules.values import made_of_runs as made_of_runs  # lives with the value tests
 
 BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
 
 # Six of one character, or a short unit said over and over: no random token does that.
 _REPEATS = re.compile(rb"(.)\1{5}|(..)\2{3}|(...)\3{3}|(....)\4{2}")
-_RUNS = (b"abcdefghijklmnopqrstuvwxyz", b"zyxwvutsrqponmlkjihgfedcba", b"0123456789",
-         b"9876543210", b"qwertyuiop", b"asdfghjkl", b"zxcvbnm")  # fmt: skip
+_RUNS = (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
+_RUNS += tuple(run[::-1] for run in _RUNS)
 _SEQUENCES = frozenset(run[i : i + 8] for run in _RUNS for i in range(len(run) - 7))
 
 
@@ -183,25 +184,3 @@ def sure_near(words: tuple[bytes, ...], otherwise: Confidence = Confidence.MEDIU
         return Confidence.HIGH if any(word in lower for word in words) else otherwise
 
     return check
-
-
-def made_of_runs(value: bytes, shortest: int = 4) -> bool:
-    """Three quarters or more of `value` (8 characters at least) in runs of `shortest` or
-    more characters that repeat or count up or down one by one (`1234567890abcdef…`,
-    `aaaaaaaa`, `sk_live_000000…`): typed to fill a hole, never drawn at random."""
-    if len(value) < 8:
-        return False
-    lower = value.lower()
-    covered = 0
-    start = 0  # the current run: lower[start:i], all of one step
-    step = None
-    for i in range(1, len(lower) + 1):
-        now = lower[i] - lower[i - 1] if i < len(lower) else None
-        if now is not None and now in (-1, 0, 1) and (step is None or now == step):
-            step = now
-            continue
-        if i - start >= shortest:
-            covered += i - start
-        # a run ending here may share its last character with the next one
-        start, step = (i - 1, now) if now in (-1, 0, 1) else (i, None)
-    return covered * 4 >= len(lower) * 3

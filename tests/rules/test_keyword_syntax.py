@@ -220,6 +220,21 @@ NEGATIVES = [
     ("command substitution", "deploy.sh", 'DB_PASSWORD="$(vault read -field=pw db)"\n'),
     ("counting run", "app/settings.py", 'API_KEY = "1234567890abcdef1234567890abcdef"\n'),
     ("one character", "app/settings.py", 'SECRET_KEY = "aaaaaaaaaaaaaaaaaaaa"\n'),
+    ("keyboard rows", "config/app.yaml", "  smtp_password: qwertyuiopasdfghjkl\n"),
+    ("keyboard rows reversed", "app.ini", "service_api_key = poiuytrewqlkjhgfdsa\n"),
+    ("keyboard bottom row", "deploy.sh", 'export API_TOKEN="zxcvbnmmnbvcxz"\n'),
+    ("shifted keyboard row", "App.java", 'static final String API_TOKEN = "!@#$%^&*()_+";\n'),
+    ("keyboard columns", "config.ts", 'export const smtpPassword = "1qaz2wsx3edc4rfv";\n'),
+    (
+        "keyboard rows in an element",
+        "config/app.xml",
+        "  <apiToken>qwertyuiopasdfghjkl</apiToken>\n",
+    ),
+    (
+        "keyboard row on the next line",
+        "conf/app.xml",
+        "<password>\n  asdfghjklqwertyuiop\n</password>\n",
+    ),
     ("x filler", ".env", "API_TOKEN=xxxxxxxxxxxxxxxxxxxx\n"),
     ("prose", "README.txt", 'Enter the password "here" when asked\n'),
     ("log redacted", "logs/app.log", "[DEBUG] Using API_KEY=<redacted>\n"),
@@ -275,3 +290,11 @@ def test_test_data_names_in_test_paths_are_notes_at_most() -> None:
         text = f'{name} = "{VALID_PAT}"\n'
         assert confidences(text, "pkg/tests/test_tokens.py") in ([], ["low"]), name
         assert confidences(text, "pkg/app/tokens.py") == ["high"], name
+
+
+def test_a_random_value_holding_a_short_keyboard_run_is_still_reported() -> None:
+    # Four keys in a row inside a random value: a secret, not a keyboard run.
+    value = fake("", 8, seed=141) + "qwer" + fake("", 8, seed=142)
+    assert values(f"smtp_password: {value}\n", "config/app.yaml") == [value.encode()]
+    assert values(f"<apiToken>{value}</apiToken>\n", "config/app.xml") == [value.encode()]
+    assert values(f'API_TOKEN = "{value}"\n', "app/settings.py") == [value.encode()]
