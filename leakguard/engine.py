@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from leakguard.models import Confidence, Finding, Location
+from leakguard.models import Finding, Location
 from leakguard.models import SecretValue as _SecretValue
 from leakguard.models import fingerprint as _sha256
 from leakguard.models import redact as _redact
@@ -389,8 +389,7 @@ class Engine:
                 confidence = checked
             if _suppressed_inline(line):
                 continue
-            if confidence is not Confidence.LOW and _test_data(context, line, at):
-                confidence = Confidence.LOW  # a test's wrong input (`nonMatchingToken = `)
+            made_up = _test_data(context, line, at)  # a test's wrong input: never reported
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
@@ -406,6 +405,7 @@ class Engine:
                 message=rule.description,
                 remediation=rule.remediation,
                 secret=_SecretValue(secret),
+                made_up=made_up,
             )
             candidates.append(_Candidate(start, end, rule_index, finding))
         if vetoed:
