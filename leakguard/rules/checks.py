@@ -119,6 +119,63 @@ def public_id(secret: bytes, line: bytes, context: Context) -> Confidence | None
     return Confidence.LOW
 
 
+_BASE64 = frozenset(string.ascii_letters.encode() + string.digits.encode() + b"+/=_-")
+# Glue that only base64 text puts against a token: a letter, digit or `+` on either
+# side, padding after it.
+_GLUE_BEFORE = frozenset(string.ascii_letters.encode() + string.digits.encode() + b"+")
+_GLUE_AFTER = _GLUE_BEFORE | {ord("=")}
+# What ends a run of base64 characters that is a URL's or a path's part, not a blob:
+# `https://host/TOKEN`, `jdbc:oracle:thin:user/PASS@db`, `host.name/TOKEN`.
+_NOT_BLOB_EDGE = frozenset(b":.@?&%#~!$*")
+_JOINS = frozenset(b"/-_")
+_WRAP_WIDTHS = (64, 76)
+
+
+def in_blob(secret: bytes, line: bytes) -> bool:
+    """Whether `secret`, found in `line`, is a slice of a longer base64 text (a
+    certificate, a data blob, a JSON `data` field, standard or URL-safe) rather than
+    a token: a letter, a digit or `+` touches it on either side, `=` after it, or
+    `/`, `-` or `_` joins it to more base64 characters; and the run of base64
+    characters it lies in ends at no URL or path character (`:`, `.`, `@`, `?`, …),
+    which base64 never holds: `api.telegram.org/bot…` is a URL, not a blob."""
+    at = line.find(secret)
+    if at < 0:
+        return False  # decoded or rebuilt: not as written in the line
+    end = at + len(secret)
+    before = line[at - 1] if at > 0 else -1
+    after = line[end] if end < len(line) else -1
+    if not line[:at].strip() and not line[end:].strip():
+        # A line of its own: base64 wrapped at 64 (PEM) or 76 (MIME) columns, or a token
+        # that happens to be that long.
+        return len(secret) in _WRAP_WIDTHS and all(c in _BASE64 for c in secret)
+    glued = before in _GLUE_BEFORE or after in _GLUE_AFTER
+    if not glued:
+        joined_before = before in _JOINS and at > 1 and line[at - 2] in _BASE64
+        joined_after = after in _JOINS and end + 1 < len(line) and line[end + 1] in _BASE64
+        if not (joined_before or joined_after):
+            return False
+    lo = at
+    while lo > 0 and line[lo - 1] in _BASE64:
+        lo -= 1
+    hi = end
+    while hi < len(line) and line[hi] in _BASE64:
+        hi += 1
+    edges = (line[lo - 1] if lo > 0 else -1, line[hi] if hi < len(line) else -1)
+    return not any(edge in _NOT_BLOB_EDGE for edge in edges)
+
+
+def unless_in_blob(check: Check | None, confidence: Confidence = Confidence.HIGH) -> Check:
+    """`check` (or `confidence` where there is none), for a token that is not a slice of
+    a base64 blob (`in_blob`): what every provider rule asks of its match."""
+
+    def checked(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        if in_blob(secret, line):
+            return None
+        return confidence if check is None else check(secret, line, context)
+
+    return checked
+
+
 # What comes before an assigned or quoted value: `=`, `:`, `=>`, `(`, `,` or a quote.
 _ASSIGNED = re.compile(rb"""(?:[=:>(,][ \t]*["'`]?|["'`])$""")
 
