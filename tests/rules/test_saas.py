@@ -718,3 +718,9 @@ def test_a_provider_name_is_a_word_of_the_name_not_part_of_a_word() -> None:
 
 def _scan(engine: Engine, line: str) -> list[Finding]:
     return engine.scan_bytes(line.encode(), Location(path="config.env"))
+
+
+def test_bitwarden_tokens_are_found_whatever_the_case_of_their_uuid() -> None:
+    engine = Engine(RuleSet([BY_ID["bitwarden-access-token"]]))
+    token = f"0.{uid().upper()}.{r(30)}:{r(22)}=="
+    assert [f.secret.raw for f in _scan(engine, f"BWS_ACCESS_TOKEN={token}")] == [token.encode()]
