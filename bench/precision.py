@@ -60,8 +60,12 @@ def python_roots() -> list[Path]:
     the base interpreter's library, its site-packages, and the venv's."""
     names = ("stdlib", "platstdlib", "purelib", "platlib")
     found = [sysconfig.get_paths()[n] for n in names]
-    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
-            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
+    base = {
+        "base": sys.base_prefix,
+        "platbase": sys.base_exec_prefix,
+        "installed_base": sys.base_prefix,
+        "installed_platbase": sys.base_exec_prefix,
+    }
     found += [sysconfig.get_paths(vars=base)[n] for n in names]
     found += site.getsitepackages()
     roots: list[Path] = []

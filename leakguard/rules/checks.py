@@ -21,8 +21,11 @@ BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encod
 
 # Six of one character, or a short unit said over and over: no random token does that.
 _REPEATS = re.compile(rb"(.)\1{5}|(..)\2{3}|(...)\3{3}|(....)\4{2}")
-_RUNS = (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
-_RUNS += tuple(run[::-1] for run in _RUNS)
+_RUNS = tuple(
+    run
+    for line in (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
+    for run in (line, line[::-1])
+)
 _SEQUENCES = frozenset(run[i : i + 8] for run in _RUNS for i in range(len(run) - 7))
 
 
