@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from leakguard.models import Finding, Location
+from leakguard.models import Confidence, Finding, Location
 from leakguard.models import SecretValue as _SecretValue
 from leakguard.models import fingerprint as _sha256
 from leakguard.models import redact as _redact
@@ -390,6 +390,8 @@ class Engine:
             if _suppressed_inline(line):
                 continue
             made_up = _test_data(context, line, at)  # a test's wrong input: never reported
+            if made_up:  # and a low note where the flag is not kept (a cached image layer)
+                confidence = Confidence.LOW
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
