@@ -417,8 +417,9 @@ class Engine:
                 confidence = checked
             if _suppressed_inline(line):
                 continue
-            if confidence is not Confidence.LOW and _test_data(context, line, at):
-                confidence = Confidence.LOW  # a test's wrong input (`nonMatchingToken = `)
+            made_up = _test_data(context, line, at)  # a test's wrong input: never reported
+            if made_up:  # and a low note where the flag is not kept (a cached image layer)
+                confidence = Confidence.LOW
             if line_start > counted_to:
                 line_no += data.count(b"\n", counted_to, line_start)
                 counted_to = line_start
@@ -441,6 +442,7 @@ class Engine:
                 message=rule.description,
                 remediation=rule.remediation,
                 secret=_SecretValue(secret),
+                made_up=made_up,
             )
             candidates.append(_Candidate(start, end, rule_index, finding))
         if vetoed:

@@ -148,6 +148,10 @@ class Finding:
     message: str
     remediation: str
     secret: SecretValue = field(repr=False, compare=False)
+    # The scanned text itself says the value is made up (a test's deliberately wrong
+    # input, `nonMatchingToken = "…"` in a test file): never reported; the policy
+    # counts it with documented examples (`ScanStats.suppressed_examples`).
+    made_up: bool = field(default=False, compare=False)
 
     @property
     def identity(self) -> tuple[object, ...]:
@@ -185,7 +189,8 @@ class ScanStats:
     skipped_excluded: int = 0
     suppressed_inline: int = 0
     suppressed_baseline: int = 0
-    suppressed_examples: int = 0  # documented example credentials (values.KNOWN_EXAMPLES)
+    # documented example credentials (values.KNOWN_EXAMPLES) and made-up test values
+    suppressed_examples: int = 0
 
     def add(self, other: ScanStats) -> None:
         for name in self.__slots__:

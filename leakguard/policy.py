@@ -19,8 +19,9 @@ def apply_policy(
     disable: Collection[str] = (),
     min_severity: Severity = Severity.LOW,
 ) -> ScanResult:
-    """Drop duplicates, disabled checks, documented example credentials, baselined,
-    low-confidence findings and findings below `min_severity` (`--min-severity`).
+    """Drop duplicates, disabled checks, documented example credentials and made-up
+    test values, baselined and low-confidence findings, and findings below
+    `min_severity` (`--min-severity`).
 
     Two surfaces may see the same secret at the same place (a Compose file's
     `env_file`, and the same file on the walk): it is reported once, by the
@@ -38,8 +39,9 @@ def apply_policy(
         seen.add(key)
         if finding.rule_id in disabled:
             continue
-        if finding.fingerprint in KNOWN_EXAMPLES:
-            # Published in vendor docs, SDKs or their tests: it opens nothing.
+        if finding.made_up or finding.fingerprint in KNOWN_EXAMPLES:
+            # Published in vendor docs, SDKs or their tests, or a test's made-up wrong
+            # input: it opens nothing.
             result.stats.suppressed_examples += 1
             continue
         if finding.confidence.rank < min_confidence.rank:

@@ -53,6 +53,11 @@ def _prefixed(
     )
 
 
+# Where a name's word may start: after no letter or digit (`DUO_SKEY`, `"skey"`), or
+# at a capital after a small letter (`appSkey`). Case-sensitive in a (?i) pattern.
+_NAME_START = r"(?:(?<![A-Za-z0-9])|(?-i:(?<=[a-z])(?=[A-Z])))"
+
+
 def _named(
     id: str,
     description: str,
@@ -65,13 +70,16 @@ def _named(
     check: Check | None = plausible,
 ) -> Rule:
     """A value of shape `value` that counts only when assigned to a name containing
-    one of `names` (lower case, literal)."""
+    one of `names` (lower case, literal) as its start or a word of it: `DUO_SKEY`,
+    `duo.skey`, `appSkey`, never `passkey` or `whiskey`."""
     alternatives = "|".join(re.escape(n) for n in names)
     return _rule(
         id,
         description,
         severity,
-        rf"(?i)(?:{alternatives})[\w.-]{{0,30}}" + _ASSIGN + rf"(?P<secret>(?-i:{value})){right}",
+        rf"(?i){_NAME_START}(?:{alternatives})[\w.-]{{0,30}}"
+        + _ASSIGN
+        + rf"(?P<secret>(?-i:{value})){right}",
         names,
         remediation=remediation,
         check=check,

@@ -14,14 +14,18 @@ from collections.abc import Callable
 
 from leakguard.models import Confidence
 from leakguard.rules import Check, Context
-from leakguard.rules.values import shannon_entropy
+from leakguard.rules.values import KEYBOARD_ROWS, shannon_entropy
+from leakguard.rules.values import made_of_runs as made_of_runs  # lives with the value tests
 
 BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
 
 # Six of one character, or a short unit said over and over: no random token does that.
 _REPEATS = re.compile(rb"(.)\1{5}|(..)\2{3}|(...)\3{3}|(....)\4{2}")
-_RUNS = (b"abcdefghijklmnopqrstuvwxyz", b"zyxwvutsrqponmlkjihgfedcba", b"0123456789",
-         b"9876543210", b"qwertyuiop", b"asdfghjkl", b"zxcvbnm")  # fmt: skip
+_RUNS = tuple(
+    run
+    for line in (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
+    for run in (line, line[::-1])
+)
 _SEQUENCES = frozenset(run[i : i + 8] for run in _RUNS for i in range(len(run) - 7))
 
 
@@ -118,6 +122,63 @@ def public_id(secret: bytes, line: bytes, context: Context) -> Confidence | None
     return Confidence.LOW
 
 
+_BASE64 = frozenset(string.ascii_letters.encode() + string.digits.encode() + b"+/=_-")
+# Glue that only base64 text puts against a token: a letter, digit or `+` on either
+# side, padding after it.
+_GLUE_BEFORE = frozenset(string.ascii_letters.encode() + string.digits.encode() + b"+")
+_GLUE_AFTER = _GLUE_BEFORE | {ord("=")}
+# What ends a run of base64 characters that is a URL's or a path's part, not a blob:
+# `https://host/TOKEN`, `jdbc:oracle:thin:user/PASS@db`, `host.name/TOKEN`.
+_NOT_BLOB_EDGE = frozenset(b":.@?&%#~!$*")
+_JOINS = frozenset(b"/-_")
+_WRAP_WIDTHS = (64, 76)
+
+
+def in_blob(secret: bytes, line: bytes) -> bool:
+    """Whether `secret`, found in `line`, is a slice of a longer base64 text (a
+    certificate, a data blob, a JSON `data` field, standard or URL-safe) rather than
+    a token: a letter, a digit or `+` touches it on either side, `=` after it, or
+    `/`, `-` or `_` joins it to more base64 characters; and the run of base64
+    characters it lies in ends at no URL or path character (`:`, `.`, `@`, `?`, …),
+    which base64 never holds: `api.telegram.org/bot…` is a URL, not a blob."""
+    at = line.find(secret)
+    if at < 0:
+        return False  # decoded or rebuilt: not as written in the line
+    end = at + len(secret)
+    before = line[at - 1] if at > 0 else -1
+    after = line[end] if end < len(line) else -1
+    if not line[:at].strip() and not line[end:].strip():
+        # A line of its own: base64 wrapped at 64 (PEM) or 76 (MIME) columns, or a token
+        # that happens to be that long.
+        return len(secret) in _WRAP_WIDTHS and all(c in _BASE64 for c in secret)
+    glued = before in _GLUE_BEFORE or after in _GLUE_AFTER
+    if not glued:
+        joined_before = before in _JOINS and at > 1 and line[at - 2] in _BASE64
+        joined_after = after in _JOINS and end + 1 < len(line) and line[end + 1] in _BASE64
+        if not (joined_before or joined_after):
+            return False
+    lo = at
+    while lo > 0 and line[lo - 1] in _BASE64:
+        lo -= 1
+    hi = end
+    while hi < len(line) and line[hi] in _BASE64:
+        hi += 1
+    edges = (line[lo - 1] if lo > 0 else -1, line[hi] if hi < len(line) else -1)
+    return not any(edge in _NOT_BLOB_EDGE for edge in edges)
+
+
+def unless_in_blob(check: Check | None, confidence: Confidence = Confidence.HIGH) -> Check:
+    """`check` (or `confidence` where there is none), for a token that is not a slice of
+    a base64 blob (`in_blob`): what every provider rule asks of its match."""
+
+    def checked(secret: bytes, line: bytes, context: Context) -> Confidence | None:
+        if in_blob(secret, line):
+            return None
+        return confidence if check is None else check(secret, line, context)
+
+    return checked
+
+
 # What comes before an assigned or quoted value: `=`, `:`, `=>`, `(`, `,` or a quote.
 _ASSIGNED = re.compile(rb"""(?:[=:>(,][ \t]*["'`]?|["'`])$""")
 
@@ -183,25 +244,3 @@ def sure_near(words: tuple[bytes, ...], otherwise: Confidence = Confidence.MEDIU
         return Confidence.HIGH if any(word in lower for word in words) else otherwise
 
     return check
-
-
-def made_of_runs(value: bytes, shortest: int = 4) -> bool:
-    """Three quarters or more of `value` (8 characters at least) in runs of `shortest` or
-    more characters that repeat or count up or down one by one (`1234567890abcdef…`,
-    `aaaaaaaa`, `sk_live_000000…`): typed to fill a hole, never drawn at random."""
-    if len(value) < 8:
-        return False
-    lower = value.lower()
-    covered = 0
-    start = 0  # the current run: lower[start:i], all of one step
-    step = None
-    for i in range(1, len(lower) + 1):
-        now = lower[i] - lower[i - 1] if i < len(lower) else None
-        if now is not None and now in (-1, 0, 1) and (step is None or now == step):
-            step = now
-            continue
-        if i - start >= shortest:
-            covered += i - start
-        # a run ending here may share its last character with the next one
-        start, step = (i - 1, now) if now in (-1, 0, 1) else (i, None)
-    return covered * 4 >= len(lower) * 3

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from leakguard import safejson
 from leakguard.models import Confidence, RuleId, Severity
 from leakguard.rules import Check, Context, Rule
-from leakguard.rules.checks import made_of_runs
 from leakguard.rules.values import (
     in_sample,
     is_known_example,
@@ -543,8 +542,8 @@ def _check_keyword(secret: bytes, line: bytes, context: Context) -> Confidence |
         # `("password", "username")`, `("HTTPPasswordMgr", "urllib2")`, `prefixed("x-token",
         # "x_")`: names in a list, a word, a token's prefix
         return None
-    if confidence is None or made_of_runs(value):
-        return None  # `1234567890abcdef…`, `aaaaaaaa`: a filler
+    if confidence is None:
+        return None
     return in_sample(value, context.path, confidence)
 
 

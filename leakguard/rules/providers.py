@@ -24,6 +24,7 @@ from leakguard.rules.checks import (
     not_example,
     plausible,
     sure_near,
+    unless_in_blob,
     valid_if,
 )
 
@@ -58,7 +59,8 @@ def _rule(
         keywords=keywords,
         prefilter=prefilter,
         remediation=remediation,
-        check=check,
+        # a token glued to base64 text on either side is a slice of a blob
+        check=unless_in_blob(check),
         detect_secrets_type=detect_secrets_type,
         tags=("provider",),
     )

@@ -387,7 +387,7 @@ IDENTITY = [
         + _UUID
         + r"\.[A-Za-z0-9]{30}:[A-Za-z0-9+/]{22}==)"
         + _R_B64,
-        prefilter=r"0\.[0-9a-f]{8}-[0-9a-f-]{27}\.[A-Za-z0-9]{30}:",
+        prefilter=r"0\.[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}\.[A-Za-z0-9]{30}:",  # as the UUID: any case
         remediation=(
             "Revoke it in Bitwarden Secrets Manager → Machine accounts → the account → "
             "Access tokens, then create a new one."

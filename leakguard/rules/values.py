@@ -56,9 +56,6 @@ _REPEATED = re.compile(rb"^(.)\1+$|^(..)\2+$|^(...)\3+$")
 _IDENTIFIER = re.compile(
     rb"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\)?)?$|^[A-Za-z_][\w.]*\("
 )
-_SEQUENTIAL = (
-    b"abcdefghijklmnopqrstuvwxyz", b"0123456789", b"9876543210", b"qwertyuiop", b"asdfghjkl",
-)  # fmt: skip
 _LITERALS = {
     b"none", b"null", b"nil", b"true", b"false", b"undefined", b"yes", b"no", b"on", b"off",
     b"required", b"optional", b"string", b"str", b"bool", b"int", b"bytes", b"password",
@@ -193,6 +190,75 @@ def shannon_entropy(value: bytes) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts)
 
 
+# A US keyboard's rows, unshifted and shifted (compared in lower case), and its
+# columns: typing along one gives `qwertyuiop`, `asdfghjkl`, `!@#$%^&*()`, `1qaz2wsx`.
+KEYBOARD_ROWS = (
+    b"`1234567890-=", b"qwertyuiop[]\\", b"asdfghjkl;'", b"zxcvbnm,./",
+    b"~!@#$%^&*()_+", b"qwertyuiop{}|", b'asdfghjkl:"', b"zxcvbnm<>?",
+)  # fmt: skip
+_KEYBOARD_COLUMNS = (
+    b"1qaz", b"2wsx", b"3edc", b"4rfv", b"5tgb", b"6yhn", b"7ujm", b"8ik,", b"9ol.", b"0p;/",
+    b"!qaz", b"@wsx", b"#edc", b"$rfv", b"%tgb", b"^yhn", b"&ujm", b"*ik<", b"(ol>", b")p:?",
+)  # fmt: skip
+
+
+def _steps() -> dict[tuple[int, int], frozenset[int]]:
+    """For two neighbouring characters, the ways one follows the other: 0 the same
+    character, +1/-1 the next or previous code point (`abc`, `321`), +k/-k the next or
+    previous key along keyboard line k."""
+    steps: dict[tuple[int, int], set[int]] = {}
+    for a in range(256):
+        steps.setdefault((a, a), set()).add(0)
+        if a < 255:
+            steps.setdefault((a, a + 1), set()).add(1)
+            steps.setdefault((a + 1, a), set()).add(-1)
+    for k, line in enumerate(KEYBOARD_ROWS + _KEYBOARD_COLUMNS, start=2):
+        for a, b in zip(line, line[1:], strict=False):
+            steps.setdefault((a, b), set()).add(k)
+            steps.setdefault((b, a), set()).add(-k)
+    return {pair: frozenset(ways) for pair, ways in steps.items()}
+
+
+_STEPS = _steps()
+_SEQUENTIAL = tuple(
+    seq
+    for line in (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
+    for seq in (line, line[::-1])
+)
+_STEP_PAIRS = frozenset(_STEPS)
+_NO_WAYS: frozenset[int] = frozenset()
+
+
+def made_of_runs(value: bytes, shortest: int = 4) -> bool:
+    """Three quarters or more of `value` (8 characters at least) in runs of `shortest` or
+    more characters that repeat, count up or down one by one, or follow a keyboard row
+    or column either way (`1234567890abcdef…`, `aaaaaaaa`, `qwertyuiopasdfghjkl`,
+    `poiuytrewq`, `!@#$%^&*()`): typed to fill a hole, never drawn at random. A value
+    that merely holds a short run (`Xk9qwer7…`) is not one."""
+    if len(value) < 8:
+        return False
+    lower = value.lower()
+    # Runs of 4 and more covering 3/4 of it hold at least 9 steps in 16 characters:
+    # a value with fewer (nearly every random one) is answered without the walk below.
+    pairs = zip(lower, lower[1:], strict=False)
+    if shortest >= 4 and sum(map(_STEP_PAIRS.__contains__, pairs)) * 2 < len(lower):
+        return False
+    covered = 0
+    start = 0  # the current run: lower[start:i], its steps all in `ways`
+    ways: frozenset[int] | None = None
+    for i in range(1, len(lower) + 1):
+        now = _STEPS.get((lower[i - 1], lower[i]), _NO_WAYS) if i < len(lower) else _NO_WAYS
+        kept = now if ways is None else ways & now
+        if kept:
+            ways = kept
+            continue
+        if i - start >= shortest:
+            covered += i - start
+        # a run ending here may share its last character with the next one
+        start, ways = (i - 1, now) if now else (i, None)
+    return covered * 4 >= len(lower) * 3
+
+
 def is_placeholder(value: bytes) -> bool:
     lower = value.lower()
     if lower in _LITERALS:
@@ -201,7 +267,7 @@ def is_placeholder(value: bytes) -> bool:
         return True
     if _REPEATED.match(lower):
         return True
-    if len(value) >= 8 and _mostly_consecutive(value):
+    if len(value) >= 8 and (_mostly_consecutive(value) or made_of_runs(value)):
         return True
     return any(lower in seq or seq[: len(lower)] == lower for seq in _SEQUENTIAL if len(lower) >= 4)
 

@@ -40,14 +40,17 @@ def uid() -> str:
 
 def named(rule_id: str, name: str, make: str, short: str, *, other: str = "SOME_VALUE") -> Case:
     """A value that counts only under the provider's name: found as `NAME=v` and as a
-    JSON member; not under another name, one character short, or a filler."""
+    JSON member; not under another name, one character short, a filler, or a name that
+    only holds the provider's in the middle of a word (`passkey` holds `skey`)."""
     value, value2 = make, _reshuffled(make)
     filler = "x" * len(make) if re.fullmatch(r"[a-z0-9_-]+", make) else "A" * len(make)
+    glued = "pass" + re.sub(r"[_.-]", "", name.lower())
     return Case(
         rule_id,
         (Hit(f"{name}={value}", value), Hit(f'  "{name.lower()}": "{value2}",', value2)),
-        (f"{other}={value}", f"{name}={short}", f"{name}={filler}", f"{name}=x{value}"),
-    )
+        (f"{other}={value}", f"{name}={short}", f"{name}={filler}", f"{name}=x{value}",
+         f"{glued}={value}"),
+    )  # fmt: skip
 
 
 def _reshuffled(value: str) -> str:

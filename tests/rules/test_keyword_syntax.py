@@ -9,9 +9,13 @@ Values are assembled at run time; the repository itself holds none a scanner rep
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from leakguard.cli import main
 from leakguard.engine import Engine
 from leakguard.models import Location
 from leakguard.rules import builtin_rules
@@ -220,6 +224,21 @@ NEGATIVES = [
     ("command substitution", "deploy.sh", 'DB_PASSWORD="$(vault read -field=pw db)"\n'),
     ("counting run", "app/settings.py", 'API_KEY = "1234567890abcdef1234567890abcdef"\n'),
     ("one character", "app/settings.py", 'SECRET_KEY = "aaaaaaaaaaaaaaaaaaaa"\n'),
+    ("keyboard rows", "config/app.yaml", "  smtp_password: qwertyuiopasdfghjkl\n"),
+    ("keyboard rows reversed", "app.ini", "service_api_key = poiuytrewqlkjhgfdsa\n"),
+    ("keyboard bottom row", "deploy.sh", 'export API_TOKEN="zxcvbnmmnbvcxz"\n'),
+    ("shifted keyboard row", "App.java", 'static final String API_TOKEN = "!@#$%^&*()_+";\n'),
+    ("keyboard columns", "config.ts", 'export const smtpPassword = "1qaz2wsx3edc4rfv";\n'),
+    (
+        "keyboard rows in an element",
+        "config/app.xml",
+        "  <apiToken>qwertyuiopasdfghjkl</apiToken>\n",
+    ),
+    (
+        "keyboard row on the next line",
+        "conf/app.xml",
+        "<password>\n  asdfghjklqwertyuiop\n</password>\n",
+    ),
     ("x filler", ".env", "API_TOKEN=xxxxxxxxxxxxxxxxxxxx\n"),
     ("prose", "README.txt", 'Enter the password "here" when asked\n'),
     ("log redacted", "logs/app.log", "[DEBUG] Using API_KEY=<redacted>\n"),
@@ -270,8 +289,53 @@ def test_an_embedded_dotenv_value_ends_at_the_escaped_line_end() -> None:
     assert values(text, "fixtures/project.json") == [V.encode()]
 
 
-def test_test_data_names_in_test_paths_are_notes_at_most() -> None:
-    for name in ("nonMatchingToken", "wrongStart", "invalidSecret"):
-        text = f'{name} = "{VALID_PAT}"\n'
-        assert confidences(text, "pkg/tests/test_tokens.py") in ([], ["low"]), name
-        assert confidences(text, "pkg/app/tokens.py") == ["high"], name
+MADE_UP_NAMES = ("nonMatchingToken", "invalidToken", "fakeSecretForTest", "wrongStart",
+                 "badKey", "dummyPassword", "invalid_secret")  # fmt: skip
+
+
+def _scan_json(root: Path) -> tuple[int, dict[str, Any]]:
+    out = root.parent / "report.json"
+    code = main(["scan", str(root), "-f", "json", "-o", str(out), "--no-baseline"])
+    return code, json.loads(out.read_text())
+
+
+def test_made_up_test_values_are_not_reported_but_counted(tmp_path: Path) -> None:
+    """In a test file, a value under a name for wrong or fake input is never reported
+    (whatever the rule), and counted with documented examples; a value under an
+    ordinary name in the same file is reported as before."""
+    root = tmp_path / "repo"
+    tests = root / "pkg" / "tests"
+    tests.mkdir(parents=True)
+    # A random value where the name names a secret; else a token a provider rule finds.
+    made_up = []
+    for i, name in enumerate(MADE_UP_NAMES):
+        value = VALID_PAT if name in ("wrongStart", "badKey") else fake("", 36, seed=150 + i)
+        made_up.append(f'{name} = "{value}"')
+    made_up.append(f'nonMatchingToken = "{VALID_PAT}"')
+    (tests / "test_tokens.py").write_text("\n".join(made_up) + "\n")
+    code, report = _scan_json(root)
+    assert (code, report["findings"]) == (0, [])
+    assert report["stats"]["suppressed_examples"] == len(made_up)
+
+    ordinary = f'service_token = "{fake("", 36, seed=160)}"\ntoken = "{VALID_PAT}"\n'
+    (tests / "test_tokens.py").write_text(ordinary + "\n".join(made_up) + "\n")
+    code, report = _scan_json(root)
+    found = sorted(
+        (f["rule_id"], f["confidence"], f["location"]["line"]) for f in report["findings"]
+    )
+    assert code == 1
+    assert found == [("github-pat", "high", 2), ("keyword-secret", "low", 1)]
+    assert report["stats"]["suppressed_examples"] == len(made_up)
+
+
+def test_made_up_names_outside_test_paths_are_reported() -> None:
+    for name in MADE_UP_NAMES:
+        assert confidences(f'{name} = "{VALID_PAT}"\n', "pkg/app/tokens.py") == ["high"], name
+
+
+def test_a_random_value_holding_a_short_keyboard_run_is_still_reported() -> None:
+    # Four keys in a row inside a random value: a secret, not a keyboard run.
+    value = fake("", 8, seed=141) + "qwer" + fake("", 8, seed=142)
+    assert values(f"smtp_password: {value}\n", "config/app.yaml") == [value.encode()]
+    assert values(f"<apiToken>{value}</apiToken>\n", "config/app.xml") == [value.encode()]
+    assert values(f'API_TOKEN = "{value}"\n', "app/settings.py") == [value.encode()]

@@ -702,3 +702,25 @@ def test_basic_auth_documented_example_is_not_reported(tmp_path) -> None:  # typ
     assert [(f["rule_id"], f["secret"]) for f in report["findings"]] == [
         ("basic-auth-header", real)
     ]
+
+
+def test_a_provider_name_is_a_word_of_the_name_not_part_of_a_word() -> None:
+    # Duo's `skey` is a name of its own, never the end of `passkey` or `whiskey`.
+    engine = Engine(RuleSet([BY_ID["duo-secret-key"]]))
+    value = r(40)
+    for line in (f"DUO_SKEY={value}", f'"skey": "{value}"', f"duo.skey: {value}",
+                 f'appSkey = "{value}"', f"integration-skey={value}"):  # fmt: skip
+        assert [f.secret.raw for f in _scan(engine, line)] == [value.encode()], line
+    for line in (f"passkey={value}", f'"whiskey": "{value}"', f"PASSKEY={value}",
+                 f"monkey_whiskey_name: {value}"):  # fmt: skip
+        assert _scan(engine, line) == [], line
+
+
+def _scan(engine: Engine, line: str) -> list[Finding]:
+    return engine.scan_bytes(line.encode(), Location(path="config.env"))
+
+
+def test_bitwarden_tokens_are_found_whatever_the_case_of_their_uuid() -> None:
+    engine = Engine(RuleSet([BY_ID["bitwarden-access-token"]]))
+    token = f"0.{uid().upper()}.{r(30)}:{r(22)}=="
+    assert [f.secret.raw for f in _scan(engine, f"BWS_ACCESS_TOKEN={token}")] == [token.encode()]
