@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from leakguard import safejson
-from leakguard.detectors import structured_scanner
+from leakguard.detectors import STRUCTURED, StructuredScanner, scanner_for
 from leakguard.engine import CHUNK_SIZE, Engine, kind_of_path
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.fsutil import NotRegularFile, open_regular
@@ -697,11 +697,7 @@ class _LayerWalker:
         if len(head) == size:
             out.stats.bytes += size
             file_kind = kind_of_path(shown) if kind is None else None
-            # Only detectors that need nothing but the bytes given: a compose file's
-            # env_files are not in the layer. The files they name are never looked
-            # up (an empty tree): a Dockerfile's build context is not in the image.
-            pure = file_kind in PURE_STRUCTURED
-            structured = structured_scanner(file_kind) if pure else None
+            structured = layer_scanner(shown, head, file_kind) if kind is None else None
             if structured is not None:
                 found = structured(self.engine, head, shown, NO_FILES)
                 out.findings.extend(
@@ -802,6 +798,17 @@ class _Expanding(_Reader):
         data = self.inner.read(n)
         self.walker.expand(len(data))
         return data
+
+
+def layer_scanner(path: str, head: bytes, kind: str | None) -> StructuredScanner | None:
+    """The detector `leakguard scan` sends this file to (`scanner_for`: a Dockerfile,
+    a shell script, a Makefile, a CI file), when it needs nothing but the bytes
+    given: a Compose file's env_files are not in the layer. The files a detector
+    names are never looked up (an empty tree): a build context is not in the image.
+    `kind` is `kind_of_path(path)`."""
+    if kind in STRUCTURED and kind not in PURE_STRUCTURED:
+        return None
+    return scanner_for(path, head)
 
 
 def _read_up_to(reader: Readable, n: int) -> bytes:
@@ -1532,12 +1539,12 @@ def assemble(
 
 
 def _shown(created_by: str, secrets: Iterable[bytes]) -> str:
-    """An instruction for a message: shortened, with any secret found in history masked."""
+    """An instruction for a message: shortened, with any secret found in history and
+    every value-like argument masked (a value that detection missed is not quoted)."""
+    from leakguard.detectors.shell import masked_command
+
     text = created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ").strip()
-    for raw in secrets:
-        value = raw.decode("utf-8", "replace")
-        if value and value in text:
-            text = text.replace(value, "<redacted>")
+    text = masked_command(text, (raw.decode("utf-8", "replace") for raw in secrets))
     return text if len(text) <= 100 else text[:97] + "..."
 
 
@@ -1549,6 +1556,7 @@ _RESULT_MODULES = (
     "leakguard.detectors.image",
     "leakguard.detectors.credfiles",
     "leakguard.detectors.dockerfile",
+    "leakguard.detectors.shell",
 )
 
 

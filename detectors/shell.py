@@ -574,3 +574,63 @@ def _scalars(node: Any, yaml: Any) -> Iterator[tuple[int, int, str]]:
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from _scalars(item, yaml)
+
+
+# -- masking a command line for a message ------------------------------------------------
+
+MASK = "<redacted>"
+_QUOTED_OR_WORD = r"(?:\"[^\"]*\"|'[^']*'|[^\s;|&)]+)"
+# NAME=value (a secret-named variable) and a long option's value (--db-password=v,
+# --token v): the value is group "v"; the name, group "n".
+_ASSIGNED = re.compile(rf"(?P<n>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<v>{_QUOTED_OR_WORD})")
+_CREDENTIAL_OPTION = re.compile(
+    r"(?i)(?<!\S)(?P<n>--?[a-z][\w-]*(?:pass|pwd|secret|token|key|auth|cred|user|login)[\w-]*"
+    rf"|-[pu])(?:=|\s+)(?P<v>{_QUOTED_OR_WORD})"
+)
+_ATTACHED_PASSWORD = re.compile(r"(?<!\S)-p(?P<v>[^\s;|&]{3,})")  # mysql -pPASSWORD
+_URL_PASSWORD = re.compile(r"(?P<n>://[^/\s:@]*:)(?P<v>[^@\s/]+)@")
+# A word that could be a value: base64/URL-safe characters, `=` padding at the end.
+_WORD = re.compile(r"(?<![A-Za-z0-9+/_~=-])[A-Za-z0-9+/_~-]+={0,2}(?![A-Za-z0-9+/_~=-])")
+
+
+def _value_like(word: str) -> bool:
+    """Whether a word looks generated: 16 characters or more with letters and digits,
+    or 8 or more with upper case, lower case and digits. A path (`/usr/lib/x86_64`,
+    `usr/lib64/...`: a leading `/` or lower-case parts) is not."""
+    if len(word) < 8 or word.startswith(("/", "~")):
+        return False
+    if not any(c.isdigit() for c in word) or not any(c.isalpha() for c in word):
+        return False
+    if "/" in word and all(p == p.lower() for p in word.split("/")):
+        return False
+    if len(word) >= 16:
+        return True
+    return any(c.isupper() for c in word) and any(c.islower() for c in word)
+
+
+def masked_command(text: str, secrets: Iterable[str] = ()) -> str:
+    """A command line fit to quote in a message: the `secrets` found in it, the
+    value of every secret-named assignment and credential option (`-p`, `-u`,
+    `--password=`, `--token`), a URL's password and every word that looks
+    generated (long, or with letters and digits mixed) are replaced by
+    `<redacted>`, so a value that detection missed is not quoted either."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+
+    def value(m: re.Match[str]) -> str:
+        v = m.group("v")
+        if v.startswith("$") or v == MASK:
+            return m.group(0)
+        start, end = m.span("v")
+        return m.string[m.start() : start] + MASK + m.string[end : m.end()]
+
+    def assigned(m: re.Match[str]) -> str:
+        name = m.group("n").rsplit(".", 1)[-1]
+        return value(m) if secret_name_reason(name) else m.group(0)
+
+    text = _URL_PASSWORD.sub(value, text)
+    text = _ASSIGNED.sub(assigned, text)
+    text = _CREDENTIAL_OPTION.sub(value, text)
+    text = _ATTACHED_PASSWORD.sub(value, text)
+    return _WORD.sub(lambda m: MASK if _value_like(m.group(0)) else m.group(0), text)
