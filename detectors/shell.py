@@ -590,7 +590,7 @@ _CREDENTIAL_OPTION = re.compile(
 _ATTACHED_PASSWORD = re.compile(r"(?<!\S)-p(?P<v>[^\s;|&]{3,})")  # mysql -pPASSWORD
 _URL_PASSWORD = re.compile(r"(?P<n>://[^/\s:@]*:)(?P<v>[^@\s/]+)@")
 # A word that could be a value: base64/URL-safe characters, `=` padding at the end.
-_WORD = re.compile(r"(?<![A-Za-z0-9+/_~=-])[A-Za-z0-9+/_~-]+={0,2}(?![A-Za-z0-9+/_~=-])")
+_VALUE_WORD = re.compile(r"(?<![A-Za-z0-9+/_~=-])[A-Za-z0-9+/_~-]+={0,2}(?![A-Za-z0-9+/_~=-])")
 
 
 def _value_like(word: str) -> bool:
@@ -633,4 +633,4 @@ def masked_command(text: str, secrets: Iterable[str] = ()) -> str:
     text = _ASSIGNED.sub(assigned, text)
     text = _CREDENTIAL_OPTION.sub(value, text)
     text = _ATTACHED_PASSWORD.sub(value, text)
-    return _WORD.sub(lambda m: MASK if _value_like(m.group(0)) else m.group(0), text)
+    return _VALUE_WORD.sub(lambda m: MASK if _value_like(m.group(0)) else m.group(0), text)
