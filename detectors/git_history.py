@@ -297,7 +297,10 @@ class _Scanner:
     # -- scanning ------------------------------------------------------------------
 
     def _structured(self, diff: _FileDiff) -> bool:
-        return self._dispatch(diff, fetch=False) is not None
+        """Whether the file's added lines must be held whole (a structured detector
+        reads the whole file); a file of command lines is flushed in chunks."""
+        scanner = self._dispatch(diff, fetch=False)
+        return scanner is not None and scanner is not _shell_scan()
 
     def _dispatch(self, diff: _FileDiff, fetch: bool = True) -> StructuredScanner | None:
         """The detector `leakguard scan` would send this file to. A file whose name
@@ -331,7 +334,9 @@ class _Scanner:
             self._binary(commit, diff)
         elif diff.added:
             structured = self._dispatch(diff)
-            if structured is not None:
+            if structured is _shell_scan():
+                self._flush_commands(commit, diff)
+            elif structured is not None:
                 self._flush_structured(commit, diff, structured)
             else:
                 self._flush_plain(commit, diff)
@@ -352,6 +357,28 @@ class _Scanner:
             self._keep(
                 replace(finding, location=finding.location.at(real, finding.location.column))
             )
+
+    def _flush_commands(self, commit: _Commit, diff: _FileDiff) -> None:
+        """A shell script, Makefile or CI file: the added lines through the engine, as
+        any file, and the command-line analysis of the logical lines that hold them
+        (in a CI file, of the job scripts that do), read from the commit's version.
+        A credential the token scan already reported on these lines is not reported
+        again. (Of more than 8 MiB added at once, only the last chunk's commands.)"""
+        path = diff.path or ""
+        numbers = list(diff.line_nos)
+        before = len(self._identities)
+        self._flush_plain(commit, diff)
+        blob = self.blobs.get(diff.new_blob or "") if numbers else None
+        if blob is None:
+            return
+        tokens = {identity[2] for identity in self._identities[before:]}
+        from leakguard.detectors.shell import command_findings
+
+        base = commit.location(path)
+        for finding in command_findings(blob, path, numbers):
+            if finding.fingerprint not in tokens:
+                where = base.at(finding.location.line, finding.location.column)
+                self._keep(replace(finding, location=where))
 
     def _flush_structured(self, commit: _Commit, diff: _FileDiff, scanner: Any) -> None:
         """The whole file at this commit, through its structured detector.
@@ -485,6 +512,12 @@ class _Skips:
                 self.out.append(entry)
             else:
                 self.out[at] = entry  # the stream is newest first: this commit is older
+
+
+def _shell_scan() -> StructuredScanner:
+    from leakguard.detectors import shell
+
+    return shell.scan
 
 
 def _script_by_shebang(path: str) -> bool:

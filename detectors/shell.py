@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from leakguard.models import (
@@ -475,28 +475,82 @@ def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> Sca
     result = ScanResult()
     location = Location(surface=Surface.FILE, path=path)
     result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))
-    if not _CREDENTIAL_HINT_BYTES.search(data.lower()):
-        return result
-    kind = script_kind(path, data[:256])
-    text = data.decode("utf-8", "surrogateescape")
-    lines = text.split("\n")
-    found: list[Finding] = []
-    if kind == "ci":
-        for first, last, script in _ci_scripts(text):
-            for a, _, leak in script_leaks(script):
-                found.append(_finding(location, lines, first, last, leak, "a CI job's script",
-                                      hint=first + a))  # fmt: skip
-    elif kind is not None:
-        script = makefile_recipes(text) if kind == "makefile" else text
-        where = "a Makefile recipe" if kind == "makefile" else "a shell script"
-        for first, last, leak in script_leaks(script):
-            found.append(_finding(location, lines, first, last, leak, where))
     seen = {(f.location.line, f.fingerprint) for f in result.findings}
-    for f in found:
+    for f in command_findings(data, path):
         if (f.location.line, f.fingerprint) not in seen:
             seen.add((f.location.line, f.fingerprint))
             result.findings.append(f)
     return result
+
+
+def command_findings(data: bytes, path: str, lines: Sequence[int] | None = None) -> list[Finding]:
+    """The command-line analysis alone (not the engine's token scan): credentials in
+    the commands of a shell script, a Makefile's recipes or a CI file's jobs.
+
+    With `lines` (1-based, ascending: what a commit added), only the logical
+    lines that hold one of them are read (in a CI file, the scripts that do).
+    """
+    kind = script_kind(path, data[:256])
+    if kind is None:
+        return []
+    location = Location(surface=Surface.FILE, path=path)
+    if lines is not None and kind != "ci":
+        return _commands_on_lines(data, location, kind, lines)
+    if not _CREDENTIAL_HINT_BYTES.search(data.lower()):
+        return []
+    text = data.decode("utf-8", "surrogateescape")
+    all_lines = text.split("\n")
+    found: list[Finding] = []
+    if kind == "ci":
+        wanted = set(lines) if lines is not None else None
+        for first, last, script in _ci_scripts(text):
+            if wanted is not None and not any(k + 1 in wanted for k in range(first, last + 1)):
+                continue
+            for a, _, leak in script_leaks(script):
+                found.append(_finding(location, all_lines, first, last, leak, "a CI job's script",
+                                      hint=first + a))  # fmt: skip
+    else:
+        script = makefile_recipes(text) if kind == "makefile" else text
+        for first, last, leak in script_leaks(script):
+            found.append(_finding(location, all_lines, first, last, leak, _WHERE[kind]))
+    return found
+
+
+_WHERE = {"makefile": "a Makefile recipe", "shell": "a shell script"}
+
+
+def _commands_on_lines(
+    data: bytes, location: Location, kind: str, numbers: Sequence[int]
+) -> list[Finding]:
+    """Credentials on the logical lines (backslash continuations joined) that hold
+    one of the 1-based line `numbers`; nothing else of the file is decoded."""
+    raw = data.split(b"\n")
+    spans: list[list[int]] = []  # [first, last], 0-based, in order, merged
+    for n in numbers:
+        k = n - 1
+        if not 0 <= k < len(raw) or (spans and k <= spans[-1][1]):
+            continue
+        first = last = k
+        while first > 0 and raw[first - 1].endswith(b"\\"):
+            first -= 1
+        while last < len(raw) - 1 and raw[last].endswith(b"\\"):
+            last += 1
+        if spans and first <= spans[-1][1] + 1:
+            spans[-1][1] = last
+        else:
+            spans.append([first, last])
+    index = [k for first, last in spans for k in range(first, last + 1)]
+    picked = b"\n".join(raw[k] for k in index)
+    if not _CREDENTIAL_HINT_BYTES.search(picked.lower()):
+        return []
+    text = picked.decode("utf-8", "surrogateescape")
+    script = makefile_recipes(text) if kind == "makefile" else text
+    out: list[Finding] = []
+    for first, last, leak in script_leaks(script):
+        f = _finding(location, text.split("\n"), first, last, leak, _WHERE[kind])
+        line = index[(f.location.line or 1) - 1] + 1
+        out.append(replace(f, location=location.at(line, f.location.column)))
+    return out
 
 
 def _finding(

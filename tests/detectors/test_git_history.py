@@ -413,6 +413,22 @@ def test_command_lines_in_history_are_read_like_a_scan_of_files(tmp_path, engine
     assert password not in proc.stdout + proc.stderr
 
 
+def test_a_credential_added_on_a_continuation_line_is_charged_to_that_commit(tmp_path, engine):
+    password = "Lq9" + "vX2mHunter"
+    repo = Repo(tmp_path / "r")
+    repo.commit("old", **{"deploy.sh": "#!/bin/sh\nsshpass \\\n  ssh host true\n"})
+    added = repo.commit("new", **{
+        "deploy.sh": f"#!/bin/sh\nsshpass \\\n  -p {password} \\\n  ssh host true\n",
+    })  # fmt: skip
+    repo.commit("unrelated", **{"deploy.sh": f"#!/bin/sh\nsshpass \\\n  -p {password} \\\n"
+                                             "  ssh host true\necho done\n"})  # fmt: skip
+    [found] = findings(engine, repo.path)
+    assert (found.rule_id, found.location.line, found.location.commit) == (
+        "command-credential", 3, added,
+    )  # fmt: skip
+    assert found.location.occurrences == 1
+
+
 def test_a_command_credential_that_is_also_a_token_is_reported_once(tmp_path, engine):
     repo = Repo(tmp_path / "r")
     repo.commit("ci", **{"deploy.sh": f"#!/bin/sh\ncurl -u ci:{GITHUB_PAT} https://x\n"})
