@@ -364,15 +364,17 @@ class _Scanner:
         (in a CI file, of the job scripts that do), read from the commit's version.
         A credential the token scan already reported on these lines is not reported
         again. (Of more than 8 MiB added at once, only the last chunk's commands.)"""
+        from leakguard.detectors.shell import command_findings, may_hold_credential
+
         path = diff.path or ""
         numbers = list(diff.line_nos)
+        hinted = may_hold_credential(b"".join(diff.added))
         before = len(self._identities)
         self._flush_plain(commit, diff)
-        blob = self.blobs.get(diff.new_blob or "") if numbers else None
+        blob = self.blobs.get(diff.new_blob or "") if numbers and hinted else None
         if blob is None:
             return
         tokens = {identity[2] for identity in self._identities[before:]}
-        from leakguard.detectors.shell import command_findings
 
         base = commit.location(path)
         for finding in command_findings(blob, path, numbers):

@@ -518,6 +518,21 @@ def command_findings(data: bytes, path: str, lines: Sequence[int] | None = None)
 
 _WHERE = {"makefile": "a Makefile recipe", "shell": "a shell script"}
 
+# What lines must hold for a credential to be typed on them: a short option that
+# takes one (`-u`, `-p`, `-pPASS`), or one of these words (`--user`, `--password=`,
+# `--header`, an auth header, `sshpass`, `npm config set`, a secret-named
+# assignment). Looser than the hint, and cheap: literal searches.
+_SHORT_OPTION = re.compile(rb"-[a-z]*[pu]")
+_LINE_WORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"pat",
+               b"user", b"header", b"bearer", b"config set")  # fmt: skip
+
+
+def may_hold_credential(lines: bytes) -> bool:
+    """Whether these (added) lines could hold a command-line credential; when not,
+    `command_findings` for them finds nothing the token scan would not."""
+    low = lines.lower()
+    return any(word in low for word in _LINE_WORDS) or _SHORT_OPTION.search(low) is not None
+
 
 def _commands_on_lines(
     data: bytes, location: Location, kind: str, numbers: Sequence[int]
