@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 # (or the index) for git: a referenced file is never read from anywhere else.
 StructuredScanner = Callable[["Engine", bytes, str, "SourceTree"], "ScanResult"]
 
+# How a detector's skipped entry ends when it could not parse its file and scanned
+# the file as plain text instead: every byte was still read.
+AS_PLAIN_TEXT = "scanned as plain text"
+
 # kind of file (leakguard.engine.kind_of_path) -> "module:function"
 STRUCTURED: dict[str, str] = {
     "dockerfile": "leakguard.detectors.dockerfile:scan",

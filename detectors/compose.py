@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from leakguard.detectors import AS_PLAIN_TEXT
 from leakguard.detectors.shell import (
     command_credentials,
     interpolation_defaults,
@@ -107,7 +108,7 @@ def scan_compose(
     except ComposeError as e:
         # Still scanned as plain text: a YAML typo must not hide the secrets in it.
         walk.result.skipped.append(
-            Skipped(path, f"not a valid Compose file ({e}): scanned as plain text")
+            Skipped(path, f"not a valid Compose file ({e}): {AS_PLAIN_TEXT}")
         )
         location = Location(surface=Surface.COMPOSE, path=path)
         walk.result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))

@@ -32,6 +32,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from leakguard import safejson
+from leakguard.detectors import AS_PLAIN_TEXT
 from leakguard.detectors.shell import (
     REDIRECTS,
     command_credentials,
@@ -689,7 +690,7 @@ def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> Sca
         # A file docker would refuse still holds whatever secrets are written in it:
         # scan it as plain text so that a typo never hides them.
         result.skipped.append(
-            Skipped(path, f"not a valid Dockerfile ({e.message}): scanned as plain text")
+            Skipped(path, f"not a valid Dockerfile ({e.message}): {AS_PLAIN_TEXT}")
         )
         location = Location(surface=Surface.DOCKERFILE, path=path)
         result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))

@@ -17,8 +17,10 @@ in bounded chunks) and the findings.
   rebased copies on other branches) is scanned once.
 - Binary blobs are skipped, except credential files named by their path
   (a keystore, a DER key): their presence is the finding.
-- Dockerfiles and Compose files go to their structured detectors, whole, at
-  the commit's version; only findings on lines that commit added are kept.
+- Dockerfiles, Compose files and files of command lines (shell scripts,
+  Makefiles, CI pipeline files) go to their detectors, as `leakguard scan`
+  sends them, whole, at the commit's version; only what that commit
+  introduced is kept (findings none of its parents' versions gives).
   The files they name (a Compose file's `env_file`, `.env`, `include:`,
   `extends:`; a Dockerfile's build context) are read from the same commit (for
   pre-commit: the index), never from the working tree or the current folder,
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -42,9 +45,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
-from leakguard.detectors import structured_scanner
+from leakguard.detectors import AS_PLAIN_TEXT, StructuredScanner, scanner_for
 from leakguard.detectors.credfiles import presence
-from leakguard.engine import CHUNK_SIZE, kind_of_path
+from leakguard.engine import CHUNK_SIZE
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, Location, ScanResult, Skipped, Surface
 from leakguard.rules import Context
@@ -215,8 +218,8 @@ class _Scanner:
         self.blobs = _Blobs(repo, options.max_blob_size, _git_env())
         # rev (None: the index) -> the files a structured detector may name
         self._trees: dict[str | None, GitTree] = {}
-        self._noted: set[str] = set()
         self.result = ScanResult()
+        self._skips = _Skips(self.result.skipped)
         self.commits = 0
         self.patch_bytes = 0
         # identity -> (oldest finding so far, count of commits)
@@ -297,7 +300,24 @@ class _Scanner:
     # -- scanning ------------------------------------------------------------------
 
     def _structured(self, diff: _FileDiff) -> bool:
-        return structured_scanner(kind_of_path(diff.path)) is not None
+        """Whether the file's added lines must be held whole (a structured detector
+        reads the whole file); a file of command lines is flushed in chunks."""
+        scanner = self._dispatch(diff, fetch=False)
+        return scanner is not None and scanner is not _shell_scan()
+
+    def _dispatch(self, diff: _FileDiff, fetch: bool = True) -> StructuredScanner | None:
+        """The detector `leakguard scan` would send this file to. A file whose name
+        says nothing but that could be a script by its `#!` line is looked at: its
+        first added line when the commit wrote line 1, else (`fetch`) its blob."""
+        path = diff.path or ""
+        scanner = scanner_for(path)
+        if scanner is not None or not _script_by_shebang(path):
+            return scanner
+        if diff.line_nos and diff.line_nos[0] == 1:
+            return scanner_for(path, diff.added[0])
+        if not fetch:
+            return None
+        return scanner_for(path, (self.blobs.get(diff.new_blob or "") or b"")[:256])
 
     def _flush(self, commit: _Commit, diff: _FileDiff) -> None:
         if diff.deleted or diff.path is None:
@@ -316,8 +336,10 @@ class _Scanner:
         if diff.binary:
             self._binary(commit, diff)
         elif diff.added:
-            structured = structured_scanner(kind_of_path(diff.path))
-            if structured is not None:
+            structured = self._dispatch(diff)
+            if structured is _shell_scan():
+                self._flush_commands(commit, diff)
+            elif structured is not None:
                 self._flush_structured(commit, diff, structured)
             else:
                 self._flush_plain(commit, diff)
@@ -338,6 +360,30 @@ class _Scanner:
             self._keep(
                 replace(finding, location=finding.location.at(real, finding.location.column))
             )
+
+    def _flush_commands(self, commit: _Commit, diff: _FileDiff) -> None:
+        """A shell script, Makefile or CI file: the added lines through the engine, as
+        any file, and the command-line analysis of the logical lines that hold them
+        (in a CI file, of the job scripts that do), read from the commit's version.
+        A credential the token scan already reported on these lines is not reported
+        again. (Of more than 8 MiB added at once, only the last chunk's commands.)"""
+        from leakguard.detectors.shell import command_findings, may_hold_credential
+
+        path = diff.path or ""
+        numbers = list(diff.line_nos)
+        hinted = may_hold_credential(b"".join(diff.added))
+        before = len(self._identities)
+        self._flush_plain(commit, diff)
+        blob = self.blobs.get(diff.new_blob or "") if numbers and hinted else None
+        if blob is None:
+            return
+        tokens = {identity[2] for identity in self._identities[before:]}
+
+        base = commit.location(path)
+        for finding in command_findings(blob, path, numbers):
+            if finding.fingerprint not in tokens:
+                where = base.at(finding.location.line, finding.location.column)
+                self._keep(replace(finding, location=where))
 
     def _flush_structured(self, commit: _Commit, diff: _FileDiff, scanner: Any) -> None:
         """The whole file at this commit, through its structured detector.
@@ -380,7 +426,7 @@ class _Scanner:
                 column=finding.location.column,
             )
             self._keep(replace(finding, location=where))
-        self._notes(found.skipped)
+        self._skips.add(found.skipped, commit)
 
     def _tree(self, rev: str | None) -> GitTree:
         """The files of commit `rev` (None: the index), sharing the one cat-file reader."""
@@ -390,13 +436,6 @@ class _Scanner:
                 self._trees.clear()  # commits are read in order: old ones are done
             tree = self._trees[rev] = GitTree(self.blobs, rev, self.repo)
         return tree
-
-    def _notes(self, skipped: Sequence[Skipped]) -> None:
-        """A file a detector names that the commit does not hold: one note per file."""
-        for note in skipped:
-            if not note.error and note.target not in self._noted:
-                self._noted.add(note.target)
-                self.result.skipped.append(note)
 
     def _binary(self, commit: _Commit, diff: _FileDiff) -> None:
         path = diff.path or ""
@@ -446,6 +485,73 @@ class _Scanner:
         self.blobs.close()
         where = f"history of {self.repo}"
         self.result.skipped.extend(Skipped(where, why) for why in self.engine.take_gave_up())
+
+
+class _Skips:
+    """What a detector could not read in a commit's file, reported once per file
+    and cause (not once per commit), under the oldest commit it was met in.
+
+    A file the detector named that the commit does not hold: one note per file.
+    A file it could not parse and scanned as plain text: a note (every byte was
+    read). Anything else keeps the detector's verdict (exit 3).
+    """
+
+    def __init__(self, out: list[Skipped]):
+        self.out = out
+        self._noted: set[str] = set()
+        self._at: dict[tuple[str, str], int] = {}  # (file, cause) -> index in out
+
+    def add(self, skipped: Sequence[Skipped], commit: _Commit) -> None:
+        for skip in skipped:
+            if not skip.error:
+                if skip.target not in self._noted:
+                    self._noted.add(skip.target)
+                    self.out.append(skip)
+                continue
+            entry = Skipped(
+                f"{skip.target} @ {(commit.sha or 'index')[:12]}",
+                skip.reason,
+                error=not skip.reason.endswith(AS_PLAIN_TEXT),
+            )
+            key = (skip.target, _cause(skip.reason))
+            at = self._at.get(key)
+            if at is None:
+                self._at[key] = len(self.out)
+                self.out.append(entry)
+            else:
+                self.out[at] = entry  # the stream is newest first: this commit is older
+
+
+def _shell_scan() -> StructuredScanner:
+    from leakguard.detectors import shell
+
+    return shell.scan
+
+
+def _script_by_shebang(path: str) -> bool:
+    """Whether a `#!` line would make this file a script (its name alone does not)."""
+    from leakguard.detectors.shell import script_kind
+
+    return script_kind(path) is None and script_kind(path, b"#!/bin/sh\n") is not None
+
+
+_DETAIL = re.compile(r"\d+")
+_COMMIT_SUFFIX = re.compile(r"^(.*) @ ([0-9a-f]{12}|index)$", re.DOTALL)
+
+
+def _cause(reason: str) -> str:
+    """What kind of problem a reason names, without its details (which line, which
+    YAML error): a file that stays broken over many commits is one entry."""
+    head = re.split(r"[(:]", reason, maxsplit=1)[0]
+    return _DETAIL.sub("N", head).strip()
+
+
+def _skip_key(skip: Skipped) -> tuple[object, ...]:
+    """What makes two skipped entries of history the same problem."""
+    match = _COMMIT_SUFFIX.match(skip.target)
+    if match is None:
+        return ("note", skip.target) if not skip.error else ("entry", id(skip))
+    return ("file", match.group(1), _cause(skip.reason), skip.error)
 
 
 def _parse_header(line: bytes) -> _Commit:
@@ -642,13 +748,13 @@ def scan_history(
             entry[1] += count
         result.extend(part.result)
     if len(parts) > 1:
-        _one_note_per_target(result)
+        _one_entry_per_cause(result)
     commits = sum(p.commits for p in parts)
     patch_bytes = sum(p.patch_bytes for p in parts)
     findings = [entry[0] for entry in kept.values()]
     present: list[bool | None] = [None] * len(findings)  # not checked
     if options.check_head:
-        present = _present_in_head(engine, repo, findings, options.max_blob_size)
+        present = _present_in_head(engine, repo, findings, options.max_blob_size, result.skipped)
     for (finding, count), here in zip(kept.values(), present, strict=True):
         location = with_history_fields(finding.location, present_in_head=here, occurrences=count)
         result.findings.append(replace(finding, location=location))
@@ -671,16 +777,19 @@ def scan_history(
     )
 
 
-def _one_note_per_target(result: ScanResult) -> None:
-    """Partitions each note a missing referenced file once: keep the first."""
-    noted: set[str] = set()
-    kept = []
+def _one_entry_per_cause(result: ScanResult) -> None:
+    """Partitions each report what they met: one note per missing referenced file
+    (the first), one entry per file and cause, under the oldest commit (the last,
+    as partitions run newest first)."""
+    at: dict[tuple[object, ...], int] = {}
+    kept: list[Skipped] = []
     for skip in result.skipped:
-        if not skip.error:
-            if skip.target in noted:
-                continue
-            noted.add(skip.target)
-        kept.append(skip)
+        key = _skip_key(skip)
+        if key not in at:
+            at[key] = len(kept)
+            kept.append(skip)
+        elif key[0] == "file":
+            kept[at[key]] = skip
     result.skipped = kept
 
 
@@ -815,14 +924,19 @@ def with_history_fields(location: Location, *, present_in_head: bool | None,
 
 
 def _present_in_head(
-    engine: Engine, repo: str, findings: Sequence[Finding], max_size: int | None
+    engine: Engine,
+    repo: str,
+    findings: Sequence[Finding],
+    max_size: int | None,
+    skipped: list[Skipped] | None = None,
 ) -> list[bool | None]:
     """For each finding: does HEAD's version of its file still have it? None for messages.
 
     HEAD's file is scanned the way history is (structured detector, binary
     credential file, or the engine) and a finding is present when the same
     rule reports the same secret there; a file too large to read counts as
-    present when it contains the secret's bytes.
+    present when it contains the secret's bytes. What the detectors could not
+    read there is added to `skipped` unless history already reports it.
     """
     paths = sorted({f.location.path for f in findings if f.location.path})
     seen: dict[str, set[tuple[str, str]]] = {}
@@ -837,8 +951,12 @@ def _present_in_head(
                 if blob is not None:
                     found = _scan_whole(engine, blob, path, tree)
                     seen[path] = {
-                        (f.rule_id, f.fingerprint) for f in found if f.location.path in (path, None)
+                        (f.rule_id, f.fingerprint)
+                        for f in found.findings
+                        if f.location.path in (path, None)
                     }
+                    if skipped is not None:
+                        _add_head_skips(skipped, found.skipped, head_sha)
         finally:
             blobs.close()
     out: list[bool | None] = []
@@ -851,16 +969,22 @@ def _present_in_head(
     return out
 
 
-def _scan_whole(engine: Engine, blob: bytes, path: str, tree: SourceTree) -> list[Finding]:
+def _add_head_skips(skipped: list[Skipped], found: Sequence[Skipped], head_sha: str) -> None:
+    at_head: list[Skipped] = []
+    _Skips(at_head).add(found, _Commit(sha=head_sha))
+    known = {_skip_key(s) for s in skipped}
+    skipped.extend(s for s in at_head if _skip_key(s) not in known)
+
+
+def _scan_whole(engine: Engine, blob: bytes, path: str, tree: SourceTree) -> ScanResult:
     if b"\0" in blob[:8192]:
-        binary: list[Finding] = presence(engine, blob, path)
-        return binary
-    structured = structured_scanner(kind_of_path(path))
+        return ScanResult(findings=presence(engine, blob, path))
+    structured = scanner_for(path, blob[:256])
     if structured is not None:
-        found: list[Finding] = structured(engine, blob, path, tree).findings
-        return found
+        return structured(engine, blob, path, tree)
     context = Context(path=path, kind=credential_file_kind(path))
-    return engine.scan_bytes(blob, Location(surface=Surface.GIT, path=path), context)
+    location = Location(surface=Surface.GIT, path=path)
+    return ScanResult(findings=engine.scan_bytes(blob, location, context))
 
 
 def file_equivalent(finding: Finding, root: str) -> Finding:

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from leakguard.models import (
@@ -475,28 +475,97 @@ def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> Sca
     result = ScanResult()
     location = Location(surface=Surface.FILE, path=path)
     result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))
-    if not _CREDENTIAL_HINT_BYTES.search(data.lower()):
-        return result
-    kind = script_kind(path, data[:256])
-    text = data.decode("utf-8", "surrogateescape")
-    lines = text.split("\n")
-    found: list[Finding] = []
-    if kind == "ci":
-        for first, last, script in _ci_scripts(text):
-            for a, _, leak in script_leaks(script):
-                found.append(_finding(location, lines, first, last, leak, "a CI job's script",
-                                      hint=first + a))  # fmt: skip
-    elif kind is not None:
-        script = makefile_recipes(text) if kind == "makefile" else text
-        where = "a Makefile recipe" if kind == "makefile" else "a shell script"
-        for first, last, leak in script_leaks(script):
-            found.append(_finding(location, lines, first, last, leak, where))
     seen = {(f.location.line, f.fingerprint) for f in result.findings}
-    for f in found:
+    for f in command_findings(data, path):
         if (f.location.line, f.fingerprint) not in seen:
             seen.add((f.location.line, f.fingerprint))
             result.findings.append(f)
     return result
+
+
+def command_findings(data: bytes, path: str, lines: Sequence[int] | None = None) -> list[Finding]:
+    """The command-line analysis alone (not the engine's token scan): credentials in
+    the commands of a shell script, a Makefile's recipes or a CI file's jobs.
+
+    With `lines` (1-based, ascending: what a commit added), only the logical
+    lines that hold one of them are read (in a CI file, the scripts that do).
+    """
+    kind = script_kind(path, data[:256])
+    if kind is None:
+        return []
+    location = Location(surface=Surface.FILE, path=path)
+    if lines is not None and kind != "ci":
+        return _commands_on_lines(data, location, kind, lines)
+    if not _CREDENTIAL_HINT_BYTES.search(data.lower()):
+        return []
+    text = data.decode("utf-8", "surrogateescape")
+    all_lines = text.split("\n")
+    found: list[Finding] = []
+    if kind == "ci":
+        wanted = set(lines) if lines is not None else None
+        for first, last, script in _ci_scripts(text):
+            if wanted is not None and not any(k + 1 in wanted for k in range(first, last + 1)):
+                continue
+            for a, _, leak in script_leaks(script):
+                found.append(_finding(location, all_lines, first, last, leak, "a CI job's script",
+                                      hint=first + a))  # fmt: skip
+    else:
+        script = makefile_recipes(text) if kind == "makefile" else text
+        for first, last, leak in script_leaks(script):
+            found.append(_finding(location, all_lines, first, last, leak, _WHERE[kind]))
+    return found
+
+
+_WHERE = {"makefile": "a Makefile recipe", "shell": "a shell script"}
+
+# What lines must hold for a credential to be typed on them: a short option that
+# takes one (`-u`, `-p`, `-pPASS`), or one of these words (`--user`, `--password=`,
+# `--header`, an auth header, `sshpass`, `npm config set`, a secret-named
+# assignment). Looser than the hint, and cheap: literal searches.
+_SHORT_OPTION = re.compile(rb"-[a-z]*[pu]")
+_LINE_WORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"pat",
+               b"user", b"header", b"bearer", b"config set")  # fmt: skip
+
+
+def may_hold_credential(lines: bytes) -> bool:
+    """Whether these (added) lines could hold a command-line credential; when not,
+    `command_findings` for them finds nothing the token scan would not."""
+    low = lines.lower()
+    return any(word in low for word in _LINE_WORDS) or _SHORT_OPTION.search(low) is not None
+
+
+def _commands_on_lines(
+    data: bytes, location: Location, kind: str, numbers: Sequence[int]
+) -> list[Finding]:
+    """Credentials on the logical lines (backslash continuations joined) that hold
+    one of the 1-based line `numbers`; nothing else of the file is decoded."""
+    raw = data.split(b"\n")
+    spans: list[list[int]] = []  # [first, last], 0-based, in order, merged
+    for n in numbers:
+        k = n - 1
+        if not 0 <= k < len(raw) or (spans and k <= spans[-1][1]):
+            continue
+        first = last = k
+        while first > 0 and raw[first - 1].endswith(b"\\"):
+            first -= 1
+        while last < len(raw) - 1 and raw[last].endswith(b"\\"):
+            last += 1
+        if spans and first <= spans[-1][1] + 1:
+            spans[-1][1] = last
+        else:
+            spans.append([first, last])
+    index = [k for first, last in spans for k in range(first, last + 1)]
+    picked = b"\n".join(raw[k] for k in index)
+    if not _CREDENTIAL_HINT_BYTES.search(picked.lower()):
+        return []
+    text = picked.decode("utf-8", "surrogateescape")
+    script = makefile_recipes(text) if kind == "makefile" else text
+    out: list[Finding] = []
+    for first, last, leak in script_leaks(script):
+        f = _finding(location, text.split("\n"), first, last, leak, _WHERE[kind])
+        line = index[(f.location.line or 1) - 1] + 1
+        out.append(replace(f, location=location.at(line, f.location.column)))
+    return out
 
 
 def _finding(
@@ -574,3 +643,63 @@ def _scalars(node: Any, yaml: Any) -> Iterator[tuple[int, int, str]]:
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from _scalars(item, yaml)
+
+
+# -- masking a command line for a message ------------------------------------------------
+
+MASK = "<redacted>"
+_QUOTED_OR_WORD = r"(?:\"[^\"]*\"|'[^']*'|[^\s;|&)]+)"
+# NAME=value (a secret-named variable) and a long option's value (--db-password=v,
+# --token v): the value is group "v"; the name, group "n".
+_ASSIGNED = re.compile(rf"(?P<n>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<v>{_QUOTED_OR_WORD})")
+_CREDENTIAL_OPTION = re.compile(
+    r"(?i)(?<!\S)(?P<n>--?[a-z][\w-]*(?:pass|pwd|secret|token|key|auth|cred|user|login)[\w-]*"
+    rf"|-[pu])(?:=|\s+)(?P<v>{_QUOTED_OR_WORD})"
+)
+_ATTACHED_PASSWORD = re.compile(r"(?<!\S)-p(?P<v>[^\s;|&]{3,})")  # mysql -pPASSWORD
+_URL_PASSWORD = re.compile(r"(?P<n>://[^/\s:@]*:)(?P<v>[^@\s/]+)@")
+# A word that could be a value: base64/URL-safe characters, `=` padding at the end.
+_VALUE_WORD = re.compile(r"(?<![A-Za-z0-9+/_~=-])[A-Za-z0-9+/_~-]+={0,2}(?![A-Za-z0-9+/_~=-])")
+
+
+def _value_like(word: str) -> bool:
+    """Whether a word looks generated: 16 characters or more with letters and digits,
+    or 8 or more with upper case, lower case and digits. A path (`/usr/lib/x86_64`,
+    `usr/lib64/...`: a leading `/` or lower-case parts) is not."""
+    if len(word) < 8 or word.startswith(("/", "~")):
+        return False
+    if not any(c.isdigit() for c in word) or not any(c.isalpha() for c in word):
+        return False
+    if "/" in word and all(p == p.lower() for p in word.split("/")):
+        return False
+    if len(word) >= 16:
+        return True
+    return any(c.isupper() for c in word) and any(c.islower() for c in word)
+
+
+def masked_command(text: str, secrets: Iterable[str] = ()) -> str:
+    """A command line fit to quote in a message: the `secrets` found in it, the
+    value of every secret-named assignment and credential option (`-p`, `-u`,
+    `--password=`, `--token`), a URL's password and every word that looks
+    generated (long, or with letters and digits mixed) are replaced by
+    `<redacted>`, so a value that detection missed is not quoted either."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+
+    def value(m: re.Match[str]) -> str:
+        v = m.group("v")
+        if v.startswith("$") or v == MASK:
+            return m.group(0)
+        start, end = m.span("v")
+        return m.string[m.start() : start] + MASK + m.string[end : m.end()]
+
+    def assigned(m: re.Match[str]) -> str:
+        name = m.group("n").rsplit(".", 1)[-1]
+        return value(m) if secret_name_reason(name) else m.group(0)
+
+    text = _URL_PASSWORD.sub(value, text)
+    text = _ASSIGNED.sub(assigned, text)
+    text = _CREDENTIAL_OPTION.sub(value, text)
+    text = _ATTACHED_PASSWORD.sub(value, text)
+    return _VALUE_WORD.sub(lambda m: MASK if _value_like(m.group(0)) else m.group(0), text)

@@ -610,6 +610,19 @@ def _escape_names_in_output() -> None:
                 pass
 
 
+def _where(error: BaseException) -> str:
+    """`TYPE at module:line`: the exception's type and the innermost line of
+    leakguard's own code it went through (the innermost line when none is)."""
+    import traceback
+
+    where = ""
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        module = str(frame.f_globals.get("__name__", "?"))
+        if module.startswith("leakguard") or not where.startswith("leakguard"):
+            where = f"{module}:{line}"
+    return f"{type(error).__name__} at {where}" if where else type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every outcome becomes one of the documented exit codes."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
@@ -644,9 +657,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             import traceback
 
-            traceback.print_exc()
-        click.echo(f"leakguard: internal error: {type(e).__name__}: {e}", err=True)
-        click.echo("  hint: run again with --verbose for a traceback, and report it", err=True)
+            traceback.print_exc()  # frames and the message; never local variables' values
+        # Not the message: it may quote the input (a line of the file being scanned).
+        click.echo(f"leakguard: internal error: {_where(e)}", err=True)
+        click.echo(
+            "  hint: run again with --verbose for a traceback (it shows the error's "
+            "message, which may quote the input), and report it",
+            err=True,
+        )
         return ExitCode.INTERNAL
     return int(rv) if isinstance(rv, int) else ExitCode.CLEAN
 

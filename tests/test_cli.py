@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -225,17 +226,22 @@ def test_rules_lists_every_rule(tmp_path):
     assert {r["id"]: r["enabled"] for r in rows}["public-ipv4"] is False
 
 
-def test_internal_errors_are_exit_70_without_traceback(monkeypatch, leaky_tree):
+def test_internal_errors_are_exit_70_without_traceback_or_message(monkeypatch, leaky_tree):
     import leakguard.detectors.files as files
 
     def boom(*a, **k):
-        raise RuntimeError("kaboom")
+        held = STRIPE_KEY  # a local variable: never printed, not even with --verbose
+        raise RuntimeError(f"cannot parse line: token = {GITHUB_PAT} ({len(held)})")
 
     monkeypatch.setattr(files, "scan_paths", boom)
-    code, _, err = run("scan", str(leaky_tree))
-    assert code == ExitCode.INTERNAL and "kaboom" in err and "Traceback" not in err
-    code, _, err = run("-v", "scan", str(leaky_tree))
-    assert code == ExitCode.INTERNAL and "Traceback" in err
+    code, out, err = run("scan", str(leaky_tree))
+    assert code == ExitCode.INTERNAL and "Traceback" not in err
+    # the type and where, never the message (it quotes the input)
+    assert re.search(r"internal error: RuntimeError at leakguard[\w.]*:\d+\n", err), err
+    assert GITHUB_PAT[4:16] not in out + err and "cannot parse" not in err
+    code, out, err = run("-v", "scan", str(leaky_tree))
+    assert code == ExitCode.INTERNAL and "Traceback" in err and "boom" in err
+    assert STRIPE_KEY[8:20] not in out + err
 
 
 def test_installed_command_runs(leaky_tree):

@@ -82,10 +82,10 @@ def assemble(
 
 
 def _shown(created_by: str, secrets: Iterable[bytes]) -> str:
-    """An instruction for a message: shortened, with any secret found in history masked."""
+    """An instruction for a message: shortened, with any secret found in history and
+    every value-like argument masked (a value that detection missed is not quoted)."""
+    from leakguard.detectors.shell import masked_command
+
     text = created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ").strip()
-    for raw in secrets:
-        value = raw.decode("utf-8", "replace")
-        if value and value in text:
-            text = text.replace(value, "<redacted>")
+    text = masked_command(text, (raw.decode("utf-8", "replace") for raw in secrets))
     return text if len(text) <= 100 else text[:97] + "..."

@@ -34,6 +34,7 @@ _RESULT_MODULES = (
     "leakguard.engine",
     "leakguard.detectors.credfiles",
     "leakguard.detectors.dockerfile",
+    "leakguard.detectors.shell",
 )
 
 

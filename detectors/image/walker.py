@@ -8,7 +8,7 @@ import time
 import zlib
 from dataclasses import replace
 
-from leakguard.detectors import structured_scanner
+from leakguard.detectors import STRUCTURED, StructuredScanner, scanner_for
 from leakguard.detectors.image.model import (
     ImageOptions,
     LayerScan,
@@ -41,6 +41,19 @@ from leakguard.tree import NO_FILES
 
 BINARY_SNIFF = 8192
 PURE_STRUCTURED = frozenset({"dockerfile"})
+
+
+def layer_scanner(path: str, head: bytes, kind: str | None) -> StructuredScanner | None:
+    """The detector `leakguard scan` sends this file to (`scanner_for`: a Dockerfile,
+    a shell script, a Makefile, a CI file), when it needs nothing but the bytes
+    given: a Compose file's env_files are not in the layer. The files a detector
+    names are never looked up (an empty tree): a build context is not in the image.
+    `kind` is `kind_of_path(path)`."""
+    if kind in STRUCTURED and kind not in PURE_STRUCTURED:
+        return None
+    return scanner_for(path, head)
+
+
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip", ".jar", ".war", ".ear", ".whl")
 
 
@@ -213,11 +226,7 @@ class _LayerWalker:
         if len(head) == size:
             out.stats.bytes += size
             file_kind = kind_of_path(shown) if kind is None else None
-            # Only detectors that need nothing but the bytes given: a compose file's
-            # env_files are not in the layer. The files they name are never looked
-            # up (an empty tree): a Dockerfile's build context is not in the image.
-            pure = file_kind in PURE_STRUCTURED
-            structured = structured_scanner(file_kind) if pure else None
+            structured = layer_scanner(shown, head, file_kind) if kind is None else None
             if structured is not None:
                 found = structured(self.engine, head, shown, NO_FILES)
                 out.findings.extend(

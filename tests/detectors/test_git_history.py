@@ -361,3 +361,76 @@ def test_parallel_partitions_report_what_one_reader_reports(tmp_path, engine, mo
     assert three.occurrences == one.occurrences
     [pat] = by_rule(three.result.findings, "github-pat")
     assert pat.location.commit == oldest and not pat.location.deleted
+
+
+def test_what_a_detector_cannot_read_in_history_is_reported_once_per_file(tmp_path, engine):
+    repo = Repo(tmp_path / "r")
+    looped = "include:\n  - compose.yaml\nservices:\n  web:\n    image: nginx\n"
+    first_loop = repo.commit("loop", **{"compose.yaml": looped})
+    first_broken = repo.commit("broken", **{"docker-compose.yml": "services:\n  web: [\n"})
+    for i in range(30):
+        repo.commit(f"edit {i}", **{
+            "compose.yaml": looped + f"# {i}\n",
+            "docker-compose.yml": "services:\n  web: [\n" + f"# {i}\n" * (i + 1),
+        })  # fmt: skip
+    skipped = scan_history(engine, str(repo.path)).result.skipped
+    by_target = {s.target: s for s in skipped}
+    assert len(skipped) == 2, skipped
+    loop = by_target[f"compose.yaml @ {first_loop[:12]}"]
+    assert loop.error and "includes itself" in loop.reason
+    # parsed as plain text: every byte was read, so a note, not an error
+    broken = by_target[f"docker-compose.yml @ {first_broken[:12]}"]
+    assert not broken.error and "scanned as plain text" in broken.reason
+    proc = run_cli("git", str(repo.path), "-f", "json")
+    assert proc.returncode == 3, proc.stderr
+    import json
+
+    report = json.loads(proc.stdout)
+    assert [s["error"] for s in report["skipped"]].count(True) == 1
+    proc = run_cli("git", str(repo.path), "-f", "sarif")
+    assert proc.returncode == 3 and "includes itself" in proc.stdout
+
+
+def test_command_lines_in_history_are_read_like_a_scan_of_files(tmp_path, engine):
+    password = "Lq9" + "vX2mHunter"
+    other = "W7q" + "Lz2Pp9xk"
+    repo = Repo(tmp_path / "r")
+    added = repo.commit("deploy", **{
+        "deploy.sh": f"#!/bin/sh\nset -e\nsshpass -p {password} ssh deploy@host true\n",
+        "bin__release": f"#!/bin/bash\necho start\nsshpass -p {other} ssh h\n",
+        "notes.txt": f"sshpass -p {other}x ssh h\n",
+    })  # fmt: skip
+    repo.commit("more", **{"deploy.sh": f"#!/bin/sh\nset -e\nsshpass -p {password} ssh "
+                                        "deploy@host true\necho done\n"})  # fmt: skip
+    repo.commit("clean", **{"deploy.sh": "#!/bin/sh\nset -e\n"})
+    found = [f for f in findings(engine, repo.path) if f.rule_id == "command-credential"]
+    assert sorted((f.location.path, f.location.line, f.location.commit) for f in found) == [
+        ("bin/release", 3, added), ("deploy.sh", 3, added),
+    ]  # fmt: skip
+    by_path = {f.location.path: f for f in found}
+    assert by_path["deploy.sh"].location.deleted and not by_path["bin/release"].location.deleted
+    proc = run_cli("git", str(repo.path), "-f", "json")
+    assert password not in proc.stdout + proc.stderr
+
+
+def test_a_credential_added_on_a_continuation_line_is_charged_to_that_commit(tmp_path, engine):
+    password = "Lq9" + "vX2mHunter"
+    repo = Repo(tmp_path / "r")
+    repo.commit("old", **{"deploy.sh": "#!/bin/sh\nsshpass \\\n  ssh host true\n"})
+    added = repo.commit("new", **{
+        "deploy.sh": f"#!/bin/sh\nsshpass \\\n  -p {password} \\\n  ssh host true\n",
+    })  # fmt: skip
+    repo.commit("unrelated", **{"deploy.sh": f"#!/bin/sh\nsshpass \\\n  -p {password} \\\n"
+                                             "  ssh host true\necho done\n"})  # fmt: skip
+    [found] = findings(engine, repo.path)
+    assert (found.rule_id, found.location.line, found.location.commit) == (
+        "command-credential", 3, added,
+    )  # fmt: skip
+    assert found.location.occurrences == 1
+
+
+def test_a_command_credential_that_is_also_a_token_is_reported_once(tmp_path, engine):
+    repo = Repo(tmp_path / "r")
+    repo.commit("ci", **{"deploy.sh": f"#!/bin/sh\ncurl -u ci:{GITHUB_PAT} https://x\n"})
+    found = findings(engine, repo.path)
+    assert [f.location.line for f in found] == [2], found

@@ -1044,3 +1044,36 @@ def test_member_names_that_are_not_utf8_read_as_backslash_x(tmp_path, tar_format
         [finding] = json.loads(outputs["json"])["findings"]
         assert finding["location"]["path"] == "/app/cred\\xff.env"
         assert '"uri": "app/cred%FF.env"' in outputs["sarif"]
+
+
+def test_command_lines_in_layers_are_read_like_a_scan_of_files(engine, tmp_path):
+    password = "Lq9" + "vX2mHunter"
+    other = "W7q" + "Lz2Pp9xk"
+    spec = Spec(layers=[layer_tar([
+        file("usr/local/bin/deploy.sh", f"#!/bin/sh\nsshpass -p {password} ssh deploy@host\n"),
+        file("opt/release", f"#!/bin/bash\necho go\nsshpass -p {other} ssh h\n"),
+        file("opt/ci.sh", f"curl -u ci:{GITHUB_PAT} https://x.example\n"),
+    ])])  # fmt: skip
+    result = scan(engine, f"docker-archive:{write_archive(tmp_path / 'a.tar', spec)}")
+    found = sorted((f.location.path, f.location.line, f.rule_id) for f in result.findings)
+    assert found == [
+        ("/opt/ci.sh", 1, "github-pat"),  # once: the token, not again as a command credential
+        ("/opt/release", 3, "command-credential"),
+        ("/usr/local/bin/deploy.sh", 2, "command-credential"),
+    ]
+    assert all(f.location.layer == sha(spec.layers[0]) for f in result.findings)
+
+
+def test_the_quoted_instruction_never_carries_a_value_detection_missed(engine, tmp_path):
+    missed = "Zk3" + "pQ9xLmW2vB7"  # no rule knows this shape, and no name says what it is
+    word = "sword" + "fishes"  # a plain word, only after a credential option
+    spec = Spec(
+        layers=[layer_tar([file("app/keep.py", f'TOKEN = "{GITHUB_PAT}"\n')])],
+        history=[f"/bin/sh -c echo {missed} > /etc/app.conf && mysql -u root -p{word} -e 1"],
+    )
+    result = scan(engine, f"docker-archive:{write_archive(tmp_path / 'a.tar', spec)}")
+    assert missed not in {f.secret.reveal() for f in result.findings}  # detection misses it
+    [finding] = [f for f in result.findings if f.location.path == "/app/keep.py"]
+    assert "layer 1 of 1: RUN echo <redacted> > /etc/app.conf" in finding.message
+    assert missed not in finding.message and word not in finding.message
+    assert missed[:6] not in finding.message
