@@ -8,28 +8,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.clirun import git, lg
 from tests.conftest import GITHUB_PAT, STRIPE_KEY
-from tests.detectors.test_git_history import ENV, Repo
+from tests.detectors.test_git_history import Repo
 
 NAME = ".leakguard-baseline.json"
-
-
-def lg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leakguard", *args], cwd=cwd, capture_output=True, text=True,
-        env=dict(os.environ, **ENV),
-    )  # fmt: skip
-
-
-def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env=dict(os.environ, **ENV)
-    )
 
 
 @pytest.fixture

@@ -12,23 +12,11 @@ import pytest
 import yaml
 
 from leakguard.commands.hook import pushed_revisions
+from tests.clirun import git, lg
 from tests.conftest import GITHUB_PAT, STRIPE_KEY
 from tests.detectors.test_git_history import ENV, Repo
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def lg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leakguard", *args], cwd=cwd, capture_output=True, text=True,
-        env=dict(os.environ, **ENV),
-    )  # fmt: skip
-
-
-def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env=dict(os.environ, **ENV)
-    )
 
 
 @pytest.fixture

@@ -12,15 +12,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from leakguard.detectors.git_history import HistoryOptions, scan_history
 from leakguard.tree import GitObjects, GitTree
+from tests.clirun import git, lg
 from tests.conftest import GITHUB_PAT, STRIPE_KEY, fake
-from tests.detectors.test_git_history import ENV, Repo
+from tests.detectors.test_git_history import Repo
 
 COMPOSE = "services:\n  app:\n    image: app\n    env_file: .env\n"
 SSH_KEY_NAME = "id_rsa"
@@ -30,19 +30,6 @@ PRIVATE_KEY = (
     + fake("b3BlbnNzaC1rZXktdjEAAAAA", 200, seed=7) + "\n"
     + "-----END " + "OPENSSH PRIVATE KEY-----\n"
 )  # fmt: skip
-
-
-def lg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leakguard", *args], cwd=cwd, capture_output=True, text=True,
-        env=dict(os.environ, **ENV),
-    )  # fmt: skip
-
-
-def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env=dict(os.environ, **ENV)
-    )
 
 
 def without_duration(report: str) -> str:

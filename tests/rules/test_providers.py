@@ -13,6 +13,7 @@ import re
 import string
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from detect_secrets.plugins.artifactory import ArtifactoryDetector
@@ -674,17 +675,23 @@ def _cases() -> list[Case]:
     return cases
 
 
+def params(cases: list[Case]) -> tuple[list[Any], list[Any]]:
+    """pytest parameters of every positive hit and every negative line of `cases`."""
+    positives = [
+        pytest.param(case.rule_id, hit, id=f"{case.rule_id}-{i}")
+        for case in cases
+        for i, hit in enumerate(case.positives)
+    ]
+    negatives = [
+        pytest.param(case.rule_id, line, id=f"{case.rule_id}-{i}")
+        for case in cases
+        for i, line in enumerate(case.negatives)
+    ]
+    return positives, negatives
+
+
 CASES = _cases()
-POSITIVES = [
-    pytest.param(case.rule_id, hit, id=f"{case.rule_id}-{i}")
-    for case in CASES
-    for i, hit in enumerate(case.positives)
-]
-NEGATIVES = [
-    pytest.param(case.rule_id, line, id=f"{case.rule_id}-{i}")
-    for case in CASES
-    for i, line in enumerate(case.negatives)
-]
+POSITIVES, NEGATIVES = params(CASES)
 
 
 def scan(rules: list[Rule], line: str) -> list[Finding]:

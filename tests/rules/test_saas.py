@@ -24,6 +24,7 @@ from tests.rules.test_providers import (
     Case,
     Hit,
     digits,
+    params,
     prefixed,
     r,
 )
@@ -540,16 +541,7 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one table
 
 
 CASES = _cases()
-POSITIVES = [
-    pytest.param(case.rule_id, hit, id=f"{case.rule_id}-{i}")
-    for case in CASES
-    for i, hit in enumerate(case.positives)
-]
-NEGATIVES = [
-    pytest.param(case.rule_id, line, id=f"{case.rule_id}-{i}")
-    for case in CASES
-    for i, line in enumerate(case.negatives)
-]
+POSITIVES, NEGATIVES = params(CASES)
 ALL = Engine(RuleSet([*providers.RULES, *catalog.RULES, *RULES]))
 
 
