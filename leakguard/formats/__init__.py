@@ -103,56 +103,30 @@ def raw_bytes(text: str) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def _text(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import text
+class _Lazy:
+    """A renderer whose module is imported on first use (`leakguard --help` and the
+    hooks never import formats they do not print)."""
 
-    return text.render(result, options)
+    def __init__(self, module: str):
+        self.module = module
 
+    def __call__(self, result: ScanResult, options: ReportOptions) -> str:
+        import importlib
 
-def _json(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import json_report
-
-    return json_report.render(result, options)
-
-
-def _sarif(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import sarif
-
-    return sarif.render(result, options)
-
-
-def _gitlab(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import gitlab
-
-    return gitlab.render(result, options)
-
-
-def _junit(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import junit
-
-    return junit.render(result, options)
-
-
-def _csv(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import csv_report
-
-    return csv_report.render(result, options)
-
-
-def _markdown(result: ScanResult, options: ReportOptions) -> str:
-    from leakguard.formats import markdown
-
-    return markdown.render(result, options)
+        rendered: str = importlib.import_module(f"leakguard.formats.{self.module}").render(
+            result, options
+        )
+        return rendered
 
 
 RENDERERS: dict[Format, Renderer] = {
-    Format.TEXT: _text,
-    Format.JSON: _json,
-    Format.SARIF: _sarif,
-    Format.GITLAB: _gitlab,
-    Format.JUNIT: _junit,
-    Format.CSV: _csv,
-    Format.MARKDOWN: _markdown,
+    Format.TEXT: _Lazy("text"),
+    Format.JSON: _Lazy("json_report"),
+    Format.SARIF: _Lazy("sarif"),
+    Format.GITLAB: _Lazy("gitlab"),
+    Format.JUNIT: _Lazy("junit"),
+    Format.CSV: _Lazy("csv_report"),
+    Format.MARKDOWN: _Lazy("markdown"),
 }
 
 
