@@ -346,8 +346,10 @@ def _value_confidence(value: bytes, quoted: bool, context: Context) -> Confidenc
     if b" " in value:
         if not quoted or value.count(b" ") > 4 or value.rstrip().endswith((b".", b":", b"?", b"!")):
             return None  # prose, a style spec, a command line
-        if any(not (w.isalpha() and w.islower()) for w in value.split(b" ")):
-            return None  # `bold #038B8B`, `-j 4`, `Hello World`: a spec, an option, a title
+        if any(not (w.isalpha() and w.islower() and len(w) >= 3) for w in value.split(b" ")):
+            # `bold #038B8B`, `-j 4`, `Hello World`: a spec, an option, a title; and
+            # `f not in list`: code quoted in prose (a passphrase's words are longer)
+            return None
         return Confidence.LOW  # `correct horse battery staple`: a passphrase, as a note
     if _DATE.match(value) or value.startswith((b"http://", b"https://", b"/", b"./", b"~/")):
         return None

@@ -284,6 +284,11 @@ def test_a_quoted_passphrase_of_words_is_a_note() -> None:
     assert values(f"api_key: '{phrase}'\n", "conf/app.conf") == [phrase.encode()]
 
 
+def test_code_quoted_in_a_comment_is_not_a_passphrase() -> None:
+    # `pass` and a quoted phrase, but the phrase is code (a one-letter word).
+    assert values("for f in x:  # one pass: `f not in list` for each\n", "tool/walk.py") == []
+
+
 def test_an_embedded_dotenv_value_ends_at_the_escaped_line_end() -> None:
     text = '{"files": {".env": "A=1\\nAPI_TOKEN=' + V + '\\r\\nB=2"}}\n'
     assert values(text, "fixtures/project.json") == [V.encode()]
