@@ -14,19 +14,13 @@ from collections.abc import Callable
 
 from leakguard.models import Confidence
 from leakguard.rules import Check, Context
-from leakguard.rules.values import KEYBOARD_ROWS, shannon_entropy
-from leakguard.rules.values import made_of_runs as made_of_runs  # lives with the value tests
+from leakguard.rules.values import RUNS, shannon_entropy
 
 BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
 
 # Six of one character, or a short unit said over and over: no random token does that.
 _REPEATS = re.compile(rb"(.)\1{5}|(..)\2{3}|(...)\3{3}|(....)\4{2}")
-_RUNS = tuple(
-    run
-    for line in (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
-    for run in (line, line[::-1])
-)
-_SEQUENCES = frozenset(run[i : i + 8] for run in _RUNS for i in range(len(run) - 7))
+_SEQUENCES = frozenset(run[i : i + 8] for run in RUNS for i in range(len(run) - 7))
 
 
 def base62(number: int, width: int = 0) -> bytes:
