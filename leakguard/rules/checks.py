@@ -45,13 +45,18 @@ def github_checksum_ok(token: bytes) -> bool:
     return crc32_base62(rest[:30]) == rest[30:]
 
 
+def _holds_run(value: bytes) -> bool:
+    """Eight characters of an alphabet, digit or keyboard run, either way, anywhere in it."""
+    lower = value.lower()
+    return any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7))
+
+
 def is_filler(value: bytes) -> bool:
     """Repeated characters or units, a keyboard or alphabet run, or too few distinct
     characters: a hole in a template that happens to have the right shape."""
     if _REPEATS.search(value):
         return True
-    lower = value.lower()
-    if any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7)):
+    if _holds_run(value):
         return True
     return len(value) >= 16 and shannon_entropy(value) < 2.5
 
@@ -82,8 +87,7 @@ def filler_body(secret: bytes) -> bool:
         return False
     if max(body.count(c) for c in set(body)) * 2 >= len(body):
         return True
-    lower = body.lower()
-    if any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7)):
+    if _holds_run(body):
         return True
     return shannon_entropy(body) < 2.0
 
@@ -106,12 +110,7 @@ def public_id(secret: bytes, line: bytes, context: Context) -> Confidence | None
     """For identifiers a provider documents as public (client ids, publishable keys):
     a low note at most, and nothing for a filler (a numeric id is not one for its few
     distinct characters)."""
-    lower = secret.lower()
-    if (
-        _REPEATS.search(secret)
-        or any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7))
-        or is_documented_example(secret)
-    ):
+    if _REPEATS.search(secret) or _holds_run(secret) or is_documented_example(secret):
         return None
     return Confidence.LOW
 
