@@ -14,19 +14,13 @@ from collections.abc import Callable
 
 from leakguard.models import Confidence
 from leakguard.rules import Check, Context
-from leakguard.rules.values import KEYBOARD_ROWS, shannon_entropy
-from leakguard.rules.values import made_of_runs as made_of_runs  # lives with the value tests
+from leakguard.rules.values import RUNS, shannon_entropy
 
 BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
 
 # Six of one character, or a short unit said over and over: no random token does that.
 _REPEATS = re.compile(rb"(.)\1{5}|(..)\2{3}|(...)\3{3}|(....)\4{2}")
-_RUNS = tuple(
-    run
-    for line in (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
-    for run in (line, line[::-1])
-)
-_SEQUENCES = frozenset(run[i : i + 8] for run in _RUNS for i in range(len(run) - 7))
+_SEQUENCES = frozenset(run[i : i + 8] for run in RUNS for i in range(len(run) - 7))
 
 
 def base62(number: int, width: int = 0) -> bytes:
@@ -51,13 +45,18 @@ def github_checksum_ok(token: bytes) -> bool:
     return crc32_base62(rest[:30]) == rest[30:]
 
 
+def _holds_run(value: bytes) -> bool:
+    """Eight characters of an alphabet, digit or keyboard run, either way, anywhere in it."""
+    lower = value.lower()
+    return any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7))
+
+
 def is_filler(value: bytes) -> bool:
     """Repeated characters or units, a keyboard or alphabet run, or too few distinct
     characters: a hole in a template that happens to have the right shape."""
     if _REPEATS.search(value):
         return True
-    lower = value.lower()
-    if any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7)):
+    if _holds_run(value):
         return True
     return len(value) >= 16 and shannon_entropy(value) < 2.5
 
@@ -88,8 +87,7 @@ def filler_body(secret: bytes) -> bool:
         return False
     if max(body.count(c) for c in set(body)) * 2 >= len(body):
         return True
-    lower = body.lower()
-    if any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7)):
+    if _holds_run(body):
         return True
     return shannon_entropy(body) < 2.0
 
@@ -112,12 +110,7 @@ def public_id(secret: bytes, line: bytes, context: Context) -> Confidence | None
     """For identifiers a provider documents as public (client ids, publishable keys):
     a low note at most, and nothing for a filler (a numeric id is not one for its few
     distinct characters)."""
-    lower = secret.lower()
-    if (
-        _REPEATS.search(secret)
-        or any(lower[i : i + 8] in _SEQUENCES for i in range(len(lower) - 7))
-        or is_documented_example(secret)
-    ):
+    if _REPEATS.search(secret) or _holds_run(secret) or is_documented_example(secret):
         return None
     return Confidence.LOW
 

@@ -220,7 +220,9 @@ def _steps() -> dict[tuple[int, int], frozenset[int]]:
 
 
 _STEPS = _steps()
-_SEQUENTIAL = tuple(
+# The alphabet, the digits and the keyboard rows, each either way: what a typed
+# run follows (also the 8-character runs `checks.is_filler` looks for).
+RUNS = tuple(
     seq
     for line in (b"abcdefghijklmnopqrstuvwxyz", b"0123456789", *KEYBOARD_ROWS)
     for seq in (line, line[::-1])
@@ -269,7 +271,7 @@ def is_placeholder(value: bytes) -> bool:
         return True
     if len(value) >= 8 and (_mostly_consecutive(value) or made_of_runs(value)):
         return True
-    return any(lower in seq or seq[: len(lower)] == lower for seq in _SEQUENTIAL if len(lower) >= 4)
+    return any(lower in seq or seq[: len(lower)] == lower for seq in RUNS if len(lower) >= 4)
 
 
 def _mostly_consecutive(value: bytes) -> bool:
