@@ -6,6 +6,7 @@ Every test here is a rule anyone can read; each returns True for "not a secret".
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import operator
@@ -151,6 +152,7 @@ _SAMPLE_FILE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every candidate of a file, by several checks
 def is_sample_path(path: str | None) -> bool:
     """A path under tests, fixtures, examples or docs (site-packages/x/tests,
     /usr/share/doc, node_modules/x/test), or a test or documentation file."""
