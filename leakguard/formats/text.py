@@ -108,11 +108,11 @@ def summary(result: ScanResult) -> str:
     """
     findings, stats = result.findings, result.stats
     counts = Counter(f.severity for f in findings)
-    text = _plural(len(findings), "finding")
+    text = plural(len(findings), "finding")
     if findings:
         text += " (" + ", ".join(f"{counts[s]} {s}" for s in _SEVERITY_ORDER if counts[s]) + ")"
     text += (
-        f" in {_plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB read,"
+        f" in {plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB read,"
         f" {stats.duration_s:.2f}s"
     )
     if stats.bytes_skipped:
@@ -174,7 +174,7 @@ def _short_digest(digest: str) -> str:
     return f"{algorithm}:{value[:12]}" if sep else digest[:12]
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
