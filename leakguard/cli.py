@@ -584,14 +584,10 @@ def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
     character the stream cannot take as a backslash escape."""
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    out = []
-    for char in exc.object[exc.start : exc.end]:
-        code = ord(char)
-        if 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        else:
-            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
-    return "".join(out), exc.end
+    from leakguard.formats import printable
+
+    escaped = printable(exc.object[exc.start : exc.end])  # every surrogate now ASCII
+    return escaped.encode("ascii", "backslashreplace").decode("ascii"), exc.end
 
 
 def _escape_names_in_output() -> None:

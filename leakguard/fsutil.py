@@ -141,11 +141,11 @@ def _names_a_descriptor(path: Path) -> bool:
     )
 
 
-def _write_in_place(path: Path, st: os.stat_result | None, data: bytes) -> None:
+def _write_in_place(path: Path, st: os.stat_result, data: bytes) -> None:
     """Write to a character device, a FIFO or a descriptor named under /dev or /proc
     (`/dev/stdout`) as it is, never replacing it."""
     flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
-    if st is None or stat.S_ISREG(st.st_mode):
+    if stat.S_ISREG(st.st_mode):
         flags |= os.O_APPEND  # the shell's `>` emptied it already; `>>` means add to it
     elif stat.S_ISFIFO(st.st_mode):
         flags |= getattr(os, "O_NONBLOCK", 0)  # no reader: ENXIO at once, not a hang
@@ -156,7 +156,7 @@ def _write_in_place(path: Path, st: os.stat_result | None, data: bytes) -> None:
     try:
         fd = os.open(path, flags)
     except OSError as e:
-        if e.errno == errno.ENXIO and st is not None and stat.S_ISFIFO(st.st_mode):
+        if e.errno == errno.ENXIO and stat.S_ISFIFO(st.st_mode):
             raise OSError(errno.ENXIO, "a FIFO that no process is reading", str(path)) from e
         raise
     try:

@@ -82,7 +82,8 @@ def explain(result: ScanResult, code: ExitCode, fail_on: Severity = Severity.LOW
     """The exit code and why, in one line: `exit 1: 2 findings at or above high`."""
     errors = sum(1 for s in result.skipped if s.error)
     bar = "" if fail_on is Severity.LOW else f" at or above {fail_on}"
-    below = len(result.findings) - len(failing(result, fail_on))
+    failed = len(failing(result, fail_on))
+    below = len(result.findings) - failed
     also = f" ({below} below {fail_on}, reported only)" if below else ""
     if code is ExitCode.UNREADABLE:
         what = "target" if errors == 1 else "targets"
@@ -90,8 +91,7 @@ def explain(result: ScanResult, code: ExitCode, fail_on: Severity = Severity.LOW
         rest = f"{found} finding{'' if found == 1 else 's'} in" if found else "nothing found in"
         return f"exit 3: {errors} {what} could not be read ({rest} the rest)"
     if code is ExitCode.FINDINGS:
-        n = len(failing(result, fail_on))
-        return f"exit 1: {n} finding{'' if n == 1 else 's'}{bar}{also}"
+        return f"exit 1: {failed} finding{'' if failed == 1 else 's'}{bar}{also}"
     if code is ExitCode.CLEAN:
         return f"exit 0: no finding{bar}{also}"
     return f"exit {int(code)}"

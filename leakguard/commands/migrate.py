@@ -49,8 +49,6 @@ def migration_options_from(
     from leakguard.migrators.auto import Options
 
     if vault_addr is None and target == "vault":
-        import os
-
         vault_addr = os.environ.get("VAULT_ADDR")
         if not vault_addr:
             raise UsageError("--to vault needs --vault-addr (or VAULT_ADDR)")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from leakguard.formats import printable, shown_value, where
-from leakguard.formats.text import heading, summary
+from leakguard.formats.text import heading, plural, summary
 from leakguard.models import Finding, ScanResult
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     for name, findings in groups.items():
         worst = max(findings, key=lambda f: f.severity.rank)
         rules = ", ".join(dict.fromkeys(f.rule_id for f in findings))
-        message = f"{_plural(len(findings), 'secret')} ({rules})"
+        message = f"{plural(len(findings), 'secret')} ({rules})"
         body = "\n".join(
             f"{f.severity} {f.rule_id} {where(f)}: {f.message}: {shown_value(f, options)}\n"
             f"  fix: {f.remediation}"
@@ -72,7 +72,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     if clean > 0 or not cases:
         cases.append(
             f'    <testcase classname="leakguard.file" '
-            f"name={_attr(_plural(max(clean, 0), 'other file') + ' scanned: no finding')}/>\n"
+            f"name={_attr(plural(max(clean, 0), 'other file') + ' scanned: no finding')}/>\n"
         )
     end = options.finished()
     start = end - timedelta(seconds=max(result.stats.duration_s, 0.0))
@@ -92,7 +92,3 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         "  </testsuite>\n"
         "</testsuites>\n"
     )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

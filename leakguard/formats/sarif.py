@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from leakguard.formats import json_dumps, raw_bytes
+from leakguard.formats import json_dumps, raw_bytes, shown_value
 from leakguard.models import Finding, Location, ScanResult, Severity, Surface
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def log(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             index[finding.rule_id] = len(rules)
             rules.append(_rule(finding, worst[finding.rule_id]))
 
-    results = [_result(f, index[f.rule_id], options.show_secrets) for f in result.findings]
+    results = [_result(f, index[f.rule_id], options) for f in result.findings]
     # Content that could hold a secret and was not read is an error, and the run
     # did not complete; a note (a device in a layer, a managed secret file) is not.
     notifications = [
@@ -121,13 +121,12 @@ def _rule(finding: Finding, severity: Severity) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int, show_secrets: bool) -> dict[str, Any]:
-    shown = finding.secret.reveal() if show_secrets and finding.has_secret else finding.redacted
+def _result(finding: Finding, rule_index: int, options: ReportOptions) -> dict[str, Any]:
     return {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
-        "message": {"text": f"{finding.message}: {shown}"},
+        "message": {"text": f"{finding.message}: {shown_value(finding, options)}"},
         "locations": [_location(finding.location)],
         "partialFingerprints": {FINGERPRINT_KEY: identity_fingerprint(finding)},
         "properties": _properties(finding),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from leakguard.formats import printable
+from leakguard.formats import printable, shown_value
 from leakguard.models import Finding, Location, ScanResult, Severity, Surface
 
 if TYPE_CHECKING:
@@ -36,15 +36,13 @@ _GAP: Segment = ("  ", None)
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
-    lines = layout(result, options.show_secrets, with_summary=options.summary)
+    lines = layout(result, options)
     if options.color:
         return _colored(lines)
     return "".join("".join(text for text, _ in line) + "\n" for line in lines)
 
 
-def layout(
-    result: ScanResult, show_secrets: bool = False, *, with_summary: bool = True
-) -> list[Line]:
+def layout(result: ScanResult, options: ReportOptions) -> list[Line]:
     groups: dict[str, list[Finding]] = {}
     for finding in result.findings:
         groups.setdefault(heading(finding.location), []).append(finding)
@@ -53,7 +51,7 @@ def layout(
     hinted: set[str] = set()
     for title, findings in groups.items():
         lines.append([(_printable(title), "bold")])
-        lines.extend(_rows(sorted(findings, key=_line_order), show_secrets))
+        lines.extend(_rows(sorted(findings, key=_line_order), options))
         for finding in findings:
             if finding.rule_id not in hinted:
                 hinted.add(finding.rule_id)
@@ -71,7 +69,7 @@ def layout(
             )
             lines.append([])
 
-    if with_summary:
+    if options.summary:
         lines.append([(summary(result), "bold")])
     elif lines and not lines[-1]:
         lines.pop()  # no blank line left dangling at the end
@@ -108,11 +106,11 @@ def summary(result: ScanResult) -> str:
     """
     findings, stats = result.findings, result.stats
     counts = Counter(f.severity for f in findings)
-    text = _plural(len(findings), "finding")
+    text = plural(len(findings), "finding")
     if findings:
         text += " (" + ", ".join(f"{counts[s]} {s}" for s in _SEVERITY_ORDER if counts[s]) + ")"
     text += (
-        f" in {_plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB read,"
+        f" in {plural(stats.files, 'file')}, {stats.bytes / 1_000_000:.1f} MB read,"
         f" {stats.duration_s:.2f}s"
     )
     if stats.bytes_skipped:
@@ -130,13 +128,13 @@ def _megabytes(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n / 1_000:.1f} kB"
 
 
-def _rows(findings: list[Finding], show_secrets: bool) -> list[Line]:
+def _rows(findings: list[Finding], options: ReportOptions) -> list[Line]:
     cells = [
         (
             _position(f.location),
             f.severity,
             _printable(f.rule_id),
-            _printable(f.secret.reveal() if show_secrets and f.has_secret else f.redacted),
+            _printable(shown_value(f, options)),
             _printable(f.message),
         )
         for f in findings
@@ -174,7 +172,7 @@ def _short_digest(digest: str) -> str:
     return f"{algorithm}:{value[:12]}" if sep else digest[:12]
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
