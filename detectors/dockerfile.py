@@ -20,7 +20,6 @@ final stage with `COPY --from` is reported at full severity with the copy line.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import posixpath
@@ -890,7 +889,7 @@ def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> 
     names = sorted((n for n in used if n in scope), key=lambda n: (scope[n].line, scope[n].column))
     for name in names:
         pair = scope[name]
-        reason = _secret_name_reason(name)
+        reason = secret_name_reason(name)
         if reason is None or (pair.value is not None and not _from_build_arg(pair.value)):
             continue  # a literal default is the engine's finding
         if (pair.line, name) in reported:
@@ -908,9 +907,6 @@ def _secret_args(state: _Scan, ins: Instruction, scope: dict[str, KeyValue]) -> 
     state.reported_upto = len(state.findings)
     reported.update((f.location.line, f.redacted) for f in out)
     return out
-
-
-_secret_name_reason = functools.lru_cache(maxsize=4096)(secret_name_reason)
 
 
 def _from_build_arg(value: str) -> bool:

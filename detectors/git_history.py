@@ -143,19 +143,12 @@ def _git(repo: str, *args: str, stdin: bytes | None = None) -> subprocess.Comple
             input=stdin,
             capture_output=True,
             check=False,
-            env=_git_env(),
+            env=git_env(),
         )
     except FileNotFoundError:
         raise TargetUnreadable(
             "git is not installed", hint="install git; leakguard runs it to read history"
         ) from None
-
-
-def _git_env() -> dict[str, str]:
-    # A pager, a translated message, a replace ref or a hook's GIT_DIR must not
-    # change what we parse (GIT_INDEX_FILE stays: `git commit -a` stages into a
-    # temporary index).
-    return git_env()
 
 
 def _first_line(raw: bytes) -> str:
@@ -164,13 +157,6 @@ def _first_line(raw: bytes) -> str:
         if line:
             return line.removeprefix("fatal: ").removeprefix("error: ")
     return ""
-
-
-# -- blobs ----------------------------------------------------------------------
-
-# One `git cat-file --batch` process, started on first use, for blobs by id and
-# for the files of a commit (`REV:path`) or of the index (`:0:path`).
-_Blobs = GitObjects
 
 
 # -- the patch stream -------------------------------------------------------------
@@ -215,7 +201,7 @@ class _Scanner:
         self.engine = engine
         self.repo = repo
         self.options = options
-        self.blobs = _Blobs(repo, options.max_blob_size, _git_env())
+        self.blobs = GitObjects(repo, options.max_blob_size)
         # rev (None: the index) -> the files a structured detector may name
         self._trees: dict[str | None, GitTree] = {}
         self.result = ScanResult()
@@ -806,7 +792,7 @@ def _run_part(
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL,
-            env=_git_env(), bufsize=1024 * 1024,
+            env=git_env(), bufsize=1024 * 1024,
         )  # fmt: skip
         assert proc.stdout is not None
         try:
@@ -880,7 +866,7 @@ def scan_staged(engine: Engine, repo: str) -> GitScan:
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             ["git", "-C", repo, *_GIT_CONFIG, *args, "--"],
-            stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, env=_git_env(),
+            stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, env=git_env(),
         )  # fmt: skip
         assert proc.stdout is not None
         try:
@@ -943,7 +929,7 @@ def _present_in_head(
     if paths:
         head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
         head_sha = head.stdout.decode().strip() if head.returncode == 0 else ""
-        blobs = _Blobs(repo, max_size, _git_env())
+        blobs = GitObjects(repo, max_size)
         tree = GitTree(blobs, head_sha, repo)  # what HEAD's files name is HEAD's too
         try:
             for path in paths:

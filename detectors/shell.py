@@ -19,6 +19,7 @@ engine over the whole text, plus what the command analysis finds, reported as
 
 from __future__ import annotations
 
+import functools
 import logging
 import posixpath
 import re
@@ -73,6 +74,7 @@ _ABOUT_SECRET = frozenset({
 _PUBLIC = frozenset({"public", "pub", "publishable"})
 
 
+@functools.lru_cache(maxsize=4096)  # the same names come back instruction after instruction
 def secret_name_reason(name: str) -> str | None:
     """Why a variable's name says it holds a secret, or None when it does not.
 

@@ -7,8 +7,8 @@ moment it is done, so a sweep killed halfway (SIGINT or SIGKILL) resumes
 without reading its finished layers again. Each sweep is a run: when it
 started and ended (a killed run stays `running`), the images it saw (name and
 layer digests) and its findings (redacted value and fingerprint; the secret
-itself only in the layer table, as in the layer cache). The file is 0600: it
-says where secrets live.
+itself nowhere, as in the layer cache). The file is 0600: it says where
+secrets live.
 """
 
 from __future__ import annotations

@@ -33,89 +33,33 @@ The parts, one module each:
 from __future__ import annotations
 
 from leakguard.detectors.image.assembly import assemble
-from leakguard.detectors.image.bases import KnownImage, base_of, known_local_images
+from leakguard.detectors.image.bases import KnownImage, base_of
 from leakguard.detectors.image.cache import LayerCache, default_cache_path, ruleset_version
-from leakguard.detectors.image.config_scan import image_level, layer_instructions
-from leakguard.detectors.image.model import (
-    Image,
-    ImageOptions,
-    Layer,
-    LayerScan,
-    LayerSource,
-    PlatformMissing,
-    Readable,
-)
-from leakguard.detectors.image.runner import (
-    PARALLEL_MIN_BYTES,
-    LayerExecutor,
-    ProgressCallback,
-    scan_images,
-    scan_layers,
-    scan_one,
-)
+from leakguard.detectors.image.model import Image, ImageOptions, Layer, LayerScan, PlatformMissing
+from leakguard.detectors.image.runner import scan_images, scan_layers
 from leakguard.detectors.image.sources import (
-    ATTESTATION_TYPE,
-    MAX_JSON,
-    FileSlice,
-    RegistryBlob,
-    daemon_has,
-    daemon_images,
     docker_archive,
     engine_socket_answers,
-    oci_layout,
     registry_images,
-    resolve,
 )
-from leakguard.detectors.image.streams import decompressed
-from leakguard.detectors.image.tar import BLOCK, TarEntry, TarFormatError, TarStream
-from leakguard.detectors.image.walker import (
-    ARCHIVE_SUFFIXES,
-    BINARY_SNIFF,
-    PURE_STRUCTURED,
-    scan_layer,
-)
+from leakguard.detectors.image.walker import scan_layer
 
 __all__ = [
-    "LayerExecutor",
-    "ARCHIVE_SUFFIXES",
-    "ATTESTATION_TYPE",
-    "BINARY_SNIFF",
-    "BLOCK",
-    "FileSlice",
     "Image",
     "ImageOptions",
     "KnownImage",
     "Layer",
     "LayerCache",
     "LayerScan",
-    "LayerSource",
-    "MAX_JSON",
-    "PARALLEL_MIN_BYTES",
-    "PURE_STRUCTURED",
     "PlatformMissing",
-    "ProgressCallback",
-    "Readable",
-    "RegistryBlob",
-    "TarEntry",
-    "TarFormatError",
-    "TarStream",
     "assemble",
     "base_of",
-    "daemon_has",
-    "daemon_images",
-    "decompressed",
     "default_cache_path",
     "docker_archive",
     "engine_socket_answers",
-    "image_level",
-    "known_local_images",
-    "layer_instructions",
-    "oci_layout",
     "registry_images",
-    "resolve",
     "ruleset_version",
     "scan_images",
     "scan_layer",
     "scan_layers",
-    "scan_one",
 ]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from leakguard.detectors.image.model import ImageOptions, Layer, LayerScan, Readable
+from leakguard.detectors.image.model import ImageOptions, Layer, LayerScan, Readable, _one_line
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Skipped
 
@@ -161,7 +161,7 @@ class DaskExecutor:
             )
         except (OSError, TimeoutError, ValueError) as e:
             raise ClusterUnavailable(
-                f"cannot reach the Dask scheduler at {address}: {_first_line(e)}",
+                f"cannot reach the Dask scheduler at {address}: {_one_line(e)}",
                 hint="is `dask scheduler` running there, and is the address tcp://HOST:PORT?",
             ) from e
 
@@ -197,7 +197,7 @@ class DaskExecutor:
             try:
                 scan = future.result()
             except Exception as e:  # failed ATTEMPTS times, or its worker kept dying
-                reason = f"failed on the cluster (tried up to {ATTEMPTS} times): {_first_line(e)}"
+                reason = f"failed on the cluster (tried up to {ATTEMPTS} times): {_one_line(e)}"
                 log.debug("layer %s: %s", layer.digest, reason)
                 scan = LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", reason)])
             finished(scan)
@@ -205,11 +205,6 @@ class DaskExecutor:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text if len(text) < 200 else text[:197] + "..."
 
 
 __all__ = ["ATTEMPTS", "ClusterUnavailable", "DaskExecutor", "RemoteBlob", "scan_task"]

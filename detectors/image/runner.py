@@ -27,7 +27,6 @@ from leakguard.models import (
 )
 
 # Below this much (compressed) layer data, starting worker processes costs more than it saves.
-# Read from the package (`leakguard.detectors.image.PARALLEL_MIN_BYTES`), where it is set.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 _WORKER_ENGINE: Engine | None = None
@@ -119,7 +118,7 @@ def scan_layers(
     if executor is not None:
         executor.run(engine, todo, options, finished)
         return done
-    big_enough = sum(layer.size for layer in todo) >= _parallel_min_bytes()
+    big_enough = sum(layer.size for layer in todo) >= PARALLEL_MIN_BYTES
     if jobs > 1 and len(todo) > 1 and big_enough and _can_fork():
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -146,12 +145,6 @@ def scan_layers(
         for layer in todo:
             finished(scan_one(engine, layer, options))
     return done
-
-
-def _parallel_min_bytes() -> int:
-    import leakguard.detectors.image as package
-
-    return int(getattr(package, "PARALLEL_MIN_BYTES", PARALLEL_MIN_BYTES))
 
 
 def _can_fork() -> bool:

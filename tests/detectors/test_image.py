@@ -514,9 +514,9 @@ def test_unreadable_refs_give_one_line_and_exit_3(tmp_path):
 
 
 def test_layer_cache_serves_a_second_scan(engine, tmp_path, monkeypatch):
-    import leakguard.detectors.image as image_module
+    from leakguard.detectors.image import runner
 
-    monkeypatch.setattr(image_module, "PARALLEL_MIN_BYTES", 0)  # workers even for tiny layers
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)  # workers even for tiny layers
     path = write_archive(tmp_path / "a.tar", LEAKY)
     options = ImageOptions()
     cache = LayerCache(tmp_path / "cache" / "layers.sqlite", ruleset_version(engine, options))
