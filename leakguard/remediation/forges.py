@@ -112,6 +112,8 @@ def _guess(host: str) -> str | None:
 
 
 def find_token(target: Target, env: Mapping[str, str] | None = None) -> str:
+    from leakguard.remediation.gitops import no_prompt_env
+
     env = os.environ if env is None else env
     for name in TOKEN_VARIABLES[target.forge]:
         if env.get(name):
@@ -121,7 +123,7 @@ def find_token(target: Target, env: Mapping[str, str] | None = None) -> str:
         proc = subprocess.run(
             ["git", "credential", "fill"],
             input=f"protocol={scheme}\nhost={target.host}\n\n", capture_output=True, text=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": ""}, timeout=30,
+            env=no_prompt_env(), timeout=30,
             check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):

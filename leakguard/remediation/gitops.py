@@ -29,14 +29,15 @@ DEFAULT_BRANCH = "leakguard/remediate"
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
 
-def _env() -> dict[str, str]:
+def no_prompt_env() -> dict[str, str]:
+    """The environment git runs in here: never a prompt for a credential."""
     return {**git_env(), **_NO_PROMPT}
 
 
 def git(repo: Path | str, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False,
-        env=_env(), stdin=subprocess.DEVNULL,
+        env=no_prompt_env(), stdin=subprocess.DEVNULL,
     )  # fmt: skip
     if check and proc.returncode != 0:
         raise TargetUnreadable(f"git {args[0]} failed in {repo}: {first_line(proc.stderr)}")
@@ -285,7 +286,7 @@ def remote_head(url: str, branch: str) -> str | None:
     proc = subprocess.run(
         ["git", "ls-remote", "--heads", "--", url, f"refs/heads/{branch}"],
         capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-        env=_env(), timeout=120,
+        env=no_prompt_env(), timeout=120,
     )  # fmt: skip
     if proc.returncode != 0:
         raise TargetUnreadable(
