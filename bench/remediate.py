@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.remediation.forge_standin import ForgeStandIn  # noqa: E402
+from tests.remediation.git_daemon import git_daemon  # noqa: E402
 
 LEAKGUARD = shutil.which("leakguard") or str(Path(sys.executable).parent / "leakguard")
 STANDIN_VALUE = "bench-" + "stand-in-token"
@@ -45,12 +45,6 @@ def git(*args: str, cwd: Path) -> None:
     proc = subprocess.run(["git", *args], cwd=cwd, env=ENV, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def timed(args: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
@@ -71,19 +65,8 @@ def one_round(tmp: Path) -> tuple[float, float, float]:
     served = tmp / "served"
     (served / "team").mkdir(parents=True)
     git("init", "-q", "--bare", str(served / "team" / "app.git"), cwd=tmp)
-    port = free_port()
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-         f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.02)
-        url = f"git://127.0.0.1:{port}/team/app.git"
+    with git_daemon(served) as served_at:
+        url = f"{served_at}/team/app.git"
         git("remote", "add", "origin", url, cwd=repo)
         git("push", "-q", "origin", "main", cwd=repo)
         git("fetch", "-q", "origin", cwd=repo)
@@ -102,9 +85,6 @@ def one_round(tmp: Path) -> tuple[float, float, float]:
         git("commit", "-qm", "move secrets", cwd=by_hand)
         git("push", "-q", "origin", "HEAD:refs/heads/by-hand", cwd=by_hand)
         baseline = time.perf_counter() - started
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
     return first, second, baseline
 
 

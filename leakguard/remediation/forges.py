@@ -112,6 +112,8 @@ def _guess(host: str) -> str | None:
 
 
 def find_token(target: Target, env: Mapping[str, str] | None = None) -> str:
+    from leakguard.remediation.gitops import no_prompt_env
+
     env = os.environ if env is None else env
     for name in TOKEN_VARIABLES[target.forge]:
         if env.get(name):
@@ -121,7 +123,7 @@ def find_token(target: Target, env: Mapping[str, str] | None = None) -> str:
         proc = subprocess.run(
             ["git", "credential", "fill"],
             input=f"protocol={scheme}\nhost={target.host}\n\n", capture_output=True, text=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": ""}, timeout=30,
+            env=no_prompt_env(), timeout=30,
             check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
@@ -429,28 +431,30 @@ _FINDERS = {"github": _github_open, "gitlab": _gitlab_open, "gitea": _gitea_open
 
 def still_open(target: Target, token: str, head: str, base: str) -> str | None:
     """The URL of the pull request an earlier run opened from `head`, if it is still open."""
-    try:
-        return _FINDERS[target.forge](target, token, head, base)
-    except LeakguardError as e:
-        e.message = e.message.replace(token, "***")
-        raise
-    except Exception as e:  # a client library's own failure: never with the token
-        raise TargetUnreadable(
-            f"{target.forge}: {type(e).__name__} while looking for the open pull request",
-            hint="run again with --verbose for details",
-        ) from None
+    finder = _FINDERS[target.forge]
+    return _without_token(target, token, TargetUnreadable, "looking for the open pull request",
+                          lambda: finder(target, token, head, base))  # fmt: skip
 
 
 def open_or_update(target: Target, token: str, title: str, body: str, head: str,
                    base: str) -> Opened:  # fmt: skip
     """Open the pull request, or update the one this opened before (by its marker)."""
+    opener = _OPENERS[target.forge]
+    return _without_token(target, token, ChangeRefused, "opening the pull request",
+                          lambda: opener(target, token, title, body, head, base))  # fmt: skip
+
+
+def _without_token(
+    target: Target, token: str, error: type[LeakguardError], doing: str, call: Callable[[], T]
+) -> T:
+    """`call()`, with the token kept out of any error it raises."""
     try:
-        return _OPENERS[target.forge](target, token, title, body, head, base)
+        return call()
     except LeakguardError as e:
         e.message = e.message.replace(token, "***")
         raise
     except Exception as e:  # a client library's own failure: never with the token
-        raise ChangeRefused(
-            f"{target.forge}: {type(e).__name__} while opening the pull request",
+        raise error(
+            f"{target.forge}: {type(e).__name__} while {doing}",
             hint="run again with --verbose for details",
         ) from None

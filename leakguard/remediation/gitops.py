@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from leakguard.errors import ChangeRefused, TargetUnreadable, UsageError
 from leakguard.models import SecretValue
+from leakguard.tree import git_env
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,15 @@ DEFAULT_BRANCH = "leakguard/remediate"
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
 
+def no_prompt_env() -> dict[str, str]:
+    """The environment git runs in here: never a prompt for a credential."""
+    return {**git_env(), **_NO_PROMPT}
+
+
 def git(repo: Path | str, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False,
-        env={**os.environ, **_NO_PROMPT}, stdin=subprocess.DEVNULL,
+        env=no_prompt_env(), stdin=subprocess.DEVNULL,
     )  # fmt: skip
     if check and proc.returncode != 0:
         raise TargetUnreadable(f"git {args[0]} failed in {repo}: {first_line(proc.stderr)}")
@@ -280,7 +286,7 @@ def remote_head(url: str, branch: str) -> str | None:
     proc = subprocess.run(
         ["git", "ls-remote", "--heads", "--", url, f"refs/heads/{branch}"],
         capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-        env={**os.environ, **_NO_PROMPT}, timeout=120,
+        env=no_prompt_env(), timeout=120,
     )  # fmt: skip
     if proc.returncode != 0:
         raise TargetUnreadable(

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from leakguard.migrators.plan import Plan, SecretMove, Workspace, ensure_ignored, merge
 from leakguard.models import Finding, ScanResult, SecretValue
@@ -367,14 +368,13 @@ def render_body(guide: Guide, repo: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def load_sweep(path: Path) -> dict[str, list[str]]:
-    """fingerprint -> where a sweep (or image) JSON report saw it: image, layer, path."""
-    import json
-
+def sweep_findings(path: Path) -> list[Any]:
+    """The `findings` of a sweep (or image) JSON report; clear errors for anything else."""
+    from leakguard import safejson
     from leakguard.errors import TargetUnreadable, UsageError
 
     try:
-        report = json.loads(path.read_bytes())
+        report = safejson.loads(path.read_bytes())
     except OSError as e:
         raise TargetUnreadable(f"cannot read {path}: {e.strerror}") from e
     except ValueError as e:
@@ -385,6 +385,12 @@ def load_sweep(path: Path) -> dict[str, list[str]]:
     if not isinstance(findings, list):
         raise UsageError(f"{path} is not a leakguard JSON report",
                          hint="give a `leakguard sweep -f json` report")  # fmt: skip
+    return findings
+
+
+def load_sweep(path: Path) -> dict[str, list[str]]:
+    """fingerprint -> where a sweep (or image) JSON report saw it: image, layer, path."""
+    findings = sweep_findings(path)
     out: dict[str, list[str]] = {}
     for f in findings:
         loc = f.get("location") or {} if isinstance(f, dict) else {}

@@ -9,7 +9,6 @@ is verified by scanning the rewritten history again.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leakguard.errors import ChangeRefused, TargetUnreadable, UsageError
+from leakguard.fsutil import atomic_write
 from leakguard.models import Finding, SecretValue
+from leakguard.remediation.gitops import git
 
 # What a purged value becomes: a placeholder the rules recognise as one, so the
 # rewritten history scans clean instead of reporting the placeholder.
@@ -45,8 +46,6 @@ def replacement_lines(values: Iterable[SecretValue]) -> bytes:
 
 def write_plan(path: Path, root: Path, values: Sequence[SecretValue]) -> int:
     """Write the replacements file (0600); refuses a path inside the repository."""
-    from leakguard.fsutil import atomic_write
-
     target = path.expanduser().absolute()
     base = root.resolve()
     if target.resolve() == base or base in target.resolve().parents:
@@ -67,8 +66,7 @@ def check_mirror(mirror: Path, checkout: Path | None) -> Path:
     if not mirror.is_dir():
         raise TargetUnreadable(f"{mirror} does not exist",
                                hint="make it with `git clone --mirror URL DIR`")  # fmt: skip
-    proc = subprocess.run(["git", "-C", str(mirror), "rev-parse", "--is-bare-repository"],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    proc = git(mirror, "rev-parse", "--is-bare-repository")
     if proc.returncode != 0 or proc.stdout.strip() != "true":
         raise ChangeRefused(
             f"{mirror} is not a bare mirror clone; refusing to rewrite its history",
@@ -100,9 +98,7 @@ def run_filter_repo(mirror: Path, replacements: Path) -> None:
     # The rewritten-away objects are unreachable (a push does not send them);
     # dropping them now keeps the values out of this folder too.
     for args in (["reflog", "expire", "--expire=now", "--all"], ["gc", "--quiet", "--prune=now"]):
-        done = subprocess.run(["git", *args], cwd=mirror, capture_output=True, check=False,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
-        if done.returncode != 0:
+        if git(mirror, *args).returncode != 0:
             log.warning("git %s failed in %s; the old objects stay until the next gc",
                         args[0], mirror)  # fmt: skip
 
@@ -121,10 +117,8 @@ def purge(
             lines = plan_file.read_bytes().count(b"\n")
         else:
             replacements = Path(private) / "replacements.txt"
-            fd = os.open(replacements, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                data = replacement_lines(values)
-                out.write(data)
+            data = replacement_lines(values)
+            atomic_write(replacements, data, mode=0o600, follow_links=False)
             lines = data.count(b"\n")
         run_filter_repo(mirror, replacements)
     remaining = tuple(f for f in rescan(mirror) if f.fingerprint in fingerprints)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leakguard import safejson
 from leakguard.errors import LeakguardError, TargetUnreadable, UsageError
 
 log = logging.getLogger(__name__)
@@ -51,16 +52,9 @@ class Origin:
 
 def images_in(report_path: Path) -> list[str]:
     """Every image a sweep (or image) JSON report has findings in, in report order."""
-    try:
-        report = json.loads(report_path.read_bytes())
-    except OSError as e:
-        raise TargetUnreadable(f"cannot read {report_path}: {e.strerror}") from e
-    except ValueError as e:
-        raise UsageError(f"{report_path} is not JSON") from e
-    findings = report.get("findings") if isinstance(report, dict) else None
-    if not isinstance(findings, list):
-        raise UsageError(f"{report_path} is not a leakguard JSON report",
-                         hint="give a `leakguard sweep -f json` report")  # fmt: skip
+    from leakguard.remediation.guide import sweep_findings
+
+    findings = sweep_findings(report_path)
     seen: dict[str, None] = {}
     for f in findings:
         image = (f.get("location") or {}).get("image") if isinstance(f, dict) else None
@@ -151,7 +145,7 @@ def _provenance_origin(
                 continue
             data = client.blob_bytes(repository, str(layer["digest"]), limit=MAX_STATEMENT)
             try:
-                statement = json.loads(data)
+                statement = safejson.loads(data)
             except ValueError:
                 continue
             origin = provenance_source(statement) if isinstance(statement, dict) else None

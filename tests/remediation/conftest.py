@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AWS_KEY_ID, GITHUB_PAT, fake
+from tests.remediation.git_daemon import git_daemon as serve
 
 NPM_TOKEN = fake("npm" + "_", 36, seed=12)
 PLANTED = (GITHUB_PAT, AWS_KEY_ID, NPM_TOKEN)
@@ -105,29 +104,8 @@ def project(tmp_path: Path) -> Project:
     return make_project(tmp_path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def git_daemon(project: Project) -> Iterator[str]:
     """`git daemon` on 127.0.0.1 serving the remote (pushes enabled): its git:// URL."""
-    base = project.remote.parent.parent
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-         f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}/team/app.git"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serve(project.remote.parent.parent) as url:
+        yield f"{url}/team/app.git"

@@ -251,3 +251,13 @@ def test_a_credential_file_the_pull_request_keeps_out_of_the_build_is_not_a_manu
     scan = json.loads(run("scan", "-f", "json", ".", cwd=check).stdout)
     assert not [f for f in scan["findings"] if f["rule_id"] == "dockerfile-context-credential-file"]
     assert_clean(plan.stdout, plan.stderr, pushed.stdout, pushed.stderr)
+
+
+def test_a_sweep_report_nested_without_end_is_bad_input(project: Project) -> None:
+    deep = project.repo.parent / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    workdir = str(project.repo.parent / "w")
+    for args in (["--sweep-report", str(deep)], ["--from-sweep", str(deep), "--workdir", workdir]):
+        proc = run("remediate", *args, cwd=project.repo)
+        assert proc.returncode == 2, proc.stderr
+        assert f"{deep} is not JSON" in proc.stderr and "internal error" not in proc.stderr
