@@ -14,7 +14,6 @@ reason, never guessed.
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +101,7 @@ def image_origin(image: str, insecure: bool = False) -> Origin | None:
                 manifest = {}
         labels: dict[str, Any] = {}
         if "config" in manifest:
-            config = json.loads(client.blob_bytes(ref.repository, manifest["config"]["digest"]))
-            labels = (config.get("config") or {}).get("Labels") or {}
+            labels = config_labels(client.blob_bytes(ref.repository, manifest["config"]["digest"]))
         from_provenance = None
         if index is not None:
             from_provenance = _provenance_origin(client, ref.repository, index, digest)
@@ -115,6 +113,18 @@ def image_origin(image: str, insecure: bool = False) -> Origin | None:
             revision = from_provenance.revision
         return Origin(str(url), str(revision) if revision else None, "label")
     return from_provenance
+
+
+def config_labels(raw: bytes) -> dict[str, Any]:
+    """The labels of an image config; TargetUnreadable when it is not JSON (a
+    registry that serves something else is reported, not an internal error)."""
+    try:
+        config = safejson.loads(raw)
+    except ValueError as e:
+        raise TargetUnreadable(f"its config is not JSON ({e})") from None
+    inner = config.get("config") if isinstance(config, dict) else None
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
+    return labels if isinstance(labels, dict) else {}
 
 
 def _same_repo(a: str | None, b: str) -> bool:

@@ -45,3 +45,16 @@ def test_rate_limit_waits_follow_the_headers():
                            now=100.0) == 30.0  # fmt: skip
     assert rate_limit_wait(403, {}) is None  # a plain 403 is a refusal, not a rate limit
     assert rate_limit_wait(404, {"Retry-After": "1"}) is None
+
+
+def test_an_image_config_that_is_not_json_is_unreadable_not_an_internal_error() -> None:
+    from leakguard.errors import TargetUnreadable
+    from leakguard.remediation.sources import config_labels
+
+    label = "org.opencontainers.image.source"
+    good = b'{"config": {"Labels": {"' + label.encode() + b'": "https://example.test/r"}}}'
+    assert config_labels(good) == {label: "https://example.test/r"}
+    assert config_labels(b'{"config": null}') == {} and config_labels(b"[1]") == {}
+    for bad in (b"<html>", b"[" * 200_000 + b"]" * 200_000, b"\xff\xfe{"):
+        with pytest.raises(TargetUnreadable):
+            config_labels(bad)
