@@ -62,12 +62,11 @@ class Guide:
         return not self.exposures and not self.manual and not self.done
 
     def scrub(self, text: str) -> str:
-        """`text` with any value found replaced by its redacted form (a last guard)."""
-        for value in sorted(self.values, key=lambda v: -len(v.raw)):
-            shown = value.reveal()
-            if len(shown) >= 4:
-                text = text.replace(shown, value.redacted)
-        return text
+        """`text` with any value found (of 4 characters or more) replaced by its
+        redacted form, longer values first (a last guard)."""
+        from leakguard.migrators.plan import redact_values
+
+        return redact_values(text, (v for v in self.values if len(v.reveal()) >= 4))
 
 
 def relative(root: Path, path: str | None) -> str:
