@@ -22,10 +22,10 @@ from leakguard.fsutil import atomic_write
 from leakguard.models import Finding, SecretValue
 from leakguard.remediation.gitops import git
 
-# What a purged value becomes: a placeholder the rules recognise as one, so the
-# rewritten history scans clean instead of reporting the placeholder.
 log = logging.getLogger(__name__)
 
+# What a purged value becomes: a placeholder the rules recognise as one, so the
+# rewritten history scans clean instead of reporting the placeholder.
 REPLACED = "<removed-by-leakguard>"
 
 
