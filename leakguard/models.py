@@ -128,6 +128,12 @@ class Location:
     occurrences: int | None = None
     # images: the base image this layer (or history entry) comes from, when known
     inherited: str | None = None
+    # registry sweeps read from a store: when the secret was first and last
+    # seen at this place (ISO 8601 UTC), and whether the newest tag of the
+    # repository still carries it (None: not known, e.g. a single image scan)
+    first_seen: str | None = None
+    last_seen: str | None = None
+    in_newest_tag: bool | None = None
 
     def identity(self) -> tuple[object, ...]:
         """Location without line and column: lines move, the place does not."""

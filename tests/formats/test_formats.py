@@ -77,6 +77,9 @@ def test_json_contract(leaky_result: ScanResult) -> None:
         "present_in_head": None,
         "occurrences": None,
         "inherited": None,
+        "first_seen": None,
+        "last_seen": None,
+        "in_newest_tag": None,
     }
     assert report["skipped"][1] == {
         "target": "samples/big.tar",
