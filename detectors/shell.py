@@ -134,7 +134,7 @@ REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>"})
 # A line with none of these has no credential and writes no credential file.
 _INTERESTING = re.compile(
     r"(?i)>|tee|curl|wget|login|mysql|maria|sshpass|npm|yarn|git|htpasswd|pass|pwd|secret"
-    r"|token|key|auth|cred|\brm\b|shred|unlink"
+    r"|token|key|auth|cred|\brm\b|shred|unlink|-cli\b|mongo|sqlcmd|\bbcp\b"
 )
 
 
@@ -286,6 +286,14 @@ def command_credentials(words: list[str]) -> list[CommandLeak]:
                 found.append((arg.split("=", 1)[1], f"`{prog} --password=`"))
     elif prog == "sshpass":
         found.extend((v, "`sshpass -p`") for v in _option_values(args, "-p", ()))
+    elif prog in ("redis-cli", "valkey-cli", "keydb-cli"):
+        values = _option_values(args, "-a", ("--pass",))
+        found.extend((v, f"`{prog} -a`") for v in values if not v.startswith("-"))
+    elif prog in ("mongosh", "mongo", "mongodump", "mongorestore", "mongoexport", "mongoimport"):
+        values = _option_values(args, "-p", ("--password",))
+        found.extend((v, f"`{prog} --password`") for v in values if not v.startswith("-"))
+    elif prog in ("sqlcmd", "bcp"):
+        found.extend((v, f"`{prog} -P`") for v in _option_values(args, "-P", ()) if v[:1] != "-")
     elif prog in ("npm", "pnpm", "yarn") and "config" in args and "set" in args:
         rest = args[args.index("set") + 1 :]
         if rest:
@@ -416,12 +424,15 @@ _AUTH = (
     r"(?!(?:bearer|basic|token)\s+[$`])(?:(?:bearer|basic|token)\s+)?[^\s$`\"']"
 )
 _CREDENTIAL_HINT = re.compile(
-    r"(?=[cwlmsnyhpatk])(?:"
+    r"(?=[cwlmsnyhpatkrvb])(?:"
     rf"curl\b{_REST}(?:\s-[a-z]*u|--(?:proxy-)?user\b|--oauth2|(?:\s-[a-z]*h|--header){_AUTH})"
     rf"|wget\b{_REST}(?:password|--header{_AUTH})"
     rf"|login\b{_REST}\s(?:-[a-z]*p|--password\b)"
     rf"|(?:mysql|maria)[a-z-]*\b{_REST}\s(?:-p\S|--password=)"
     r"|sshpass\b|htpasswd\b"
+    rf"|(?:redis|valkey|keydb)-cli\b{_REST}\s(?:-[a-z]*a|--pass\b)"
+    rf"|mongo[a-z]*\b{_REST}\s(?:-[a-z]*p|--password\b)"
+    rf"|(?:sqlcmd|bcp)\b{_REST}\s-[a-z]*p"
     rf"|(?:npm|pnpm|yarn)\s+config\s+set\b"
     r"|(?:pass|pwd|secret|token|key|auth|cred|pat)\w*=[\"']?[^\s$`\"'])"
 )
@@ -458,11 +469,17 @@ def script_leaks(script: str) -> Iterator[tuple[int, int, CommandLeak]]:
 
 def makefile_recipes(text: str) -> str:
     """The recipe lines of a Makefile as a shell script, other lines blanked (so
-    line numbers stay); `@`, `-` and `+` prefixes dropped."""
+    line numbers stay); `@`, `-` and `+` prefixes dropped from the start of each
+    command (a continuation line is the command's own text: `\\` then `-pX` keeps
+    its `-`)."""
     out: list[str] = []
     in_recipe = False
     for line in text.split("\n"):
-        if line.startswith("\t") or (in_recipe and out and out[-1].endswith("\\")):
+        continued = in_recipe and bool(out) and out[-1].endswith("\\")
+        if continued:
+            out.append(line.removeprefix("\t"))
+            continue
+        if line.startswith("\t"):
             out.append(line.lstrip("\t").lstrip("@-+ "))
             in_recipe = True
             continue
@@ -521,10 +538,10 @@ def command_findings(data: bytes, path: str, lines: Sequence[int] | None = None)
 _WHERE = {"makefile": "a Makefile recipe", "shell": "a shell script"}
 
 # What lines must hold for a credential to be typed on them: a short option that
-# takes one (`-u`, `-p`, `-pPASS`), or one of these words (`--user`, `--password=`,
+# takes one (`-u`, `-p`, `-pPASS`, `-a`), or one of these words (`--user`, `--password=`,
 # `--header`, an auth header, `sshpass`, `npm config set`, a secret-named
 # assignment). Looser than the hint, and cheap: literal searches.
-_SHORT_OPTION = re.compile(rb"-[a-z]*[pu]")
+_SHORT_OPTION = re.compile(rb"-[a-z]*[pua]")
 _LINE_WORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"pat",
                b"user", b"header", b"bearer", b"config set")  # fmt: skip
 

@@ -27,6 +27,11 @@ COMMANDS = {
     "docker login -p": "docker login -u deploy -p {pw} registry.example.test",
     "docker login --password": "docker login --username deploy --password {pw} reg.test",
     "redis password-only URL": "redis-cli -u redis://:{pw}@cache.example.test:6379 ping",
+    "redis-cli -a": "redis-cli -h cache.example.test -a {pw} --no-auth-warning ping",
+    "valkey-cli --pass": "valkey-cli --pass {pw} -h cache.example.test ping",
+    "mongosh -p": "mongosh --host db.example.test -u admin -p {pw} --quiet",
+    "mongodump --password=": "mongodump --username=app --password={pw} --out=/backup",
+    "sqlcmd -P": "sqlcmd -S db.example.test -U sa -P {pw} -d appdb",
 }
 
 # Each place a command line is written: (file name, text, line of the command).
@@ -182,3 +187,13 @@ def test_headers_and_tool_configs_in_a_script(engine, tmp_path, command):
     assert [(f.location.line, f.fingerprint) for f in found] == [(3, HASH)]
     reference = "#!/bin/sh\nset -e\n" + command.format(v="$API_TOKEN") + "\n"
     assert _scan(engine, tmp_path, "call.sh", reference) == []
+
+
+def test_a_makefile_recipe_continued_keeps_the_dash_of_its_options(engine, tmp_path):
+    # `-` is a recipe prefix only at the start of a command; on a continuation
+    # line it is the option's own: `-pPASSWORD` must stay `-pPASSWORD`.
+    makefile = f"restore:\n\t-mysql -u root \\\n\t-p{PASSWORD} appdb < dump.sql\n"
+    [finding] = _scan(engine, tmp_path, "Makefile", makefile)
+    assert finding.rule_id == "command-credential"
+    assert finding.location.line == 3
+    assert finding.fingerprint == HASH
