@@ -26,7 +26,7 @@ from leakguard.fsutil import (
     read_regular,
 )
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
-from leakguard.rules.filekinds import credential_file_kind
+from leakguard.rules.filekinds import credential_file_kind, is_archive_name
 from leakguard.tree import DISK
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class WalkOptions:
 class FileTarget:
     path: str  # as reported
     size: int
+    max_file_size: int | None = None  # the bound members of an archive are held to
 
 
 @dataclass
@@ -140,7 +141,7 @@ def _add_file(path: str, size: int, options: WalkOptions, out: Walk) -> None:
         out.skipped.append(Skipped(path, over_size_bound(size, options.max_file_size)))
         out.stats.bytes_skipped += size
         return
-    out.files.append(FileTarget(path, size))
+    out.files.append(FileTarget(path, size, options.max_file_size))
 
 
 def over_size_bound(size: int, bound: int) -> str:
@@ -196,6 +197,8 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
     result = ScanResult()
     location = Location(surface=Surface.FILE, path=target.path)
     try:
+        if is_archive_name(target.path) and _scan_archive(engine, target, result):
+            return result
         # read_regular: a path that became a FIFO since the walk must not hang us.
         data = read_regular(target.path, CHUNK_SIZE - 1)
         if data is None:
@@ -218,6 +221,36 @@ def scan_file(engine: Engine, target: FileTarget) -> ScanResult:
         result.skipped.append(Skipped(target.path, _os_reason(e)))
     result.skipped.extend(Skipped(target.path, why) for why in engine.take_gave_up())
     return result
+
+
+# What an archive starts with: gzip, zstd, zip (an entry, or an empty one's end
+# record); a tar has "ustar" at offset 257.
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _scan_archive(engine: Engine, target: FileTarget, result: ScanResult) -> bool:
+    """A tarball or zip: its members, as `archive!member` (nested archives too,
+    within the bounds a layer's are opened to: depth, decompression bombs).
+    False, with nothing read, when the file is not an archive whatever its name
+    says: it is then scanned as any other file."""
+    from leakguard.detectors.image.model import ImageOptions
+    from leakguard.detectors.image.walker import scan_archive
+
+    with open_regular(target.path) as fh:
+        head = fh.read(512)
+        if not head.startswith(_ARCHIVE_MAGIC) and head[257:262] != b"ustar":
+            return False
+        fh.seek(0)
+        options = ImageOptions(max_file_size=target.max_file_size)
+        found = scan_archive(engine, fh, target.path, target.size, options)
+    result.findings.extend(found.findings)
+    result.skipped.extend(found.skipped)
+    stats, inner = result.stats, found.stats
+    stats.files += inner.files
+    stats.bytes += inner.bytes
+    stats.bytes_skipped += inner.bytes_skipped
+    stats.skipped_binary += inner.skipped_binary
+    return True
 
 
 def _scan_binary(

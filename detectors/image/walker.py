@@ -37,6 +37,7 @@ from leakguard.models import (
     Surface,
 )
 from leakguard.rules import Context
+from leakguard.rules.filekinds import is_archive_name
 from leakguard.tree import NO_FILES
 
 BINARY_SNIFF = 8192
@@ -52,9 +53,6 @@ def layer_scanner(path: str, head: bytes, kind: str | None) -> StructuredScanner
     if kind in STRUCTURED and kind not in PURE_STRUCTURED:
         return None
     return scanner_for(path, head)
-
-
-ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip", ".jar", ".war", ".ear", ".whl")
 
 
 def scan_layer(
@@ -119,6 +117,20 @@ def scan_layer(
     return out
 
 
+def scan_archive(
+    engine: Engine, fh: Readable, path: str, size: int, options: ImageOptions
+) -> LayerScan:
+    """An archive file on disk (`leakguard scan`, a build context): its members
+    through the same walker as a layer's nested archives, named `path!member`,
+    reported as files. `ADD archive.tar.gz /` unpacks such a file into the image."""
+    out = LayerScan(path)
+    source = _Counting(fh)
+    walker = _LayerWalker(engine, out, options, source, on_disk=True)
+    walker.nested(source, size, path, 0)
+    out.skipped.extend(Skipped(path, why) for why in engine.take_gave_up())
+    return out
+
+
 class _LayerWalker:
     def __init__(
         self,
@@ -126,12 +138,16 @@ class _LayerWalker:
         out: LayerScan,
         options: ImageOptions,
         source: _Counting | None = None,
+        *,
+        on_disk: bool = False,
     ):
         self.engine = engine
         self.out = out
         self.options = options
         self.source = source  # the layer's compressed bytes, as they are read
         self.expanded = 0  # bytes that archives inside the layer expanded to
+        # an archive file on disk, not a layer: members are files, named `archive!member`
+        self.on_disk = on_disk
 
     def walk(self, stream: Readable, depth: int, prefix: str) -> None:
         """Every member of a tar stream, in order; `prefix` names an enclosing archive."""
@@ -146,8 +162,11 @@ class _LayerWalker:
         if hostile:
             out.skipped.append(
                 Skipped(
-                    f"layer {self.out.digest} {_printable(member.name)}",
-                    "member name leaves the image root: read under its normalized name, "
+                    prefix + _printable(member.name)
+                    if self.on_disk
+                    else f"layer {self.out.digest} {_printable(member.name)}",
+                    f"member name leaves the {'archive' if self.on_disk else 'image'} root: "
+                    "read under its normalized name, "
                     "not followed",
                     error=False,
                 )
@@ -187,17 +206,21 @@ class _LayerWalker:
         return True
 
     def target(self, shown: str) -> str:
-        return f"{shown} (layer {_short(self.out.digest)})"
+        return shown if self.on_disk else f"{shown} (layer {_short(self.out.digest)})"
 
     def content(self, reader: Readable, size: int, shown: str, depth: int) -> None:
         from leakguard.detectors.credfiles import presence
         from leakguard.rules.filekinds import credential_file_kind
 
         out = self.out
-        location = Location(
-            surface=Surface.IMAGE, path=shown, layer=out.digest, origin=Origin.LAYER_FILE
+        location = (
+            Location(surface=Surface.FILE, path=shown)
+            if self.on_disk
+            else Location(
+                surface=Surface.IMAGE, path=shown, layer=out.digest, origin=Origin.LAYER_FILE
+            )
         )
-        if shown.lower().endswith(ARCHIVE_SUFFIXES):
+        if is_archive_name(shown):
             if depth < self.options.nested_depth:
                 self.nested(reader, size, shown, depth)
                 return

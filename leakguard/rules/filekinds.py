@@ -121,3 +121,12 @@ def credential_file_kind(path: str) -> str | None:
             return None
         return "private-key"
     return None
+
+
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip", ".jar", ".war", ".ear", ".whl")
+
+
+def is_archive_name(path: str) -> bool:
+    """Whether a file of this name is opened as an archive: a tarball, plain or
+    compressed, or a zip-based one (jar, war, ear, wheel)."""
+    return path.lower().endswith(ARCHIVE_SUFFIXES)
