@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import posixpath
 import re
 from bisect import bisect_right
@@ -679,6 +680,22 @@ class _Scan:
     starts: list[int] = field(default_factory=list)
 
 
+def _named_dockerfile(path: str) -> bool:
+    """`Dockerfile`, `Containerfile` or `*.dockerfile`: a Dockerfile by name alone
+    (`Dockerfile.prod` is one only if it reads like one)."""
+    name = os.path.basename(path).lower()
+    return name in ("dockerfile", "containerfile") or name.endswith(".dockerfile")
+
+
+def _starts_like_a_dockerfile(data: bytes) -> bool:
+    """Whether the first line that is not blank or a comment starts with an instruction."""
+    for line in data.split(b"\n"):
+        words = line.split(None, 1)
+        if words and not words[0].startswith(b"#"):
+            return words[0].decode("latin-1").upper() in KNOWN
+    return True
+
+
 def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> ScanResult:
     """Findings in one Dockerfile (the `STRUCTURED` entry point for "dockerfile" files);
     its build context is listed from `tree`."""
@@ -687,11 +704,16 @@ def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> Sca
         instructions = parse_dockerfile(data.decode("utf-8", "surrogateescape"))
     except DockerfileSyntaxError as e:
         # A file docker would refuse still holds whatever secrets are written in it:
-        # scan it as plain text so that a typo never hides them.
-        result.skipped.append(
-            Skipped(path, f"not a valid Dockerfile ({e.message}): {AS_PLAIN_TEXT}")
-        )
-        location = Location(surface=Surface.DOCKERFILE, path=path)
+        # scan it as plain text so that a typo never hides them. A file only named
+        # like one (`Dockerfile.5`, a man page) that does not start like one is
+        # not a Dockerfile at all: plain text, with nothing to report about it.
+        surface = Surface.FILE
+        if _named_dockerfile(path) or _starts_like_a_dockerfile(data):
+            surface = Surface.DOCKERFILE
+            result.skipped.append(
+                Skipped(path, f"not a valid Dockerfile ({e.message}): {AS_PLAIN_TEXT}")
+            )
+        location = Location(surface=surface, path=path)
         result.findings.extend(engine.scan_bytes(data, location, Context(path=path)))
         return result
     result.findings.extend(scan_instructions(engine, data, path, instructions))

@@ -23,6 +23,7 @@ from leakguard.detectors.dockerfile import (
 from leakguard.models import Severity, Surface
 from tests.conftest import AWS_KEY_ID, GITHUB_PAT, PASSWORD, STRIPE_KEY, fake
 from tests.services import DOCKER, build_context, busybox_image, dockerd  # noqa: F401
+from tests.test_cli import run
 
 NPM_TOKEN = fake("npm" + "_", 36, seed=7)
 URL_PASSWORD = PASSWORD.replace("#", "")  # "#" would start the URL's fragment
@@ -540,3 +541,19 @@ def test_bytes_that_are_not_utf8_in_a_dockerfile_and_its_context(tmp_path, capsy
     assert {("keyword-secret", 2), ("keyword-secret", 3)} <= found
     copies = {("dockerfile-context-credential-file", 5), ("dockerfile-copy-credential-file", 5)}
     assert copies <= found
+
+
+def test_a_file_only_named_like_a_dockerfile_is_plain_text_without_an_error(tmp_path):
+    # A man page (`Dockerfile.5`) is not a broken Dockerfile: no exit 3 for it,
+    # and what it holds is still scanned.
+    page = f'.TH DOCKERFILE 5\n.SH NAME\nDockerfile \\- build steps\nGH_TOKEN="{GITHUB_PAT}"\n'
+    (tmp_path / "Dockerfile.5").write_text(page)
+    code, out, _ = run("scan", "-f", "json", str(tmp_path))
+    report = json.loads(out)
+    assert code == 1 and report["skipped"] == []
+    [finding] = report["findings"]
+    assert (finding["rule_id"], finding["location"]["surface"]) == ("github-pat", "file")
+    # One that starts like a Dockerfile and breaks later is still reported.
+    (tmp_path / "Dockerfile.5").write_text("FROM alpine\nRUNN echo\n")
+    code, out, _ = run("scan", "-f", "json", str(tmp_path))
+    assert code == 3 and "not a valid Dockerfile" in json.loads(out)["skipped"][0]["reason"]
