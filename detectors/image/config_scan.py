@@ -58,9 +58,39 @@ def image_level(engine: Engine, image: Image) -> list[Finding]:
             origin=Origin.ATTESTATION,
         )
         found.extend(
-            engine.scan_bytes(data, location, Context(path="attestation.json", kind="config"))
+            engine.scan_bytes(
+                dsse_payload(data), location, Context(path="attestation.json", kind="config")
+            )
         )
     return found
+
+
+def dsse_payload(data: bytes) -> bytes:
+    """The statement a DSSE envelope signs (`{"payloadType", "payload": base64,
+    "signatures"}`: signed provenance and SBOMs), decoded, so that what the
+    statement records (build arguments, environment) is scanned as written; any
+    other attestation as it is."""
+    import base64
+    import binascii
+
+    from leakguard import safejson
+
+    if b'"payloadType"' not in data:
+        return data
+    try:
+        envelope = safejson.loads(data)
+    except ValueError:
+        return data
+    payload = envelope.get("payload") if isinstance(envelope, dict) else None
+    if not isinstance(payload, str):
+        return data
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        except (binascii.Error, ValueError):
+            return data
 
 
 def _size(value: object) -> int:

@@ -8,6 +8,7 @@ registry.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -774,9 +775,12 @@ def test_layers_shared_with_a_base_are_marked_inherited_or_skipped(engine, tmp_p
     assert ("vendor/base:1", "/etc/vendor.env") in paths and ("demo/app:1", "/app/app.env") in paths
 
 
-def write_oci_index(folder: Path, platforms: dict[str, Spec], provenance: dict[str, Any]) -> Path:
+def write_oci_index(
+    folder: Path, platforms: dict[str, Spec], provenance: dict[str, Any], *, signed: bool = False
+) -> Path:
     """An OCI layout whose tag `v1` is an index: one image per platform, and a BuildKit-style
-    attestation manifest (in-toto SLSA provenance) attached to the first one."""
+    attestation manifest (in-toto SLSA provenance) attached to the first one; `signed`: the
+    statement in a DSSE envelope, as signing tools store it."""
     blobs = folder / "blobs" / "sha256"
     blobs.mkdir(parents=True)
 
@@ -826,6 +830,16 @@ def write_oci_index(folder: Path, platforms: dict[str, Spec], provenance: dict[s
             "predicate": provenance,
         }
     ).encode()
+    media = "application/vnd.in-toto+json"
+    if signed:
+        media = "application/vnd.dsse.envelope.v1+json"
+        statement = json.dumps(
+            {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": base64.b64encode(statement).decode(),
+                "signatures": [{"keyid": "", "sig": base64.b64encode(b"sig" * 20).decode()}],
+            }
+        ).encode()
     attestation_config = json.dumps(
         {
             "architecture": "unknown",
@@ -834,7 +848,7 @@ def write_oci_index(folder: Path, platforms: dict[str, Spec], provenance: dict[s
             "rootfs": {"type": "layers", "diff_ids": [sha(statement)]},
         }
     ).encode()
-    digest, size = manifest(attestation_config, [("application/vnd.in-toto+json", statement)])
+    digest, size = manifest(attestation_config, [(media, statement)])
     entries.append(
         {
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -877,8 +891,9 @@ PROVENANCE = {
 }
 
 
-def test_every_platform_of_an_index_and_its_attestation(engine, tmp_path):
-    folder = write_oci_index(tmp_path / "multi", PLATFORMS, PROVENANCE)
+@pytest.mark.parametrize("signed", [False, True], ids=["in-toto", "dsse-signed"])
+def test_every_platform_of_an_index_and_its_attestation(engine, tmp_path, signed):
+    folder = write_oci_index(tmp_path / "multi", PLATFORMS, PROVENANCE, signed=signed)
     result = scan(engine, f"oci:{folder}:v1")
     seen = {(f.location.image, f.location.path) for f in result.findings}
     assert (f"oci:{folder}:v1 (linux/amd64)", "/app/amd64.env") in seen
