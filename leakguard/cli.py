@@ -425,12 +425,13 @@ def report(result: ScanResult, out: Output) -> None:
 
 
 def summary_to_stderr(result: ScanResult) -> None:
-    from leakguard.formats import printable
+    from leakguard.formats import for_terminal
     from leakguard.formats.text import summary
 
     for skipped in result.skipped[:20]:
         what = "could not read" if skipped.error else "skipped"
-        click.echo(f"leakguard: {what} {printable(skipped.target)}: {skipped.reason}", err=True)
+        target, reason = for_terminal(skipped.target), for_terminal(skipped.reason)
+        click.echo(f"leakguard: {what} {target}: {reason}", err=True)
     if len(result.skipped) > 20:
         click.echo(f"leakguard: ... and {len(result.skipped) - 20} more skipped", err=True)
     click.echo(f"leakguard: {summary(result)}", err=True)
@@ -636,11 +637,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeakguardError as e:
         if verbose:
             log.exception("error")
-        from leakguard.formats import printable
+        from leakguard.formats import for_terminal
 
-        click.echo(f"leakguard: error: {printable(e.message)}", err=True)
+        click.echo(f"leakguard: error: {for_terminal(e.message)}", err=True)
         if e.hint:
-            click.echo(f"  hint: {e.hint}", err=True)
+            click.echo(f"  hint: {for_terminal(e.hint)}", err=True)
         return int(e.exit_code)
     except KeyboardInterrupt:
         click.echo("leakguard: interrupted", err=True)

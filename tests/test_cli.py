@@ -501,3 +501,19 @@ def test_a_fifo_named_gitignore_or_hook_hangs_nothing(tmp_path, leaky_tree):
     )  # fmt: skip
     assert done.returncode == ExitCode.REFUSED  # it will not chain to what is not a file
     assert "is not a regular file; leakguard will not chain to it" in done.stderr
+
+
+def test_names_on_stderr_cannot_drive_the_terminal(tmp_path):
+    # A file name may hold ESC sequences (retitle the window, clear the screen):
+    # stderr shows them escaped, in skipped entries and in errors alike.
+    import gzip
+
+    name = "cut\x1b]0;owned\x07\x1b[2J.tar.gz"
+    whole = gzip.compress(b"x" * 512 + b"\0" * 100_000)  # a tar header's worth, then cut
+    (tmp_path / name).write_bytes(whole[: len(whole) // 2])
+    code, out, err = run("scan", "-f", "json", str(tmp_path))
+    assert code == 3 and json.loads(out)["skipped"]
+    assert "\x1b" not in err and "\x07" not in err
+    assert "cut\\x1b]0;owned\\x07\\x1b[2J.tar.gz" in err
+    code, _, err = run("scan", "-f", "json", str(tmp_path / "gone\x1b[2J"))
+    assert code != 0 and "\x1b" not in err and "gone\\x1b[2J" in err

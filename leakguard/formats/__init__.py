@@ -60,6 +60,15 @@ def printable(text: str) -> str:
     return _SURROGATE.sub(_escape_surrogate, text)
 
 
+def for_terminal(text: str) -> str:
+    """`printable(text)` with control characters (ESC, newlines, ...) shown as
+    escapes, never emitted: a file or member name cannot move the cursor, retitle
+    the window or forge a line in a terminal or a CI log."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in printable(text))
+
+
 def _escape_surrogate(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from leakguard.formats import printable, shown_value
+from leakguard.formats import for_terminal, shown_value
 from leakguard.models import Finding, Location, ScanResult, Severity, Surface
 
 if TYPE_CHECKING:
@@ -176,13 +176,7 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _printable(text: str) -> str:
-    """Control characters (ESC, newlines, ...) shown as escapes, never emitted; bytes
-    that are not UTF-8 as `\\xNN`, as in every format."""
-    if text.isprintable():
-        return text
-    text = printable(text)
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+_printable = for_terminal
 
 
 def _colored(lines: list[Line]) -> str:
