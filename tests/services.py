@@ -256,3 +256,48 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+DEBIAN_PYTHON_TAG = "leakguard-test/debian-python:bookworm"
+
+
+@pytest.fixture(scope="session")
+def debian_python_base(dockerd: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Tag of a Debian bookworm image with python3 (and apt), made here from Debian's packages.
+
+    `debootstrap --variant=minbase` builds the root file system (about a minute,
+    from the Debian mirror), `docker import` makes it an image. An image of the
+    engine already tagged so is used as it is.
+    """
+    import docker
+
+    try:
+        dockerd.images.get(DEBIAN_PYTHON_TAG)
+        return DEBIAN_PYTHON_TAG
+    except docker.errors.ImageNotFound:
+        pass
+    if os.geteuid() != 0:
+        pytest.fail("debootstrap needs root to build the Debian base image")
+    debootstrap = _need("debootstrap", "debootstrap")
+    rootfs = tmp_path_factory.mktemp("debian-python") / "root"
+    log = rootfs.parent / "debootstrap.log"
+    with open(log, "wb") as out:
+        done = subprocess.run(
+            [debootstrap, "--variant=minbase", "--include=python3", "bookworm", str(rootfs)],
+            stdout=out, stderr=subprocess.STDOUT, timeout=900, check=False,
+        )  # fmt: skip
+    if done.returncode != 0:
+        pytest.fail(f"debootstrap failed:\n{log.read_text(errors='replace')[-2000:]}")
+    try:
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        imported = subprocess.run(
+            [DOCKER, "import", "-", DEBIAN_PYTHON_TAG], stdin=tar.stdout, capture_output=True,
+            check=False,
+        )  # fmt: skip
+        assert tar.stdout is not None
+        tar.stdout.close()
+        if tar.wait() != 0 or imported.returncode != 0:
+            pytest.fail(f"docker import failed: {imported.stderr.decode(errors='replace')}")
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return DEBIAN_PYTHON_TAG

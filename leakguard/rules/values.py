@@ -122,6 +122,9 @@ KNOWN_EXAMPLES = frozenset({
     # decoded user:password and the header's base64.
     "e30592c37ff33ddbcf5bca999e379f4a73dcab070892bddee33aae1d4a02e413",
     "cf4d418ed3de92d71f767db5391d5a2dacd40e1ce49e75d1137e2ecf4982d844",
+    # PyJWT's README and documentation: {"some": "payload"} signed (HS256) with the
+    # key "secret" (every installed PyJWT carries it in its METADATA).
+    "bf145d9380bbe05bdc1a72525796b224f8a8c93ae0e9e102eafbc255ac1af9e8",
     # Earlier entries: AWS's IAM user guide keys, jwt.io's sample token, Stripe's
     # docs test keys, "hunter2".
     "1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3",

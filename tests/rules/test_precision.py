@@ -6,6 +6,9 @@ Values are assembled at run time; the repository itself holds none a scanner rep
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -145,6 +148,37 @@ def test_known_example_values_are_dropped_and_counted(tmp_path: Path) -> None:
     assert scan(MOTO_SES_VALUE) == (0, [], 1)
     code, findings, counted = scan(MOTO_SES_VALUE[::-1])
     assert (code, len(findings), counted) == (1, 1, 0)
+
+
+def hs256(payload: dict[str, str], key: bytes) -> str:
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = part(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = part(json.dumps(payload, separators=(",", ":")).encode())
+    mac = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{part(mac)}"
+
+
+def test_pyjwts_documented_token_in_its_installed_metadata_is_not_reported(
+    tmp_path: Path,
+) -> None:
+    """Every image with PyJWT installed holds its README's example token."""
+    metadata = tmp_path / "site-packages" / "pyjwt-2.15.1.dist-info" / "METADATA"
+    metadata.parent.mkdir(parents=True)
+    out = tmp_path / "report.json"
+
+    def scan(token: str) -> tuple[int, list[str], int]:
+        metadata.write_text(
+            f">>> encoded = jwt.encode(payload, key)\n>>> print(encoded)\n{token}\n"
+        )
+        code = main(["scan", str(metadata), "-f", "json", "-o", str(out), "--no-baseline"])
+        report = json.loads(out.read_text())
+        rules = [f["rule_id"] for f in report["findings"]]
+        return code, rules, report["stats"]["suppressed_examples"]
+
+    assert scan(hs256({"some": "payload"}, b"sec" + b"ret")) == (0, [], 1)
+    assert scan(hs256({"some": "payload"}, PASSWORD.encode())) == (1, ["jwt"], 0)
 
 
 NESTED_JSON = '"SecretString": "{\\"username\\":\\"admin\\"}"\n'  # leakguard:allow
