@@ -137,8 +137,20 @@ def _configure_logging(verbose: bool) -> None:
         logger.addHandler(handler)
 
 
+# Custom detect-secrets plugins as rules, on every command that scans text.
+DETECT_SECRETS_PLUGIN_OPTION = click.option(
+    "--detect-secrets-plugin", "detect_secrets_plugins", multiple=True, metavar="FILE.py",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Load the detect-secrets plugins FILE.py defines as rules (repeatable; config: "
+         "`detect_secrets_plugins`). Regex plugins run behind the keyword/Hyperscan "
+         "prefilter; others' analyze_line runs on the lines holding one of the plugin's "
+         "`keywords`, else on every line.",
+)  # fmt: skip
+
+
 def scan_options(f: Any) -> Any:
     options = [
+        DETECT_SECRETS_PLUGIN_OPTION,
         click.option("--respect-gitignore", is_flag=True, default=None,
                      help="Skip files that .gitignore ignores (default: scan them; "
                           "ignored files such as .env are the ones that leak into images)."),
@@ -558,7 +570,7 @@ def rules(state: State, fmt: str) -> ExitCode:
         {"id": r.id, "kind": "pattern", "severity": r.severity.value, "enabled": r.id in active,
          "description": r.description, "remediation": r.remediation,
          "detect_secrets_type": r.detect_secrets_type}
-        for r in (*config.extra_rules, *builtin_rules())
+        for r in (*config.custom_rules(), *builtin_rules())
     ] + [
         {"id": rule_id, "kind": "check", "severity": c.severity.value,
          "enabled": rule_id in active, "description": c.description,
