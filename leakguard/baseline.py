@@ -235,13 +235,13 @@ def candidates(config_root: Path | None, paths: Sequence[str] = ()) -> list[Path
 
 # detect-secrets' GitHub and GitLab plugins hash only the token's prefix
 # ("ghp", "glpat"): its regexes capture the prefix group, not the token.
-_PREFIX_HASHED = re.compile(rb"^(gh[pousr]|glpat|gldt|glft|glsoat|glrt)(?=[_-])")
+PREFIX_HASHED = re.compile(rb"^(gh[pousr]|glpat|gldt|glft|glsoat|glrt)(?=[_-])")
 
 
 def _detect_secrets_hashes(finding: Finding) -> Iterator[str]:
     raw = finding.secret.raw
     yield hashlib.sha1(raw, usedforsecurity=False).hexdigest()
-    if m := _PREFIX_HASHED.match(raw):
+    if m := PREFIX_HASHED.match(raw):
         yield hashlib.sha1(m[1], usedforsecurity=False).hexdigest()
 
 

@@ -27,7 +27,7 @@ log = logging.getLogger("leakguard")
 
 # Kept in step with leakguard.formats.Format (a test checks), without importing
 # the renderers: `leakguard --help` and git hooks start fast.
-FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown")
+FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown", "detect-secrets")
 SEVERITIES = ("low", "medium", "high", "critical")
 COLORS = ("auto", "always", "never")
 
@@ -219,7 +219,7 @@ def output_options(f: Any) -> Any:
                      show_default=True,
                      help="Report format: text, json, sarif (GitHub code scanning), gitlab "
                           "(GitLab secret detection), junit (test tabs), csv or markdown "
-                          "(PR comments, job summaries)."),
+                          "(PR comments, job summaries), detect-secrets (a .secrets.baseline)."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report here instead of standard output."),
         click.option("--show-secrets", is_flag=True,

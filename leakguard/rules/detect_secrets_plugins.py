@@ -41,6 +41,17 @@ EVERY_LINE = r"[^\n]\n|[^\n]$"
 _FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"))
 
 
+# The plugins loaded in this process, by rule id: (file, class name). Like
+# sys.modules, a record of code already loaded; `--format detect-secrets` names the
+# file of each plugin whose findings it writes, so that detect-secrets loads it too.
+_LOADED: dict[RuleId, tuple[str, str]] = {}
+
+
+def plugin_of(rule_id: str) -> tuple[str, str] | None:
+    """The file and class name of the loaded plugin behind a rule, if it is one."""
+    return _LOADED.get(RuleId(rule_id))
+
+
 def plugin_rules(paths: Sequence[Path]) -> tuple[Rule, ...]:
     """The rules of every plugin in `paths`, in order; ids must not repeat."""
     rules: list[Rule] = []
@@ -84,7 +95,11 @@ def _load(path: str, digest: str) -> tuple[Rule, ...]:
             hint="a plugin is a class derived from detect_secrets.plugins.base.BasePlugin "
             "with a `secret_type`",
         )
-    return tuple(_rule(cls, path, digest) for cls in classes)
+    rules = tuple(_rule(cls, path, digest) for cls in classes)
+    _LOADED.update(
+        (rule.id, (path, cls.__name__)) for rule, cls in zip(rules, classes, strict=True)
+    )
+    return rules
 
 
 def _plugin_classes(path: str) -> list[type]:
