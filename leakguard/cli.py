@@ -535,16 +535,38 @@ def _default_baseline(config: Config, paths: Sequence[str]) -> Path:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing baseline.")
-def baseline_import(source: Path, output: Path, force: bool) -> ExitCode:
-    """Convert a detect-secrets `.secrets.baseline` into a leakguard baseline."""
-    from leakguard.baseline import Baseline
+@DETECT_SECRETS_PLUGIN_OPTION
+@pass_state
+def baseline_import(
+    state: State, /, source: Path, output: Path, force: bool, **overrides: Any
+) -> ExitCode:
+    """Convert a detect-secrets `.secrets.baseline` into a leakguard baseline.
+
+    The files it names (relative to its folder) are scanned again: each secret
+    becomes the leakguard entry of the finding whose value has its SHA-1 there;
+    one no finding matches is kept by SHA-1 and file. Entries audited as real
+    secrets (`is_secret: true`) are left out, so they are still reported.
+    """
+    from leakguard.baseline import import_detect_secrets, read_detect_secrets
+    from leakguard.models import ScanResult
+    from leakguard.policy import apply_policy
 
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", hint="use --force to overwrite it")
-    imported = Baseline.import_detect_secrets(source, output)
-    imported.save(output)
-    click.echo(f"leakguard: wrote {output} with {len(imported)} entries from {source}", err=True)
-    return ExitCode.CLEAN
+    entries = read_detect_secrets(source)
+    files = sorted({e.path for e in entries if os.path.isfile(e.path)})
+    config = effective_config(state, files or [str(source)], **overrides)
+    scanned = run_scan(config, files, jobs=0) if files else ScanResult()
+    result = apply_policy(scanned, disable=config.disable)
+    imported = import_detect_secrets(entries, result.findings, output)
+    imported.baseline.save(output)
+    click.echo(
+        f"leakguard: wrote {output} from {source}: {imported.matched} secret(s) matched to "
+        f"leakguard findings, {imported.unmatched} kept by SHA-1 (no leakguard finding of that "
+        f"value in that file), {imported.real} marked is_secret left out",
+        err=True,
+    )
+    return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
 
 
 # -- rules --------------------------------------------------------------------

@@ -9,7 +9,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
+from leakguard.models import fingerprint
 from tests.clirun import lg
 from tests.conftest import GITHUB_PAT, PASSWORD, STRIPE_KEY
 from tests.rules.test_detect_secrets_plugins import ACME, PLUGINS
@@ -105,3 +107,70 @@ def test_findings_no_detect_secrets_plugin_makes_are_listed_apart(tmp_path: Path
     assert only and all(not t.startswith(("GitHub", "AWS")) for _, t in only)
     audit = detect_secrets("audit", "--report", "out.baseline", cwd=tmp_path)
     assert audit.returncode == 0, audit.stderr
+
+
+# -- baseline import -------------------------------------------------------------
+
+
+def _ds_baseline(tree: Path) -> dict[str, Any]:
+    proc = detect_secrets("scan", "--all-files", ".", cwd=tree)
+    assert proc.returncode == 0, proc.stderr
+    return cast(dict[str, Any], json.loads(proc.stdout))
+
+
+def _reported(tree: Path, *args: str) -> set[tuple[str, str]]:
+    proc = lg("scan", "-f", "json", "--exclude", ".secrets.baseline", *args, ".", cwd=tree)
+    return {(f["location"]["path"], f["rule_id"]) for f in json.loads(proc.stdout)["findings"]}
+
+
+def test_import_keeps_real_secrets_reported_and_accepts_false_positives(leaky_tree: Path) -> None:
+    doc = _ds_baseline(leaky_tree)
+    [github] = [e for e in doc["results"]["app/settings.py"] if e["type"] == "GitHub Token"]
+    [stripe] = [e for e in doc["results"][".env"] if e["type"] == "Stripe Access Key"]
+    github["is_secret"] = True  # audited: a real secret, still to be dealt with
+    stripe["is_secret"] = False  # audited: a false positive
+    (leaky_tree / ".secrets.baseline").write_text(json.dumps(doc))
+    proc = lg("baseline", "import", ".secrets.baseline", cwd=leaky_tree)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 marked is_secret left out" in proc.stderr
+    reported = _reported(leaky_tree, "--baseline", ".leakguard-baseline.json")
+    assert ("app/settings.py", "github-pat") in reported
+    assert not any(path == ".env" and "stripe" in rule for path, rule in reported)
+
+
+def test_import_stores_leakguard_fingerprints_for_the_secrets_it_finds_again(
+    leaky_tree: Path,
+) -> None:
+    doc = _ds_baseline(leaky_tree)
+    unknown = {"type": "Secret Keyword", "filename": ".env", "hashed_secret": sha1("gone"),
+               "is_verified": False, "line_number": 9}  # fmt: skip
+    doc["results"][".env"].append(unknown)
+    (leaky_tree / ".secrets.baseline").write_text(json.dumps(doc))
+    proc = lg("baseline", "import", ".secrets.baseline", "-o", "lg.json", cwd=leaky_tree)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 kept by SHA-1" in proc.stderr
+    entries = json.loads((leaky_tree / "lg.json").read_text())["entries"]
+    by_fingerprint = {e["fingerprint"]: e for e in entries if "fingerprint" in e}
+    github = by_fingerprint[fingerprint(GITHUB_PAT.encode())]
+    assert github["rule_id"] == "github-pat" and github["path"] == "app/settings.py"
+    assert fingerprint(STRIPE_KEY.encode()) in by_fingerprint
+    assert [e for e in entries if "sha1" in e] == [
+        {"surface": "file", "path": ".env", "sha1": sha1("gone"), "line": 9}
+    ]
+
+
+def test_a_leakguard_written_secrets_baseline_imports_back(leaky_tree: Path) -> None:
+    lg("scan", "--no-baseline", "-f", "detect-secrets", "-o", ".secrets.baseline", ".",
+       cwd=leaky_tree)  # fmt: skip
+    proc = lg("baseline", "import", ".secrets.baseline", cwd=leaky_tree)
+    assert proc.returncode == 0, proc.stderr
+    assert _reported(leaky_tree, "--no-baseline")
+    assert _reported(leaky_tree) == set()
+
+
+def test_a_file_detect_secrets_cannot_read_as_a_baseline_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "b.json").write_text(json.dumps({"results": {"a.py": []}}))  # no version
+    proc = lg("baseline", "import", "b.json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "detect-secrets cannot read this baseline" in proc.stderr
+    assert not (tmp_path / ".leakguard-baseline.json").exists()
