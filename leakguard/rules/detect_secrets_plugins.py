@@ -228,6 +228,7 @@ class LineFinder:
         self.path = path
         self.name = name
         self._plugin = plugin
+        self._takes: frozenset[str] = frozenset()  # the arguments analyze_line names
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (LineFinder, (self.path, self.name))
@@ -238,31 +239,35 @@ class LineFinder:
             if self.name not in classes:
                 raise ConfigError(f"{self.path} no longer defines plugin {self.name}")
             self._plugin = _instance(classes[self.name], f"{self.path}: plugin {self.name}")
+        if not self._takes:
+            # What detect-secrets' call_function_with_arguments would pass, worked out
+            # once rather than on every line.
+            from detect_secrets.util.inject import get_injectable_variables
+
+            self._takes = frozenset(get_injectable_variables(self._plugin.analyze_line))
         return self._plugin
 
     def __call__(self, line: bytes, context: Context) -> Iterable[tuple[int, bytes]]:
-        from detect_secrets.util.inject import call_function_with_arguments
-
         plugin = self._loaded()
         text = line.decode("utf-8", "surrogateescape")
+        given = {"filename": context.path or "", "line": text, "line_number": 0}
         try:
-            found = call_function_with_arguments(
-                plugin.analyze_line, filename=context.path or "", line=text, line_number=0
-            )
+            found = plugin.analyze_line(**{k: v for k, v in given.items() if k in self._takes})
         except Exception as e:
             raise ConfigError(
                 f"detect-secrets plugin {self.name} ({self.path}) failed on a line of "
                 f"{context.path or 'the input'}: {type(e).__name__}",
                 hint="run with --verbose for the traceback",
             ) from e
+        if not found:
+            return ()
         out: list[tuple[int, bytes]] = []
-        for potential in found or ():
+        for potential in found:
             value = getattr(potential, "secret_value", None)
             if not isinstance(value, str) or not value:
                 continue
             raw = value.encode("utf-8", "surrogateescape")
-            at = line.find(raw)
-            out.append((max(at, 0), raw))
+            out.append((max(line.find(raw), 0), raw))
         return sorted(out)
 
 
