@@ -230,3 +230,22 @@ def test_a_bad_plugin_file_is_a_one_line_usage_error(tmp_path, source, message):
     error = [line for line in proc.stderr.splitlines() if not line.startswith("  hint:")]
     assert len(error) == 1 and message in error[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_readme_plugin_example_runs(tmp_path):
+    """The plugin file and the command of the README's *Migrating from
+    detect-secrets* section, run on a tree holding one secret for each plugin."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Migrating from detect-secrets", 1)[1].split("\n## ", 1)[0]
+    source = section.split("```python\n", 1)[1].split("```", 1)[0]
+    [command] = [line for line in section.splitlines() if "--detect-secrets-plugin" in line
+                 and line.startswith("$ ")]  # fmt: skip
+    (tmp_path / "acme_plugins.py").write_text(source)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(f'ACME = "{ACME}"\n')
+    (tmp_path / "src" / "v.cfg").write_text(f"token = {VTOK}\n")
+    args = command.removeprefix("$ leakguard ").split()
+    proc = lg(*args, "-f", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    rules = {f["rule_id"] for f in json.loads(proc.stdout)["findings"]}
+    assert {"detect-secrets:acme-api-token", "detect-secrets:vaultish-token"} <= rules
