@@ -7,9 +7,11 @@ relative to the baseline's own folder (by default the repository's root, or
 the config file's folder), so the baseline works from any working directory;
 paths in git history are relative to the repository's root.
 
-Baselines written by detect-secrets (`.secrets.baseline`) can be imported:
-their entries carry a SHA-1 of the secret and a file name, and match any
-leakguard finding of the same secret in the same file.
+Baselines written by detect-secrets (`.secrets.baseline`) can be imported: their
+entries carry a SHA-1 of the secret and a file name. The files are scanned again
+and each entry becomes the leakguard entry of the finding whose value has that
+SHA-1 in that file; an entry no finding matches is kept by SHA-1 and file, and
+matches the same value found there later.
 """
 
 from __future__ import annotations
@@ -160,33 +162,91 @@ class Baseline:
             raise BaselineError(f"{path}: malformed entry ({e})") from e
         return cls(path.parent, entries)
 
-    @classmethod
-    def import_detect_secrets(cls, source: Path, target: Path) -> Baseline:
-        """Entries of a detect-secrets baseline, re-rooted at `target`'s folder."""
-        doc = _read_json(source)
-        if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
-            raise BaselineError(f"{source} is not a detect-secrets baseline (no `results`)")
-        # detect-secrets records file names relative to where it was run: the
-        # baseline's own folder in the usual setup.
-        entries = []
-        for filename, secrets in doc["results"].items():
-            path = os.path.relpath(
-                os.path.abspath(os.path.join(source.parent, filename)), target.parent.resolve()
-            ).replace(os.sep, "/")
-            for item in secrets if isinstance(secrets, list) else []:
-                sha1 = item.get("hashed_secret") if isinstance(item, dict) else None
-                if isinstance(sha1, str):
-                    entries.append(
-                        Entry(
-                            rule_id=None,
-                            surface="file",
-                            path=path,
-                            fingerprint=None,
-                            sha1=sha1,
-                            line=item.get("line_number"),
-                        )  # fmt: skip
-                    )
-        return cls(target.parent, entries)
+
+@dataclass(frozen=True, slots=True)
+class DetectSecretsEntry:
+    """One result of a detect-secrets baseline, as detect-secrets' loader reads it."""
+
+    path: str  # absolute
+    sha1: str
+    line: int | None
+    is_secret: bool | None  # audited as a real secret, as a false positive, or not audited
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    baseline: Baseline
+    matched: int  # secrets (file, SHA-1) a leakguard finding matched: stored by fingerprint
+    unmatched: int  # secrets no leakguard finding matched: kept by their SHA-1
+    real: int  # secrets audited as real (`is_secret: true`): left out
+
+
+def read_detect_secrets(source: Path) -> list[DetectSecretsEntry]:
+    """The results of a `.secrets.baseline`, through detect-secrets' own loader (which
+    upgrades baselines written by older detect-secrets versions). File names are taken
+    as relative to the baseline's folder, where detect-secrets is usually run."""
+    from detect_secrets.core.baseline import upgrade
+    from detect_secrets.core.secrets_collection import SecretsCollection
+
+    doc = _read_json(source)
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
+        raise BaselineError(f"{source} is not a detect-secrets baseline (no `results`)")
+    try:
+        collection = SecretsCollection.load_from_baseline(upgrade(doc))
+        found = list(collection)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise BaselineError(
+            f"{source}: detect-secrets cannot read this baseline ({type(e).__name__}: {e})"
+        ) from None
+    folder = source.parent
+    return [
+        DetectSecretsEntry(
+            path=os.path.abspath(os.path.join(folder, filename)),
+            sha1=str(secret.secret_hash),
+            line=secret.line_number or None,
+            is_secret=secret.is_secret,
+        )
+        for filename, secret in found
+    ]
+
+
+def import_detect_secrets(
+    entries: Sequence[DetectSecretsEntry], findings: Iterable[Finding], target: Path
+) -> Imported:
+    """A leakguard baseline at `target` from a detect-secrets baseline's entries and
+    the findings of a scan of the files they name.
+
+    detect-secrets keeps a SHA-1 of each secret, leakguard a sha256: an entry is
+    matched to the leakguard findings in its file whose value has its SHA-1 (or, for
+    GitHub and GitLab tokens, whose prefix has it: detect-secrets hashes only that),
+    and those findings are stored as leakguard entries. An entry no finding matches
+    is kept by its SHA-1 and file. Entries audited as real secrets (`is_secret:
+    true`) are left out: they stay findings. Unaudited entries are accepted, as
+    detect-secrets itself does not report anything its baseline holds.
+    """
+    empty = Baseline(target.parent, [])
+    lines = {(_real(e.path), e.sha1): e.line for e in entries if e.is_secret is not True}
+    real = {(_real(e.path), e.sha1) for e in entries if e.is_secret is True}
+    wanted = lines.keys() - real
+    matched: set[tuple[str, str]] = set()
+    shadowed: set[tuple[str, str]] = set()  # accepted under one type, real under another
+    out: list[Entry] = []
+    for finding in findings:
+        if not finding.has_secret or finding.location.path is None:
+            continue
+        place = _real(finding.location.path)
+        keys = {(place, sha1) for sha1 in _detect_secrets_hashes(finding)}
+        if keys & real:  # the same value audited as real (under any type): still reported
+            shadowed |= keys
+        elif keys & wanted:
+            matched |= keys & wanted
+            out.append(empty.entry_for(finding))
+    for place, sha1 in sorted(wanted - matched - shadowed):
+        path = os.path.relpath(place, empty.folder).replace(os.sep, "/")
+        out.append(Entry(rule_id=None, surface="file", path=path, fingerprint=None, sha1=sha1,
+                         line=lines[place, sha1]))  # fmt: skip
+    kept = len(wanted - matched - shadowed)
+    return Imported(Baseline(target.parent, out), len(matched), kept, len(real))
 
 
 def _real(path: str) -> str:
@@ -235,13 +295,13 @@ def candidates(config_root: Path | None, paths: Sequence[str] = ()) -> list[Path
 
 # detect-secrets' GitHub and GitLab plugins hash only the token's prefix
 # ("ghp", "glpat"): its regexes capture the prefix group, not the token.
-_PREFIX_HASHED = re.compile(rb"^(gh[pousr]|glpat|gldt|glft|glsoat|glrt)(?=[_-])")
+PREFIX_HASHED = re.compile(rb"^(gh[pousr]|glpat|gldt|glft|glsoat|glrt)(?=[_-])")
 
 
 def _detect_secrets_hashes(finding: Finding) -> Iterator[str]:
     raw = finding.secret.raw
     yield hashlib.sha1(raw, usedforsecurity=False).hexdigest()
-    if m := _PREFIX_HASHED.match(raw):
+    if m := PREFIX_HASHED.match(raw):
         yield hashlib.sha1(m[1], usedforsecurity=False).hexdigest()
 
 

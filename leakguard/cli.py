@@ -27,7 +27,7 @@ log = logging.getLogger("leakguard")
 
 # Kept in step with leakguard.formats.Format (a test checks), without importing
 # the renderers: `leakguard --help` and git hooks start fast.
-FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown")
+FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown", "detect-secrets")
 SEVERITIES = ("low", "medium", "high", "critical")
 COLORS = ("auto", "always", "never")
 
@@ -137,8 +137,20 @@ def _configure_logging(verbose: bool) -> None:
         logger.addHandler(handler)
 
 
+# Custom detect-secrets plugins as rules, on every command that scans text.
+DETECT_SECRETS_PLUGIN_OPTION = click.option(
+    "--detect-secrets-plugin", "detect_secrets_plugins", multiple=True, metavar="FILE.py",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Load the detect-secrets plugins FILE.py defines as rules (repeatable; config: "
+         "`detect_secrets_plugins`). Regex plugins run behind the keyword/Hyperscan "
+         "prefilter; others' analyze_line runs on the lines holding one of the plugin's "
+         "`keywords`, else on every line.",
+)  # fmt: skip
+
+
 def scan_options(f: Any) -> Any:
     options = [
+        DETECT_SECRETS_PLUGIN_OPTION,
         click.option("--respect-gitignore", is_flag=True, default=None,
                      help="Skip files that .gitignore ignores (default: scan them; "
                           "ignored files such as .env are the ones that leak into images)."),
@@ -207,7 +219,7 @@ def output_options(f: Any) -> Any:
                      show_default=True,
                      help="Report format: text, json, sarif (GitHub code scanning), gitlab "
                           "(GitLab secret detection), junit (test tabs), csv or markdown "
-                          "(PR comments, job summaries)."),
+                          "(PR comments, job summaries), detect-secrets (a .secrets.baseline)."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report here instead of standard output."),
         click.option("--show-secrets", is_flag=True,
@@ -524,16 +536,38 @@ def _default_baseline(config: Config, paths: Sequence[str]) -> Path:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".leakguard-baseline.json"), show_default=True)  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing baseline.")
-def baseline_import(source: Path, output: Path, force: bool) -> ExitCode:
-    """Convert a detect-secrets `.secrets.baseline` into a leakguard baseline."""
-    from leakguard.baseline import Baseline
+@DETECT_SECRETS_PLUGIN_OPTION
+@pass_state
+def baseline_import(
+    state: State, /, source: Path, output: Path, force: bool, **overrides: Any
+) -> ExitCode:
+    """Convert a detect-secrets `.secrets.baseline` into a leakguard baseline.
+
+    The files it names (relative to its folder) are scanned again: each secret
+    becomes the leakguard entry of the finding whose value has its SHA-1 there;
+    one no finding matches is kept by SHA-1 and file. Entries audited as real
+    secrets (`is_secret: true`) are left out, so they are still reported.
+    """
+    from leakguard.baseline import import_detect_secrets, read_detect_secrets
+    from leakguard.models import ScanResult
+    from leakguard.policy import apply_policy
 
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", hint="use --force to overwrite it")
-    imported = Baseline.import_detect_secrets(source, output)
-    imported.save(output)
-    click.echo(f"leakguard: wrote {output} with {len(imported)} entries from {source}", err=True)
-    return ExitCode.CLEAN
+    entries = read_detect_secrets(source)
+    files = sorted({e.path for e in entries if os.path.isfile(e.path)})
+    config = effective_config(state, files or [str(source)], **overrides)
+    scanned = run_scan(config, files, jobs=0) if files else ScanResult()
+    result = apply_policy(scanned, disable=config.disable)
+    imported = import_detect_secrets(entries, result.findings, output)
+    imported.baseline.save(output)
+    click.echo(
+        f"leakguard: wrote {output} from {source}: {imported.matched} secret(s) matched to "
+        f"leakguard findings, {imported.unmatched} kept by SHA-1 (no leakguard finding of that "
+        f"value in that file), {imported.real} marked is_secret left out",
+        err=True,
+    )
+    return ExitCode.UNREADABLE if any(s.error for s in result.skipped) else ExitCode.CLEAN
 
 
 # -- rules --------------------------------------------------------------------
@@ -559,7 +593,7 @@ def rules(state: State, fmt: str) -> ExitCode:
         {"id": r.id, "kind": "pattern", "severity": r.severity.value, "enabled": r.id in active,
          "description": r.description, "remediation": r.remediation,
          "detect_secrets_type": r.detect_secrets_type}
-        for r in (*config.extra_rules, *builtin_rules())
+        for r in (*config.custom_rules(), *builtin_rules())
     ] + [
         {"id": rule_id, "kind": "check", "severity": c.severity.value,
          "enabled": rule_id in active, "description": c.description,

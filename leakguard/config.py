@@ -10,6 +10,7 @@ respect_gitignore = false
 min_confidence = "low"                        # drop findings below this confidence
 min_severity = "low"                          # drop findings below this severity
 fail_on = "low"                               # exit 1 only for findings at or above this
+detect_secrets_plugins = ["ci/acme_plugins.py"]  # custom detect-secrets plugins, as rules
 
 [[rules]]                                     # extra rules of your own
 id = "acme-api-token"
@@ -39,7 +40,7 @@ CUSTOM_RULE_TIME_LIMIT = 2.0  # seconds per file and rule
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _KNOWN_KEYS = {
     "exclude", "disable", "enable", "baseline", "max_file_size", "respect_gitignore",
-    "min_confidence", "min_severity", "fail_on", "rules",
+    "min_confidence", "min_severity", "fail_on", "rules", "detect_secrets_plugins",
 }  # fmt: skip
 
 
@@ -57,13 +58,25 @@ class Config:
     min_severity: Severity = Severity.LOW  # drop findings below it
     fail_on: Severity = Severity.LOW  # exit 1 only for findings at or above it
     extra_rules: tuple[Rule, ...] = field(default=())
+    # Python files of detect-secrets plugins, each plugin a rule (see
+    # leakguard.rules.detect_secrets_plugins); from config and --detect-secrets-plugin.
+    detect_secrets_plugins: tuple[Path, ...] = ()
+
+    def custom_rules(self) -> tuple[Rule, ...]:
+        """Rules from config, then those of detect-secrets plugins."""
+        if not self.detect_secrets_plugins:
+            return self.extra_rules
+        from leakguard.rules.detect_secrets_plugins import plugin_rules
+
+        return (*self.extra_rules, *plugin_rules(self.detect_secrets_plugins))
 
     def ruleset(self) -> RuleSet:
         """Custom rules first (most specific), then the built-in ones, minus disabled."""
         from leakguard.rules.container import CHECKS
 
         builtin = builtin_rules()
-        known = {r.id for r in builtin} | {r.id for r in self.extra_rules} | CHECKS.keys()
+        custom = self.custom_rules()
+        known = {r.id for r in builtin} | {r.id for r in custom} | CHECKS.keys()
         unknown = [r for r in (*self.disable, *self.enable) if r not in known]
         if unknown:
             raise ConfigError(
@@ -76,9 +89,7 @@ class Config:
                 f"custom rule {clash[0]!r} has the id of a built-in rule",
                 hint="give it an id of its own, or disable the built-in one",
             )
-        return RuleSet([*self.extra_rules, *builtin]).select(
-            disable=self.disable, enable=self.enable
-        )
+        return RuleSet([*custom, *builtin]).select(disable=self.disable, enable=self.enable)
 
 
 def find_config(start: Path) -> Path | None:
@@ -126,6 +137,9 @@ def load_config(path: Path | None) -> Config:
             min_severity=_severity(data, "min_severity", path),
             fail_on=_severity(data, "fail_on", path),
             extra_rules=tuple(_rule(r, path) for r in data.get("rules", [])),
+            detect_secrets_plugins=tuple(
+                root / p for p in _strings(data, "detect_secrets_plugins", path)
+            ),
         )
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from e
@@ -227,7 +241,7 @@ def merged(config: Config, **overrides: Any) -> Config:
     from dataclasses import replace
 
     given = {k: v for k, v in overrides.items() if v is not None and v != ()}
-    for key in ("exclude", "disable", "enable"):
+    for key in ("exclude", "disable", "enable", "detect_secrets_plugins"):
         if key in given:
             given[key] = (*getattr(config, key), *given[key])
     return replace(config, **given)

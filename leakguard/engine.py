@@ -368,7 +368,12 @@ class Engine:
         for rule_index, ends in by_rule.items():
             rule = self.rules[rule_index]
             try:
-                for start, secret in self._confirm(rule, data, ends):
+                confirmed = (
+                    self._confirm(rule, data, ends)
+                    if rule.find is None
+                    else _confirm_lines(rule.find, data, ends, context)
+                )
+                for start, secret in confirmed:
                     matches.append((start, rule_index, secret))
             except TimeoutError:  # a rule from config that backtracks without end
                 log.debug("rule %s gave up on %s", rule.id, location.path)
@@ -568,6 +573,25 @@ def _line_window(data: bytes, to: int) -> tuple[int, int]:
     lo = data.rfind(b"\n", max(0, to - WINDOW), anchor) + 1 or max(0, to - WINDOW)
     hi = data.find(b"\n", anchor, to + WINDOW)
     return lo, hi if hi >= 0 else min(len(data), to + WINDOW)
+
+
+def _confirm_lines(
+    find: Callable[[bytes, Context], Iterable[tuple[int, bytes]]],
+    data: bytes,
+    ends: list[int],
+    context: Context,
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, secret) of what a rule made of code finds on the lines around its
+    prefilter's hits: each line (a window of a long one) is given to it once."""
+    seen: set[int] = set()
+    for to in sorted(ends):
+        lo, hi = _line_window(data, to)
+        if lo in seen:
+            continue
+        seen.add(lo)
+        for at, secret in find(data[lo:hi], context):
+            if secret:
+                yield lo + at, secret
 
 
 def _test_data(context: Context, line: bytes, at: int) -> bool:

@@ -77,6 +77,7 @@ def ruleset_version(engine: Engine, options: ImageOptions) -> str:
                     rule.confidence,
                     rule.multiline,
                     check,
+                    rule.source,
                 )
             )
         )

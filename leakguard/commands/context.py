@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from leakguard.cli import (
+    DETECT_SECRETS_PLUGIN_OPTION,
     Output,
     State,
     effective_config,
@@ -39,6 +40,7 @@ from leakguard.errors import ExitCode, TargetUnreadable, UsageError
 @click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
               help="Drop findings below this confidence.")  # fmt: skip
 @gate_options
+@DETECT_SECRETS_PLUGIN_OPTION
 @pass_state
 def context(
     state: State, /, target: str, dockerfile: str | None, list_only: bool, out: Output,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from leakguard.cli import (
+    DETECT_SECRETS_PLUGIN_OPTION,
     GATE_OPTIONS,
     Output,
     State,
@@ -35,6 +36,7 @@ def rule_options(f: Any) -> Any:
         click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
                      help="Drop findings below this confidence."),
         *GATE_OPTIONS,
+        DETECT_SECRETS_PLUGIN_OPTION,
         click.option("--baseline", "baseline_path",
                      type=click.Path(dir_okay=False, path_type=Path),
                      help="Do not report findings in this baseline (default: the config's "

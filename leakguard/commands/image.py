@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from leakguard.cli import (
+    DETECT_SECRETS_PLUGIN_OPTION,
     GATE_OPTIONS,
     Output,
     State,
@@ -147,6 +148,7 @@ def prepare(
 @click.command("image")
 @click.argument("refs", nargs=-1, required=True, metavar="REF...")
 @image_options
+@DETECT_SECRETS_PLUGIN_OPTION
 @pass_state
 def image(
     state: State,

@@ -25,6 +25,7 @@ class Format(StrEnum):
     JUNIT = "junit"
     CSV = "csv"
     MARKDOWN = "markdown"
+    DETECT_SECRETS = "detect-secrets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ RENDERERS: dict[Format, Renderer] = {
     Format.JUNIT: _Lazy("junit"),
     Format.CSV: _Lazy("csv_report"),
     Format.MARKDOWN: _Lazy("markdown"),
+    Format.DETECT_SECRETS: _Lazy("detect_secrets_baseline"),
 }
 
 

@@ -77,6 +77,17 @@ class Rule:
     # an `Authorization: Basic` header), or None when they encode none. The
     # finding's fingerprint, redacted form and `check` all see the decoded value.
     decode: Callable[[bytes], bytes | None] | None = None
+    # A rule that is code rather than a pattern (a detect-secrets plugin's
+    # `analyze_line`): given one line (or a window of a long one) the prefilter
+    # passed, the (offset, secret) pairs in it. `pattern` is then not used.
+    find: Callable[[bytes, Context], Iterable[tuple[int, bytes]]] | None = None
+    # The secret is the first group of `pattern` that matched something, as
+    # detect-secrets' regex plugins read their `denylist` (the whole match when
+    # the pattern has no group).
+    first_group: bool = False
+    # A rule from outside leakguard: its file and that file's sha256 (so results
+    # cached under the rule's old code are not reused).
+    source: str | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[bytes]:
@@ -88,6 +99,12 @@ class Rule:
         """The secret's bytes and its offset in the matched text."""
         if "secret" in self.regex.groupindex and match.group("secret") is not None:
             return match.group("secret"), match.start("secret")
+        if self.first_group:
+            for index, group in enumerate(match.groups(), 1):
+                if group:
+                    return group, match.start(index)
+            if match.re.groups:
+                return b"", match.start()  # no group took part: detect-secrets finds nothing
         return match.group(0), match.start()
 
 

@@ -175,7 +175,8 @@ def test_no_secret_unless_asked(leaky_result: ScanResult, fmt: Format, color: bo
     for secret in SECRETS:
         assert secret not in hidden
     for secret in (STRIPE, GITHUB_PAT):
-        assert secret in shown
+        # a .secrets.baseline holds hashes only, whatever is asked
+        assert (secret in shown) is (fmt is not Format.DETECT_SECRETS)
 
 
 def test_json_secret_field_only_when_asked(leaky_result: ScanResult) -> None:
