@@ -261,6 +261,11 @@ def test_action_metadata_is_what_the_readme_promises() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("LEAKGUARD_TEST_INSTALL"),
+    reason="installs leakguard and its dependencies into a new venv (1-2 minutes); "
+    "LEAKGUARD_TEST_INSTALL=1 runs it",
+)
 def test_the_action_installs_itself(forge: Forge, sarif_validator: Any) -> None:
     """No leakguard on PATH: the action installs itself from its own folder."""
     before = forge.dev.git("rev-parse", "HEAD")
@@ -284,3 +289,39 @@ def test_the_action_installs_itself(forge: Forge, sarif_validator: Any) -> None:
     assert (work / "runner-temp" / "leakguard-venv" / "bin" / "leakguard").exists()
     assert done.step("Scan").code == 1, done.log
     assert reported(done, sarif_validator) == ["new.py"]
+
+
+def test_ci_github_range_choices(forge: Forge, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leakguard.commands.ci import github_revisions
+    from tests.test_cli import run as lg
+
+    first = forge.dev.git("rev-list", "--max-parents=0", "HEAD")
+    head = forge.dev.git("rev-parse", "HEAD")
+    workspace = forge.checkout(head)
+    event = forge.tmp / "merge.json"
+    event.write_text(json.dumps({"merge_group": {"base_sha": first, "head_sha": head}}))
+    env = {"GITHUB_EVENT_NAME": "merge_group", "GITHUB_EVENT_PATH": str(event)}
+    assert github_revisions(str(workspace), env) == (
+        (head, "^" + first), f"merge_group {first[:12]}..{head[:12]}",
+    )  # fmt: skip
+    assert github_revisions(str(workspace), {"GITHUB_EVENT_NAME": "schedule"}) is None
+    sarif = str(forge.tmp / "r.sarif")
+    code, _out, err = lg("ci", "github", "--path", str(workspace), "--git-range",
+                         f"{first}..{head}", "--sarif", sarif)  # fmt: skip
+    assert code == 1 and f"commits {first}..{head}" in err
+    code, _out, err = lg("ci", "github", "--path", str(workspace), "--git-range", f"{head}..HEAD",
+                         "--sarif", sarif)  # fmt: skip
+    assert code == 0, err
+    code, _out, err = lg("ci", "github", "--git-range", "main", "--sarif", sarif)
+    assert code == 2 and "is not auto, none, all or A..B" in err
+    code, _out, err = lg("ci", "github", "--path", str(workspace), "--git-range",
+                         "nosuch..HEAD", "--sarif", sarif)  # fmt: skip
+    assert code == 2 and "unknown revision" in err
+    monkeypatch.delenv("GITHUB_EVENT_NAME", raising=False)
+    code, _out, err = lg("ci", "github", "--path", str(workspace), "--sarif", sarif)
+    assert code == 1 and "files under" in err  # no event: the files under PATH
+    event.write_text("{not json")
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "push")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    code, _out, err = lg("ci", "github", "--path", str(workspace), "--sarif", sarif)
+    assert code == 3 and "cannot read the event payload" in err

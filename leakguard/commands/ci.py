@@ -50,6 +50,12 @@ def ci() -> None:
     environment, and the reports go where it reads them."""
 
 
+def _platform(ctx: Any, param: Any, value: str | None) -> str | None:
+    from leakguard.commands.image import _platform as check
+
+    return check(ctx, param, value)
+
+
 def target_options(f: Any) -> Any:
     options = [
         click.option("--path", default=".", show_default=True, metavar="PATH",
@@ -64,7 +70,7 @@ def target_options(f: Any) -> Any:
                      help="gitignore-style pattern of files not to scan (files under PATH)."),
         click.option("--respect-gitignore", is_flag=True, default=None,
                      help="Skip files that .gitignore ignores (files under PATH)."),
-        click.option("--platform", metavar="OS/ARCH",
+        click.option("--platform", metavar="OS/ARCH", callback=_platform,
                      help="Only this platform of a multi-platform image."),
         click.option("--insecure", is_flag=True,
                      help="Allow plain HTTP to a registry that is not on loopback."),
@@ -289,10 +295,9 @@ def _scan_image(
     no_baseline: bool,
 ) -> tuple[ScanResult, Config]:
     from leakguard.cli import policy
-    from leakguard.commands.image import _platform, prepare
+    from leakguard.commands.image import prepare
     from leakguard.detectors.image import scan_images
 
-    platform = _platform(None, None, platform)
     config, engine, image_options, cache = prepare(
         state, {**options, "timeout": 30}, platform, False, None
     )
