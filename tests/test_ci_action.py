@@ -325,3 +325,25 @@ def test_ci_github_range_choices(forge: Forge, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     code, _out, err = lg("ci", "github", "--path", str(workspace), "--sarif", sarif)
     assert code == 3 and "cannot read the event payload" in err
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    event.write_text(json.dumps({"pull_request": {"head": {"sha": head}}}))
+    code, _out, err = lg("ci", "github", "--path", str(workspace), "--sarif", sarif)
+    assert code == 3 and "names no base or no head commit" in err
+
+
+def test_events_without_commits_scan_files_outside_any_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_cli import run as lg
+
+    (tmp_path / "app.env").write_text(f"STRIPE={stripe(8)}\n")
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "workflow_dispatch")
+    code, _out, err = lg("ci", "github", "--path", str(tmp_path), "--sarif",
+                         str(tmp_path / "r.sarif"))  # fmt: skip
+    assert code == 1 and "files under" in err, err
+    payload = tmp_path / "pr.json"
+    payload.write_text(json.dumps({"pull_request": {"head": {"sha": "a" * 40}}}))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(payload))
+    code, _out, err = lg("ci", "github", "--path", str(tmp_path))
+    assert code == 3 and "not a readable git repository" in err

@@ -77,9 +77,10 @@ def target_options(f: Any) -> Any:
         click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
                      help="Worker processes (default: one per core)."),
     ]  # fmt: skip
+    f = rule_options(f)
     for option in reversed(options):
         f = option(f)
-    return rule_options(f)
+    return f
 
 
 # -- GitHub -------------------------------------------------------------------------
@@ -121,6 +122,7 @@ def github_revisions(repo: str, env: Mapping[str, str]) -> tuple[tuple[str, ...]
     workflow; None for an event that has no commits of its own (a schedule, a
     manual run), whose files are scanned instead."""
     from leakguard import safejson
+    from leakguard.detectors.git_history import git_dir
 
     event = env.get("GITHUB_EVENT_NAME", "")
     if event not in ("push", "pull_request", "pull_request_target", "merge_group"):
@@ -137,6 +139,7 @@ def github_revisions(repo: str, env: Mapping[str, str]) -> tuple[tuple[str, ...]
         raise TargetUnreadable(f"cannot read the event payload {path}: {e}") from e
     if not isinstance(payload, dict):
         raise TargetUnreadable(f"the event payload {path} is not a JSON object")
+    git_dir(repo)
     if event == "push":
         before, after = _sha(payload, "before"), _sha(payload, "after")
         if after == ZERO:
@@ -165,8 +168,8 @@ def github_revisions(repo: str, env: Mapping[str, str]) -> tuple[tuple[str, ...]
         pull = payload.get("pull_request")
         sides = [pull.get(k) if isinstance(pull, dict) else None for k in ("base", "head")]
         base, head = (_sha(side, "sha") if isinstance(side, dict) else ZERO for side in sides)
-    if head == ZERO:
-        raise TargetUnreadable(f"the {event} payload {path} names no head commit")
+    if ZERO in (base, head):
+        raise TargetUnreadable(f"the {event} payload {path} names no base or no head commit")
     _need_commit(repo, head, "the head commit")
     _need_commit(repo, base, "the base commit")
     return (head, "^" + base), f"{event} {base[:12]}..{head[:12]}"
@@ -201,6 +204,9 @@ def gitlab(state: State, /, report_path: Path, **options: Any) -> ExitCode:
 
 def gitlab_revisions(repo: str, env: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     """(`git log` arguments, why) for the commits of this pipeline."""
+    from leakguard.detectors.git_history import git_dir
+
+    git_dir(repo)
     head = env.get("CI_COMMIT_SHA") or "HEAD"
     _need_commit(repo, head, "CI_COMMIT_SHA")
     base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or ""
@@ -233,9 +239,6 @@ def _chosen(options: dict[str, Any], from_ci: Any) -> Target:
                 hint="e.g. --git-range origin/main..HEAD",
             )
         return Target("git", path, revs=(git_range,), why=f"commits {git_range}")
-    from leakguard.detectors.git_history import git_dir
-
-    git_dir(path)
     chosen = from_ci(path)
     if chosen is None:
         return Target("files", path, why=f"files under {path} (no commit range in this event)")
