@@ -347,3 +347,19 @@ def test_events_without_commits_scan_files_outside_any_repository(
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(payload))
     code, _out, err = lg("ci", "github", "--path", str(tmp_path))
     assert code == 3 and "not a readable git repository" in err
+
+
+def test_job_summary_is_cut_at_a_row_to_what_github_takes() -> None:
+    from leakguard.commands.ci import job_summary
+
+    rows = "".join(f"| high | rule | f{n}.py:1 | `abc…` | message |\n" for n in range(5000))
+    table = "### leakguard\n\n| a | b | c | d | e |\n| --- | --- | --- | --- | --- |\n" + rows
+    cut = job_summary(table, limit=10_000)
+    assert len(cut.encode()) <= 10_000
+    body = cut.split("\n\n*")[0]
+    assert body.endswith("message |") and "| f0.py:1 |" in body
+    shown = body.count("\n| high")
+    assert f"*{5000 - shown} more row(s)" in cut
+    assert job_summary("### leakguard\n\nNo secrets found.\n") == (
+        "### leakguard\n\nNo secrets found.\n\n"
+    )

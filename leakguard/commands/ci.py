@@ -110,11 +110,29 @@ def github(state: State, /, sarif_path: Path | None, **options: Any) -> ExitCode
     sarif = sarif_path or Path(runner_temp or ".", "leakguard.sarif")
     _write(sarif, _render("sarif", result))
     if summary := env.get("GITHUB_STEP_SUMMARY"):
-        _append(Path(summary), _render("markdown", result) + "\n")
+        _append(Path(summary), job_summary(_render("markdown", result)))
     if outputs := env.get("GITHUB_OUTPUT"):
-        _append(Path(outputs), f"findings={len(result.findings)}\nreport={sarif.absolute()}\n")
+        report = os.path.abspath(sarif)
+        _append(Path(outputs), f"findings={len(result.findings)}\nreport={report}\n")
     click.echo(f"leakguard: {target.why}; SARIF report: {sarif}", err=True)
     return finish(result, config, Output(progress=False))
+
+
+SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a larger job summary from one step
+
+
+def job_summary(markdown: str, limit: int = SUMMARY_LIMIT) -> str:
+    """The Markdown report cut, at a row, to what a job summary holds."""
+    text = markdown.rstrip("\n") + "\n\n"
+    if len(text.encode()) <= limit:
+        return text
+    note = (
+        "\n\n*{} more row(s): the job summary is full; the job log and code scanning have all.*\n\n"
+    )
+    room = limit - len(note.encode()) - 16
+    kept = text.encode()[:room].decode("utf-8", "ignore").rsplit("\n", 1)[0]
+    left = text.count("\n| ") - kept.count("\n| ")
+    return kept + note.format(left)
 
 
 def github_revisions(repo: str, env: Mapping[str, str]) -> tuple[tuple[str, ...], str] | None:
