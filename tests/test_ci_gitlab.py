@@ -181,7 +181,7 @@ def test_image_job_scans_the_pipeline_image_in_the_registry(
         check=True,
     )  # fmt: skip
     workspace = tmp_path / "build"
-    workspace.mkdir()  # GIT_STRATEGY none: no clone
+    workspace.mkdir()
     ci = {"CI_REGISTRY": registry, "CI_REGISTRY_IMAGE": image, "CI_COMMIT_SHA": sha,
           "CI_REGISTRY_USER": "gitlab-ci-token", "CI_REGISTRY_PASSWORD": "job-token"}  # fmt: skip
     proc = run_job(".leakguard-image", workspace, ci)
@@ -193,6 +193,11 @@ def test_image_job_scans_the_pipeline_image_in_the_registry(
     assert token(4) not in proc.stdout + proc.stderr + report.read_text()
     # the job's credentials went into a job-only Docker config, not the project folder
     assert "job-token" not in "".join(p.read_text() for p in workspace.iterdir())
+    # the project's config (cloned with it) applies to the image too
+    (workspace / ".leakguard.toml").write_text('disable = ["stripe-secret-key"]\n')
+    proc = run_job(".leakguard-image", workspace, ci)
+    assert proc.returncode == 0, proc.stderr
+    assert files(report, gitlab_validator) == []
     # an image the pipeline did not push is an error (exit 3), not a clean verdict
     proc = run_job(".leakguard-image", workspace, {**ci, "CI_COMMIT_SHA": "f" * 40})
     assert proc.returncode == 3, proc.stderr
