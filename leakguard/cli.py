@@ -85,6 +85,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "fix": ("leakguard.commands.migrate", "migrate"),  # the same command, by its verb
     "secrets": ("leakguard.commands.migrate", "secrets"),
     "git": ("leakguard.commands.git", "git"),
+    "ci": ("leakguard.commands.ci", "ci"),
     "hook": ("leakguard.commands.hook", "hook"),
     "image": ("leakguard.commands.image", "image"),
     "sweep": ("leakguard.commands.sweep", "sweep"),

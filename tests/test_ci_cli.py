@@ -36,7 +36,7 @@ def _command(*names: str) -> click.Command:
 
 
 REPORTING = [("scan",), ("git",), ("image",), ("sweep",), ("context",),
-             ("hook", "pre-push"), ("hook", "pre-commit")]  # fmt: skip
+             ("hook", "pre-push"), ("hook", "pre-commit"), ("hook", "pre-receive")]  # fmt: skip
 
 
 @pytest.mark.parametrize("names", REPORTING, ids=" ".join)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leakguard.commands.hook import pushed_revisions
+from leakguard.commands.hook import pushed_revisions, received_revisions
 from tests.clirun import git, lg
 from tests.conftest import GITHUB_PAT, STRIPE_KEY
 from tests.detectors.test_git_history import ENV, Repo
@@ -200,3 +200,115 @@ def test_pre_push_that_cannot_tell_what_is_pushed_stops_the_push(pushing, stdin,
 def test_hooks_outside_a_repository_fail_closed(tmp_path):
     for hook in ("pre-push", "pre-commit"):
         assert lg("hook", hook, cwd=tmp_path).returncode == 3
+
+
+# -- pre-receive: the server side ---------------------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> tuple[Path, Repo]:
+    """A bare repository with leakguard's pre-receive hook, and a clone pushing to it.
+
+    The server's history already holds a leak (pushed before the hook was there)."""
+    remote = tmp_path / "server.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    repo = Repo(tmp_path / "work")
+    repo.git("remote", "add", "origin", str(remote))
+    repo.commit("base", **{"README.md": "hello\n"})
+    repo.commit("old leak", **{"old.py": f"t = '{GITHUB_PAT}'\n"})
+    assert git(repo.path, "push", "-q", "origin", "main").returncode == 0
+    proc = lg("hook", "install", "--pre-receive", str(remote), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (remote / "hooks" / "pre-receive").exists()
+    return remote, repo
+
+
+def _server_ref(remote: Path, ref: str) -> str:
+    return git(remote, "rev-parse", "--verify", "--quiet", ref).stdout.strip()
+
+
+def test_pre_receive_rejects_a_push_that_adds_a_secret(server):
+    remote, repo = server
+    before = _server_ref(remote, "main")
+    repo.commit("clean", **{"a.py": "x = 1\n"})
+    leak = repo.commit("leak", **{"conf/app.env": f"GITHUB_TOKEN={GITHUB_PAT}\n"})
+    repo.commit("hide it", **{"conf/app.env": "GITHUB_TOKEN=\n"})
+    proc = git(repo.path, "push", "--no-verify", "origin", "main")  # not the client's to skip
+    assert proc.returncode != 0
+    assert "pre-receive hook declined" in proc.stderr
+    shown = [line for line in proc.stderr.splitlines() if line.startswith("remote: ")]
+    shown_text = "\n".join(shown)
+    assert "conf/app.env" in shown_text and leak[:12] in shown_text
+    assert "push rejected" in shown_text and "--no-verify" not in shown_text
+    assert "old.py" not in shown_text  # already on the server: not this push's business
+    assert GITHUB_PAT not in proc.stdout + proc.stderr
+    assert _server_ref(remote, "main") == before  # the ref did not move
+    assert git(remote, "cat-file", "-e", leak).returncode != 0  # nor were the objects kept
+
+
+def test_pre_receive_accepts_clean_pushes_new_branches_and_deletions(server):
+    remote, repo = server
+    clean = repo.commit("clean", **{"a.py": "x = 1\n"})
+    proc = git(repo.path, "push", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert _server_ref(remote, "main") == clean
+    # a new branch: only what no ref of the server reaches is scanned
+    repo.git("checkout", "-q", "-b", "topic")
+    topic = repo.commit("more", **{"b.py": "y = 2\n"})
+    proc = git(repo.path, "push", "origin", "topic")
+    assert proc.returncode == 0, proc.stderr
+    assert _server_ref(remote, "topic") == topic
+    # a new branch that brings a secret is rejected
+    repo.git("checkout", "-q", "-b", "leaky")
+    repo.commit("leak", **{"k.py": f"k = '{STRIPE_KEY}'\n"})
+    proc = git(repo.path, "push", "origin", "leaky")
+    assert proc.returncode != 0 and "k.py" in proc.stderr
+    assert _server_ref(remote, "leaky") == ""
+    # deleting a branch brings nothing to scan
+    proc = git(repo.path, "push", "origin", ":topic")
+    assert proc.returncode == 0, proc.stderr
+    assert _server_ref(remote, "topic") == ""
+
+
+def test_received_revisions_from_git_ref_lines(server):
+    remote, _repo = server
+    head = _server_ref(remote, "main")
+    zero = "0" * 40
+    assert received_revisions(str(remote), f"{head} {zero} refs/heads/x\n") == ()
+    assert received_revisions(str(remote), f"{zero} {head} refs/heads/n\n") == (
+        head, "--not", "--all",
+    )  # fmt: skip
+    assert received_revisions(str(remote), f"{head} {head} refs/heads/main\n") == (
+        head, "^" + head, "--not", "--all",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stdin", "code", "message"),
+    [
+        ("junk\n", 2, "line 1 of standard input is not"),
+        (f"{'0' * 40} {'a' * 40} refs/heads/main\n", 3, "is not in"),
+    ],
+)
+def test_pre_receive_that_cannot_tell_what_is_pushed_rejects_it(server, stdin, code, message):
+    remote, _repo = server
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakguard", "hook", "pre-receive"],
+        cwd=remote, input=stdin, capture_output=True, text=True, env=dict(os.environ, **ENV),
+    )  # fmt: skip
+    assert proc.returncode == code and message in proc.stderr and "push rejected" in proc.stderr
+
+
+def test_pre_receive_uninstall_restores_a_chained_server_hook(server, tmp_path):
+    remote, repo = server
+    hooks = remote / "hooks"
+    assert lg("hook", "uninstall", "--pre-receive", str(remote), cwd=tmp_path).returncode == 0
+    assert not (hooks / "pre-receive").exists()
+    marker = tmp_path / "foreign-ran"
+    (hooks / "pre-receive").write_text(f"#!/bin/sh\ncat >/dev/null\ntouch {marker}\n")
+    (hooks / "pre-receive").chmod(0o755)
+    proc = lg("hook", "install", "--pre-receive", str(remote), cwd=tmp_path)
+    assert proc.returncode == 0 and "chaining" in proc.stderr
+    repo.commit("leak", **{"k.py": f"k = '{STRIPE_KEY}'\n"})
+    assert git(repo.path, "push", "origin", "main").returncode != 0
+    assert marker.exists()  # the server's own hook still runs first

@@ -60,3 +60,82 @@ def test_the_not_a_repository_example_holds_when_run_from_a_clone():
             assert "not a readable git repository" in proc.stderr
             ran += 1
     assert ran >= 1
+
+
+def _ci_blocks() -> list[dict[str, object]]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## CI\n", 1)[1].split("\n## ", 1)[0]
+    import yaml
+
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+
+
+def test_readme_github_workflow_runs_the_action(tmp_path):
+    """The README's workflow: its leakguard step, with its inputs, run by
+    tests.actions as the runner runs it on a push to a real repository."""
+    import json
+
+    from tests.actions import run_action
+    from tests.conftest import STRIPE_KEY
+    from tests.detectors.test_git_history import ENV, Repo
+
+    workflow = next(b for b in _ci_blocks() if "jobs" in b)
+    assert workflow["permissions"]["security-events"] == "write"
+    steps = workflow["jobs"]["secrets"]["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    step = next(s for s in steps if s.get("uses", "").split("@")[0].endswith("/leakguard"))
+    repo = Repo(tmp_path / "ws")
+    before = repo.commit("base", **{"README.md": "hi\n"})
+    after = repo.commit("leak", **{"app.env": f"STRIPE={STRIPE_KEY}\n"})
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"ref": "refs/heads/main", "before": before, "after": after}))
+    work = tmp_path / "runner"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_"))}
+    env.update(ENV, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    done = run_action(
+        ROOT,
+        inputs={k: str(v) for k, v in step["with"].items()},
+        github={"workspace": str(repo.path), "event_name": "push", "event_path": str(event)},
+        env=env,
+        work=work,
+    )
+    assert done.step("Scan").code == 1, done.log  # a critical finding, fail-on high
+    assert done.outputs["findings"] == "1" and Path(done.outputs["report"]).is_file()
+    assert "app.env" in done.summary
+
+
+def test_readme_gitlab_include_names_the_template_and_its_jobs():
+    import yaml
+
+    config = next(b for b in _ci_blocks() if "include" in b)
+    (include,) = config["include"]
+    template = yaml.safe_load((ROOT / include["file"]).read_text())
+    for name, job in config.items():
+        if isinstance(job, dict) and "extends" in job:
+            assert job["extends"] in template, f"{name} extends a job the template lacks"
+    # every variable the README sets is one the template reads
+    text = (ROOT / include["file"]).read_text()
+    for variable in config["variables"]:
+        assert f"${variable}" in text or f'"${variable}"' in text, variable
+
+
+def test_readme_gitlab_variables_run_the_secret_detection_job(tmp_path):
+    """The template's job with the README's variables, on a real repository."""
+    from tests.conftest import GITHUB_PAT, STRIPE_KEY
+    from tests.detectors.test_git_history import Repo
+    from tests.test_ci_gitlab import run_job
+
+    config = next(b for b in _ci_blocks() if "include" in b)
+    repo = Repo(tmp_path / "project")
+    before = repo.commit("base", **{"README.md": "hi\n"})
+    head = repo.commit("low", **{"gh.py": f"t = '{GITHUB_PAT}'\n"})  # a made-up token: low
+    ci = {k: str(v) for k, v in config["variables"].items()}
+    ci.update(CI_COMMIT_SHA=head, CI_COMMIT_BEFORE_SHA=before)
+    proc = run_job("leakguard-secret-detection", repo.path, ci)
+    assert proc.returncode == 0, proc.stderr  # --fail-on high: reported, not failing
+    assert "gh.py" in (repo.path / "gl-secret-detection-report.json").read_text()
+    head = repo.commit("leak", **{"app.env": f"STRIPE={STRIPE_KEY}\n"})
+    proc = run_job("leakguard-secret-detection", repo.path, {**ci, "CI_COMMIT_SHA": head})
+    assert proc.returncode == 1, proc.stderr

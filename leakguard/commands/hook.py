@@ -3,6 +3,8 @@
 `install` writes small shell hooks into the repository; git then runs
 `leakguard hook pre-push` / `leakguard hook pre-commit`, which scan only what
 is about to leave (the pushed commits) or be recorded (the staged changes).
+On a server's bare repository, `leakguard hook pre-receive` scans the commits
+a push brings in before any ref moves.
 This module is on the path of every push: it imports nothing heavy until it
 knows there is something to scan.
 """
@@ -14,6 +16,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,14 +32,13 @@ if TYPE_CHECKING:
 
 MARKER = "# leakguard-managed-hook"
 CHAINED_SUFFIX = ".chained"
-HOOKS = ("pre-push", "pre-commit")
+HOOKS = ("pre-push", "pre-commit", "pre-receive")
 ZERO = "0" * 40
 
 _SCRIPT = """#!/bin/sh
 {marker}
 # Written by `leakguard hook install`; `leakguard hook uninstall` removes it.
-# `git {verb} --no-verify` skips it once.
-leakguard() {{
+{skip}leakguard() {{
     if [ -x {python} ]; then {python} -m leakguard "$@"; else command leakguard "$@"; fi
 }}
 hooks=$(dirname "$0")
@@ -53,6 +55,21 @@ _BODY_PRE_COMMIT = """if [ -x "$hooks/pre-commit{chained}" ]; then
 fi
 leakguard hook pre-commit
 """
+# git runs a pre-receive hook in the bare repository with the pushed objects in
+# quarantine: visible to git, not yet reachable from any ref.
+_BODY_PRE_RECEIVE = """refs=$(cat)
+if [ -x "$hooks/pre-receive{chained}" ]; then
+    printf '%s\\n' "$refs" | "$hooks/pre-receive{chained}" "$@" || exit $?
+fi
+printf '%s\\n' "$refs" | leakguard hook pre-receive
+"""
+_BODIES = {"pre-push": _BODY_PRE_PUSH, "pre-commit": _BODY_PRE_COMMIT,
+           "pre-receive": _BODY_PRE_RECEIVE}  # fmt: skip
+_SKIP = {
+    "pre-push": "# `git push --no-verify` skips it once.\n",
+    "pre-commit": "# `git commit --no-verify` skips it once.\n",
+    "pre-receive": "# Runs on the server for every push; a pusher cannot skip it.\n",
+}
 
 
 @click.group("hook")
@@ -60,8 +77,8 @@ def hook() -> None:
     """Git hooks that stop a leak before it is committed or pushed."""
 
 
-def _selected(pre_push: bool, pre_commit: bool, default: tuple[str, ...]) -> tuple[str, ...]:
-    chosen = tuple(n for n, on in (("pre-push", pre_push), ("pre-commit", pre_commit)) if on)
+def _selected(flags: dict[str, bool], default: tuple[str, ...]) -> tuple[str, ...]:
+    chosen = tuple(name for name, on in flags.items() if on)
     return chosen or default
 
 
@@ -70,18 +87,27 @@ def _selected(pre_push: bool, pre_commit: bool, default: tuple[str, ...]) -> tup
 @click.option("--pre-push", is_flag=True, help="Install the pre-push hook (the default).")
 @click.option("--pre-commit", is_flag=True, help="Install the pre-commit hook.")
 @click.option(
+    "--pre-receive",
+    is_flag=True,
+    help="Install the server-side pre-receive hook (into a bare repository): a push "
+    "that adds a secret is rejected.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace an existing hook of another tool instead of chaining to it.",
 )
-def install(repo: str, pre_push: bool, pre_commit: bool, force: bool) -> ExitCode:
+def install(
+    repo: str, pre_push: bool, pre_commit: bool, pre_receive: bool, force: bool
+) -> ExitCode:
     """Write git hooks that run leakguard into REPO.
 
     An existing hook of another tool is kept and run first (renamed with a
     `.chained` suffix); --force replaces it instead.
     """
     folder = hooks_dir(repo)
-    for name in _selected(pre_push, pre_commit, ("pre-push",)):
+    flags = {"pre-push": pre_push, "pre-commit": pre_commit, "pre-receive": pre_receive}
+    for name in _selected(flags, ("pre-push",)):
         action = install_hook(folder, name, force=force)
         click.echo(f"leakguard: {action} {folder / name}", err=True)
     return ExitCode.CLEAN
@@ -91,10 +117,12 @@ def install(repo: str, pre_push: bool, pre_commit: bool, force: bool) -> ExitCod
 @click.argument("repo", default=".", metavar="[REPO]")
 @click.option("--pre-push", is_flag=True, help="Remove the pre-push hook.")
 @click.option("--pre-commit", is_flag=True, help="Remove the pre-commit hook.")
-def uninstall(repo: str, pre_push: bool, pre_commit: bool) -> ExitCode:
-    """Remove leakguard's hooks (default: both), restoring a chained hook."""
+@click.option("--pre-receive", is_flag=True, help="Remove the pre-receive hook.")
+def uninstall(repo: str, pre_push: bool, pre_commit: bool, pre_receive: bool) -> ExitCode:
+    """Remove leakguard's hooks (default: all), restoring a chained hook."""
     folder = hooks_dir(repo)
-    for name in _selected(pre_push, pre_commit, HOOKS):
+    flags = {"pre-push": pre_push, "pre-commit": pre_commit, "pre-receive": pre_receive}
+    for name in _selected(flags, HOOKS):
         action = uninstall_hook(folder, name)
         if action:
             click.echo(f"leakguard: {action} {folder / name}", err=True)
@@ -147,12 +175,11 @@ def install_hook(folder: Path, name: str, *, force: bool = False) -> str:
         else:
             os.replace(target, chained)
             action = f"installed (chaining to {chained.name})"
-    body = _BODY_PRE_PUSH if name == "pre-push" else _BODY_PRE_COMMIT
     script = _SCRIPT.format(
         marker=MARKER,
-        verb="push" if name == "pre-push" else "commit",
+        skip=_SKIP[name],
         python=shlex.quote(sys.executable),
-        body=body.format(chained=CHAINED_SUFFIX),
+        body=_BODIES[name].format(chained=CHAINED_SUFFIX),
     )
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(target, script.encode(), mode=0o755)
@@ -215,6 +242,36 @@ def pre_push(
     return _verdict(scanned, config, baseline_path, no_baseline, repo, "push", out)
 
 
+@hook.command("pre-receive")
+@click.option("-C", "repo", default=".", metavar="REPO", help="The repository (default: here).")
+@output_options
+@rule_options
+@pass_state
+def pre_receive(
+    state: State,
+    /,
+    repo: str,
+    out: Output,
+    baseline_path: Path | None,
+    no_baseline: bool,
+    **overrides: Any,
+) -> ExitCode:
+    """Scan the commits a push brings into this repository (git's ref lines on
+    standard input); run by a server's pre-receive hook, before any ref moves."""
+    stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    hooks_dir(repo)  # exit 3 outside a repository: never a silent pass
+    revs = received_revisions(repo, stdin)
+    if not revs:
+        return ExitCode.CLEAN
+    from leakguard.detectors.git_history import HistoryOptions, scan_history
+    from leakguard.engine import Engine
+
+    config = effective_config(state, [repo], **overrides)
+    options = HistoryOptions(revs=revs, max_blob_size=config.max_file_size, check_head=False)
+    scanned = scan_history(Engine(config.ruleset()), repo, options, verified=True)
+    return _verdict(scanned, config, baseline_path, no_baseline, repo, "receive", out)
+
+
 @hook.command("pre-commit")
 @click.option("-C", "repo", default=".", metavar="REPO", help="The repository (default: here).")
 @output_options
@@ -253,21 +310,27 @@ def _verdict(
         return ExitCode.CLEAN  # a clean push or commit says nothing
     code = finish(result, config, out)
     if code == ExitCode.FINDINGS and not out.quiet:
-        where = "the commits being pushed" if verb == "push" else "the staged changes"
-        fix = (
-            "remove it from those commits (`git rebase -i`, `git commit --amend`)"
-            if verb == "push"
-            else "remove it from the file and `git add` it again"
-        )
-        click.echo(
-            f"leakguard: {verb} stopped: secrets in {where}.\n"
-            f"  fix: revoke the secret, {fix};\n"
-            "  a false positive: add a `leakguard:allow` comment on the line, or record it "
-            "with `leakguard baseline create`;\n"
-            f"  `git {verb} --no-verify` skips this check.",
-            err=True,
-        )
+        click.echo(_STOPPED[verb], err=True)
     return code
+
+
+_ALLOW = (
+    "  a false positive: add a `leakguard:allow` comment on the line, or record it "
+    "with `leakguard baseline create`;\n"
+)
+_STOPPED = {
+    "push": "leakguard: push stopped: secrets in the commits being pushed.\n"
+    "  fix: revoke the secret, remove it from those commits (`git rebase -i`, "
+    "`git commit --amend`);\n" + _ALLOW + "  `git push --no-verify` skips this check.",
+    "commit": "leakguard: commit stopped: secrets in the staged changes.\n"
+    "  fix: revoke the secret, remove it from the file and `git add` it again;\n"
+    + _ALLOW
+    + "  `git commit --no-verify` skips this check.",
+    "receive": "leakguard: push rejected: secrets in the commits being pushed.\n"
+    "  fix: revoke the secret, remove it from those commits (`git rebase -i`, "
+    "`git commit --amend`) and push again;\n"
+    "  a false positive: add a `leakguard:allow` comment on the line.",
+}
 
 
 def pushed_revisions(repo: str, stdin: str, env: Any) -> tuple[str, ...]:
@@ -278,12 +341,8 @@ def pushed_revisions(repo: str, stdin: str, env: Any) -> tuple[str, ...]:
     remote-tracking ref reaches. The pre-commit framework passes the range in
     PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF instead.
     """
-    positive: list[str] = []
-    negative: list[str] = []
-    for number, line in enumerate(stdin.splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
+    updates: list[tuple[str, str]] = []
+    for number, parts in _ref_lines(stdin):
         # A hook that cannot tell what is pushed must not let the push through.
         if len(parts) != 4 or not all(_HEX.fullmatch(p) for p in parts[1::2]):
             raise UsageError(
@@ -292,23 +351,71 @@ def pushed_revisions(repo: str, stdin: str, env: Any) -> tuple[str, ...]:
                 hint="git runs this hook with those lines; to scan a range use `leakguard git`",
             )
         _local_ref, local_sha, _remote_ref, remote_sha = parts
-        if local_sha.strip("0") == "":
-            continue  # deletion
-        if not _has_commit(repo, local_sha):
-            raise TargetUnreadable(
-                f"pre-push: the pushed commit {local_sha[:12]} is not in {repo}; push stopped"
+        updates.append((remote_sha, local_sha))
+    revs = new_commits(repo, updates, ("--remotes",))
+    if not revs and env.get("PRE_COMMIT_TO_REF"):
+        start = env.get("PRE_COMMIT_FROM_REF") or ZERO
+        revs = new_commits(repo, [(start, env["PRE_COMMIT_TO_REF"])], ("--remotes",))
+    return revs
+
+
+def received_revisions(repo: str, stdin: str) -> tuple[str, ...]:
+    """`git log` arguments for exactly the commits a push brings to a server.
+
+    Each line is `<old sha> <new sha> <ref>`. git runs the pre-receive hook with
+    the pushed objects in quarantine and no ref moved yet, so the new commits
+    are those no ref reaches (`git rev-list NEW --not --all`); a deletion
+    brings nothing.
+    """
+    updates: list[tuple[str, str]] = []
+    for number, parts in _ref_lines(stdin):
+        if len(parts) != 3 or not all(_HEX.fullmatch(p) for p in parts[:2]):
+            raise UsageError(
+                f"pre-receive: line {number} of standard input is not "
+                "`<old sha> <new sha> <ref>`; push rejected",
+                hint="git runs this hook with those lines; to scan a range use `leakguard git`",
             )
-        positive.append(local_sha)
-        if remote_sha.strip("0") != "" and _has_commit(repo, remote_sha):
-            negative.append("^" + remote_sha)
-    if not positive and env.get("PRE_COMMIT_TO_REF"):
-        positive.append(env["PRE_COMMIT_TO_REF"])
-        start = env.get("PRE_COMMIT_FROM_REF") or ""
-        if start.strip("0") and _has_commit(repo, start):
-            negative.append("^" + start)
+        updates.append((parts[0], parts[1]))
+    return new_commits(repo, updates, ("--all",), "pre-receive")
+
+
+def new_commits(
+    repo: str,
+    updates: Iterable[tuple[str, str]],
+    known: Sequence[str],
+    hook: str = "pre-push",
+) -> tuple[str, ...]:
+    """`git log` arguments for the commits that ref updates `(old, new)` bring
+    and that `known` (`--remotes`, `--all`, ...) does not reach.
+
+    A deletion (`new` all zeros) brings nothing; an update brings `old..new`;
+    a new ref (`old` all zeros, or a commit this repository does not have)
+    brings what `known` does not reach. A new commit the repository does not
+    have stops the push (`hook` names the hook in that error).
+    """
+    positive: list[str] = []
+    negative: list[str] = []
+    for old, new in updates:
+        if new.strip("0") == "":
+            continue  # deletion
+        if not _has_commit(repo, new):
+            verdict = "push rejected" if hook == "pre-receive" else "push stopped"
+            raise TargetUnreadable(
+                f"{hook}: the pushed commit {new[:12]} is not in {repo}; {verdict}"
+            )
+        positive.append(new)
+        if old.strip("0") != "" and _has_commit(repo, old):
+            negative.append("^" + old)
     if not positive:
         return ()
-    return (*positive, *negative, "--not", "--remotes")
+    return (*positive, *negative, "--not", *known)
+
+
+def _ref_lines(stdin: str) -> Iterator[tuple[int, list[str]]]:
+    for number, line in enumerate(stdin.splitlines(), 1):
+        parts = line.split()
+        if parts:
+            yield number, parts
 
 
 _HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
