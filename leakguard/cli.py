@@ -89,6 +89,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("leakguard.commands.image", "image"),
     "sweep": ("leakguard.commands.sweep", "sweep"),
     "context": ("leakguard.commands.context", "context"),
+    "build-check": ("leakguard.commands.build_check", "build_check"),
     "remediate": ("leakguard.commands.remediate", "remediate"),
     "docker-plugin": ("leakguard.commands.docker_plugin", "docker_plugin"),
 }

@@ -229,7 +229,7 @@ def test_the_docker_cli_lists_the_plugin_and_shows_its_help(plugin_env: dict[str
     shown = docker("leakguard", "--help", env=plugin_env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("Usage: docker leakguard ")
-    assert "image" in shown.stdout
+    assert "build-check" in shown.stdout and "image" in shown.stdout
     uninstalled = leakguard("docker-plugin", "uninstall", env=plugin_env)
     assert uninstalled.returncode == 0
     assert "leakguard" not in docker("--help", env=plugin_env).stdout
@@ -295,3 +295,22 @@ def test_the_cli_context_is_the_engine_scanned(
     chosen = docker("leakguard", "image", leaky_image, "--no-cache",
                     env={**plugin_env, "DOCKER_HOST": DOCKER_SOCKET})  # fmt: skip
     assert chosen.returncode == 1, chosen.stderr
+
+
+def test_docker_leakguard_build_check_reports_a_leaky_build(
+    tmp_path: Path, plugin_env: dict[str, str]
+) -> None:
+    from tests.test_build_check import leaky_build
+
+    root = leaky_build(tmp_path / "proj")
+    done = docker("leakguard", "build-check", str(root), "-f", "json", env=plugin_env)
+    assert done.returncode == 1, done.stderr
+    surfaces = {f["location"]["surface"] for f in json.loads(done.stdout)["findings"]}
+    assert surfaces == {"dockerfile", "compose", "file"}
+    assert GITHUB_PAT not in done.stdout + done.stderr
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "Dockerfile").write_text("FROM scratch\nCOPY app /app\n")
+    (clean / "app").write_text("nothing here\n")
+    ok = docker("--context", "default", "leakguard", "build-check", str(clean), env=plugin_env)
+    assert ok.returncode == 0, ok.stderr
