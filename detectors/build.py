@@ -100,8 +100,6 @@ def _add_compose_builds(
         builds.append((build.context, build.dockerfile))
 
 
-
-
 def check_build(engine: Engine, files: BuildFiles, max_file_size: int | None = None) -> ScanResult:
     """Findings in the build's files and in what each context sends into its image.
 
