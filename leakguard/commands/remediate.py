@@ -263,14 +263,15 @@ def _from_sweep(
                     click.echo(f"leakguard: {url}: {note.replace('`', '')}", err=True)
             if do_push:
                 codes.append(_push(state, path, options, where, start, notes))
-            elif start is None:
+                continue
+            if start is None:
                 guide = build_guide(state, path, options, where.sweep_report, notes)
                 show(guide, url, start)
             else:
                 with gitops.worktree(path, start) as tree:
                     guide = build_guide(state, tree, options, where.sweep_report, notes)
                     show(guide, url, start)
-                codes.append(ExitCode.CLEAN if guide.nothing_to_fix else ExitCode.FINDINGS)
+            codes.append(ExitCode.CLEAN if guide.nothing_to_fix else ExitCode.FINDINGS)
         except LeakguardError as e:
             click.echo(f"leakguard: error: {url}: {e.message}", err=True)
             if e.hint:

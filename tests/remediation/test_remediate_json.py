@@ -88,5 +88,16 @@ def test_from_sweep_gives_one_document_for_every_repository(
     assert repo["images"] == [f"{registry}/team/app:1"]
     token = next(s for s in repo["secrets"] if s["rules"] == ["github-pat"])
     assert any(i.startswith(f"`{registry}/team/app:1` layer `sha256:") for i in token["images"])
-    assert_clean(proc.stdout, proc.stderr)
+    # Every image mapped, and the fix starts from the default branch (no revision
+    # label): the plan still has something to fix, and the exit code says so.
+    repo_map = tmp_path / "repos.txt"
+    repo_map.write_text(f"{registry}/team/* {project.remote.as_uri()}\n")
+    mapped = run("remediate", "--from-sweep", str(swept), "--workdir", str(workdir), "-f", "json",
+                 "--repo-map", str(repo_map), cwd=tmp_path)  # fmt: skip
+    assert mapped.returncode == 1, mapped.stderr
+    assert json.loads(mapped.stdout)["not_mapped"] == []
+    text = run("remediate", "--from-sweep", str(swept), "--workdir", str(workdir),
+               "--repo-map", str(repo_map), cwd=tmp_path)  # fmt: skip
+    assert text.returncode == 1, text.stderr
+    assert_clean(proc.stdout, proc.stderr, mapped.stdout, mapped.stderr)
     assert all(secret not in proc.stdout for secret in PLANTED)
