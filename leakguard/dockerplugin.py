@@ -262,7 +262,7 @@ def resolve_endpoint(options: DockerOptions, env: Mapping[str, str], home: Path)
     folder = config_folder(options, env, home)
     name = options.context
     if not name:
-        if options.hosts or env.get("DOCKER_HOST"):
+        if options.hosts or "DOCKER_HOST" in env:  # set, even empty: as the CLI has it
             name = "default"
         else:
             name = env.get("DOCKER_CONTEXT") or _current_context(folder) or "default"
