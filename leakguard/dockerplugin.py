@@ -37,30 +37,16 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 def metadata() -> dict[str, str]:
-    """What the plugin protocol asks of `docker-leakguard docker-cli-plugin-metadata`."""
+    """What the plugin protocol asks of `docker-leakguard docker-cli-plugin-metadata`
+    (URL, optional there, is left out: the package declares no home page, and
+    reading package metadata would slow every `docker --help`, which asks each
+    plugin)."""
     return {
         "SchemaVersion": "0.1.0",
         "Vendor": "leakguard",
         "Version": __version__,
         "ShortDescription": "Find credentials leaked into images, Dockerfiles and build contexts",
-        **({"URL": url} if (url := _home_page()) else {}),
     }
-
-
-def _home_page() -> str | None:
-    """The project's address as its package metadata gives it, if it gives one."""
-    from importlib import metadata as md
-
-    try:
-        meta = md.metadata("leakguard")
-    except md.PackageNotFoundError:
-        return None
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, url = str(entry).partition(",")
-        if label.strip().lower() in ("homepage", "home", "source", "repository"):
-            return url.strip()
-    home = meta["Home-page"] if "Home-page" in meta else None
-    return str(home) if home and home != "UNKNOWN" else None
 
 
 # -- installing -----------------------------------------------------------------------
@@ -108,6 +94,8 @@ def install(folder: Path, python: str, *, force: bool = False) -> Installed:
 
     if os.name == "nt":
         raise UsageError("the Docker CLI plugin is a shell script: not for Windows")
+    if not python:
+        raise UsageError("cannot tell which Python runs leakguard (sys.executable is empty)")
     path = folder / SCRIPT
     exists = os.path.lexists(path)
     if exists and not is_ours(path):
@@ -188,6 +176,8 @@ def split_args(argv: Sequence[str]) -> tuple[DockerOptions, list[str]]:
         arg = argv[i]
         if arg == NAME:
             return _options(values, hosts, flags), list(argv[i + 1 :])
+        if arg == "help" and argv[i + 1 : i + 2] == [NAME]:  # `docker help leakguard [CMD]`
+            return _options(values, hosts, flags), [*argv[i + 2 :], "--help"]
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if not eq and arg[:1] == "-" and arg[1:2] != "-" and len(arg) > 2:
             name, value, eq = arg[:2], arg[2:].removeprefix("="), "="  # -Hunix://..., -cNAME

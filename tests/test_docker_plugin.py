@@ -129,6 +129,13 @@ def test_a_folder_that_cannot_be_written_is_refused_in_one_line(tmp_path: Path) 
 # -- the docker options a plugin is given ---------------------------------------------------
 
 
+def test_docker_help_leakguard_is_leakguards_help() -> None:
+    assert split_args(["-c", "x", "help", "leakguard", "image"]) == (
+        DockerOptions(context="x"),
+        ["image", "--help"],
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
@@ -230,6 +237,9 @@ def test_the_docker_cli_lists_the_plugin_and_shows_its_help(plugin_env: dict[str
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("Usage: docker leakguard ")
     assert "build-check" in shown.stdout and "image" in shown.stdout
+    helped = docker("help", "leakguard", "build-check", env=plugin_env)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("Usage: docker leakguard build-check [OPTIONS]")
     uninstalled = leakguard("docker-plugin", "uninstall", env=plugin_env)
     assert uninstalled.returncode == 0
     assert "leakguard" not in docker("--help", env=plugin_env).stdout
