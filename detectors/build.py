@@ -111,7 +111,16 @@ def check_build(engine: Engine, files: BuildFiles, max_file_size: int | None = N
 
     started = time.perf_counter()
     result = ScanResult(skipped=list(files.skipped))
-    paths = [*files.dockerfiles, *files.compose_files]
+    paths = list(files.compose_files)
+    for dockerfile in files.dockerfiles:
+        # One whose name does not say Dockerfile (`--dockerfile build/app.docker`) is
+        # still read as one; by name, the walk does that.
+        named = kind_of_path(dockerfile) == "dockerfile"
+        found = None if named else _as_dockerfile(engine, dockerfile, max_file_size)
+        if found is None:
+            paths.append(dockerfile)
+        else:
+            result.extend(found)
     result.extend(scan_paths(engine, paths, WalkOptions(max_file_size=max_file_size), jobs=1))
     for folder, dockerfile in files.builds:
         try:
@@ -120,3 +129,27 @@ def check_build(engine: Engine, files: BuildFiles, max_file_size: int | None = N
             result.skipped.append(Skipped(dockerfile, e.message))
     result.stats.duration_s = time.perf_counter() - started
     return result
+
+
+def _as_dockerfile(engine: Engine, path: str, max_file_size: int | None) -> ScanResult | None:
+    """`path` through the Dockerfile detector; None when it is too large to read
+    whole (the walk streams it as text) or is not a regular file."""
+    from leakguard.detectors import structured_scanner
+    from leakguard.engine import CHUNK_SIZE
+    from leakguard.fsutil import NotRegularFile, read_regular
+    from leakguard.tree import DISK
+
+    limit = min(CHUNK_SIZE - 1, max_file_size or CHUNK_SIZE - 1)
+    try:
+        data = read_regular(path, limit)
+    except NotRegularFile:
+        return None
+    except OSError as e:
+        return ScanResult(skipped=[Skipped(path, (e.strerror or str(e)).lower())])
+    scanner = structured_scanner("dockerfile")
+    if data is None or scanner is None:
+        return None
+    found = scanner(engine, data, path, DISK)
+    found.stats.files += 1
+    found.stats.bytes += len(data)
+    return found

@@ -94,6 +94,18 @@ def test_a_single_dockerfile_or_compose_file_is_checked_alone(tmp_path):
     assert code == 1 and {f["rule_id"] for f in findings} == {"aws-access-key-id"}
 
 
+def test_a_dockerfile_named_otherwise_is_still_read_as_a_dockerfile(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "app.docker").write_text(f"FROM scratch\nARG NPM_TOKEN={NPM_TOKEN}\n")
+    for args in ([str(root), "--dockerfile", str(root / "app.docker")], [str(root / "app.docker")]):
+        code, findings, _ = report(*args)
+        assert code == 1
+        (finding,) = findings
+        assert finding["location"]["surface"] == "dockerfile"
+        assert "ARG default" in finding["message"]
+
+
 def test_nothing_to_check_and_a_missing_path_are_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     code, out, err = run("build-check", str(tmp_path / "empty"))
