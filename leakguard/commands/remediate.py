@@ -239,6 +239,7 @@ def _from_sweep(
         click.echo(f"leakguard: not mapped: {image}: {why}", err=True)
     codes = [ExitCode.FINDINGS] if unmapped else []
     planned: list[tuple[Guide, dict[str, Any]]] = []  # with --format json: shown at the end
+    failed: list[dict[str, Any]] = []
 
     def show(guide: Guide, url: str, start: str | None) -> None:
         if fmt == "json":
@@ -277,11 +278,12 @@ def _from_sweep(
             if e.hint:
                 click.echo(f"  hint: {e.hint}", err=True)
             codes.append(e.exit_code)
+            failed.append({"repository": url, "error": e.message, "exit_code": int(e.exit_code)})
     if fmt == "json":
         from leakguard.formats import remediate_json
 
         not_mapped = [{"image": image, "reason": why} for image, why in unmapped]
-        click.echo(remediate_json.render(planned, not_mapped=not_mapped), nl=False)
+        click.echo(remediate_json.render(planned, not_mapped=not_mapped, failed=failed), nl=False)
     errors = [c for c in codes if c not in (ExitCode.CLEAN, ExitCode.FINDINGS)]
     if errors:
         return max(errors)

@@ -12,6 +12,7 @@ code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,13 @@ def document(guide: Any) -> dict[str, Any]:
         }
         for e in guide.exposures
     ]
+    plan = plan_json.document(guide.plan)
+    for key in ("tool", "version", "applied"):
+        del plan[key]
+    # Paths as the repository has them: a plan made in a temporary worktree (a
+    # sweep's revision) names files that are gone once the command ends.
+    for entry in (*plan["edits"], *plan["manual"]):
+        entry["path"] = _relative(guide.root, entry["path"])
     out = {
         "nothing_to_fix": guide.nothing_to_fix,
         "title": guide.title,
@@ -50,15 +58,19 @@ def document(guide: Any) -> dict[str, Any]:
         "manual": list(guide.manual),
         "resolved_by_the_change": list(guide.done),
         "notes": list(guide.notes),
-        "plan": {
-            k: v
-            for k, v in plan_json.document(guide.plan).items()
-            if k not in ("tool", "version", "applied")
-        },  # fmt: skip
+        "plan": plan,
         "body": guide.body,
     }
     scrubbed: dict[str, Any] = _scrub(out, guide.scrub)
     return scrubbed
+
+
+def _relative(root: Any, path: str | None) -> str | None:
+    if not path or not os.path.isabs(path):
+        return path
+    base = os.path.realpath(root)
+    full = os.path.realpath(path)
+    return os.path.relpath(full, base) if full.startswith(base + os.sep) else path
 
 
 def _scrub(value: Any, scrub: Any) -> Any:

@@ -39,7 +39,8 @@ def test_the_plan_as_json_names_every_secret_and_the_change_without_a_value(proj
     ]
     # The change itself, in `migrate --format json`'s shape.
     plan = repo["plan"]
-    assert {Path(e["path"]).name for e in plan["edits"]} >= {"Dockerfile", "docker-compose.yml"}
+    assert {e["path"] for e in plan["edits"]} >= {"Dockerfile", "docker-compose.yml"}
+    assert [m["path"] for m in plan["manual"]] == ["deploy.sh"]
     assert {m["name"] for m in plan["moves"]} >= {"npm_token", "github_token"}
     assert "+RUN --mount=type=secret,id=npm_token" in plan["diff"]
     assert "<!-- leakguard-remediate -->" in repo["body"]
@@ -96,6 +97,7 @@ def test_from_sweep_gives_one_document_for_every_repository(
                  "--repo-map", str(repo_map), cwd=tmp_path)  # fmt: skip
     assert mapped.returncode == 1, mapped.stderr
     assert json.loads(mapped.stdout)["not_mapped"] == []
+    assert json.loads(mapped.stdout)["failed"] == []
     text = run("remediate", "--from-sweep", str(swept), "--workdir", str(workdir),
                "--repo-map", str(repo_map), cwd=tmp_path)  # fmt: skip
     assert text.returncode == 1, text.stderr
