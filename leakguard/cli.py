@@ -90,7 +90,9 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("leakguard.commands.image", "image"),
     "sweep": ("leakguard.commands.sweep", "sweep"),
     "context": ("leakguard.commands.context", "context"),
+    "build-check": ("leakguard.commands.build_check", "build_check"),
     "remediate": ("leakguard.commands.remediate", "remediate"),
+    "docker-plugin": ("leakguard.commands.docker_plugin", "docker_plugin"),
 }
 
 
@@ -655,12 +657,22 @@ def _where(error: BaseException) -> str:
     return f"{type(error).__name__} at {where}" if where else type(error).__name__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def show_error(e: LeakguardError) -> int:
+    """Print a domain error (message, then hint) and return its exit code."""
+    from leakguard.formats import for_terminal
+
+    click.echo(f"leakguard: error: {for_terminal(e.message)}", err=True)
+    if e.hint:
+        click.echo(f"  hint: {for_terminal(e.hint)}", err=True)
+    return int(e.exit_code)
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str = "leakguard") -> int:
     """Run the CLI; every outcome becomes one of the documented exit codes."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     _escape_names_in_output()
     try:
-        rv = cli.main(args=argv, prog_name="leakguard", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as e:
         return int(e.exit_code)
     except click.Abort:
@@ -672,12 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeakguardError as e:
         if verbose:
             log.exception("error")
-        from leakguard.formats import for_terminal
-
-        click.echo(f"leakguard: error: {for_terminal(e.message)}", err=True)
-        if e.hint:
-            click.echo(f"  hint: {for_terminal(e.hint)}", err=True)
-        return int(e.exit_code)
+        return show_error(e)
     except KeyboardInterrupt:
         click.echo("leakguard: interrupted", err=True)
         return 130

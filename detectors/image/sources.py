@@ -410,12 +410,17 @@ def daemon_images(name: str, options: ImageOptions, workdir: str) -> list[Image]
     return images
 
 
+def engine_host() -> str:
+    """The engine the SDK talks to: DOCKER_HOST, else the local socket."""
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
 def engine_socket_answers() -> bool:
     """Whether the engine's local socket takes connections (True when not a socket).
 
     Asked before the SDK is: the SDK leaks its socket when a connection fails.
     """
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    host = engine_host()
     if not host.startswith("unix://"):
         return True
     import socket
@@ -434,8 +439,8 @@ def _docker_client() -> Any:
 
     if not engine_socket_answers():
         raise TargetUnreadable(
-            "cannot reach the Docker engine: its socket does not answer",
-            hint="is dockerd running, and is DOCKER_HOST right?",
+            f"cannot reach the Docker engine at {engine_host()}: its socket does not answer",
+            hint=ENGINE_HINT,
         )
 
     client = None
@@ -447,16 +452,20 @@ def _docker_client() -> Any:
         if client is not None:
             client.close()
         raise TargetUnreadable(
-            f"cannot reach the Docker engine: {_one_line(e)}",
-            hint="is dockerd running, and is DOCKER_HOST right?",
+            f"cannot reach the Docker engine at {engine_host()}: {_one_line(e)}",
+            hint=ENGINE_HINT,
         ) from e
 
 
-def daemon_has(name: str) -> bool:
+ENGINE_HINT = "is dockerd running, and is DOCKER_HOST (or the docker context) right?"
+
+
+def daemon_has(name: str) -> bool | None:
+    """Whether the local engine has the image; None when no engine answers."""
     try:
         client = _docker_client()
     except TargetUnreadable:
-        return False
+        return None
     import docker
 
     with contextlib.closing(client):
@@ -492,6 +501,17 @@ def resolve(
             f"{ref}: the {transport!r} transport is not supported",
             hint="use docker-daemon:, docker-archive:, oci: or docker://",
         )
-    if daemon_has(ref):
+    local = daemon_has(ref)
+    if local:
         return daemon_images(ref, options, workdir)
-    return registry_images(ref, options, insecure=insecure)
+    try:
+        return registry_images(ref, options, insecure=insecure)
+    except TargetUnreadable as e:
+        if local is not None:
+            raise
+        # Neither source answered: the engine is the one a plain NAME usually means.
+        raise TargetUnreadable(
+            f"{ref}: cannot reach the Docker engine at {engine_host()}, nor the registry "
+            f"({e.message})",
+            hint=f"{ENGINE_HINT} (write docker://REF for a registry only)",
+        ) from e

@@ -145,6 +145,10 @@ def _terminate(_signum: int, _frame: Any) -> None:
     help="With --from-sweep: `IMAGE-GLOB CLONE-URL` lines, tried before the labels.",
 )
 @migration_options
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="text: the pull request's title, body and diff; json: the plan as one "
+                   "document (values redacted), for CI. Not with --push or --purge.")  # fmt: skip
 @pass_state
 def remediate(
     state: State, /, repo: Path, do_push: bool, remote: str, base: str | None, branch: str,
@@ -152,7 +156,7 @@ def remediate(
     purge_plan: Path | None, do_purge: bool, mirror: Path | None, sweep_report: Path | None,
     from_sweep: Path | None, workdir: Path | None, repo_map: Path | None, target: str,
     dockerfile_syntax: str, vault_addr: str | None, vault_path: str | None, vault_agent: bool,
-    force: bool,
+    force: bool, fmt: str,
 ) -> ExitCode:  # fmt: skip
     """Plan (and with --push, make) the pull request that fixes the leaks in REPO.
 
@@ -171,6 +175,10 @@ def remediate(
     options = migration_options_from(
         target, dockerfile_syntax, vault_addr, vault_path, vault_agent, force
     )
+    if fmt == "json" and (do_push or do_purge or purge_plan is not None):
+        raise UsageError(
+            "--format json is for the plan", hint="drop --push, --purge and --purge-plan"
+        )
     if do_purge:
         if mirror is None:
             raise UsageError("--purge needs --mirror DIR", hint="a fresh `git clone --mirror`")
@@ -181,7 +189,7 @@ def remediate(
         if workdir is None:
             raise UsageError("--from-sweep needs --workdir DIR", hint="where to clone")
         where = Where(remote, base, branch, author, do_open, forge, api_url, from_sweep)
-        return _from_sweep(state, options, where, workdir, repo_map, do_push)
+        return _from_sweep(state, options, where, workdir, repo_map, do_push, fmt)
     root = gitops.repo_root(repo)
     if purge_plan is not None and not do_push:
         from leakguard.remediation.purge import write_plan
@@ -193,7 +201,12 @@ def remediate(
         return ExitCode.CLEAN
     if not do_push:
         guide = build_guide(state, root, options, sweep_report)
-        _show(guide)
+        if fmt == "json":
+            from leakguard.formats import remediate_json
+
+            click.echo(remediate_json.render([(guide, {"repository": str(root)})]), nl=False)
+        else:
+            _show(guide)
         if guide.nothing_to_fix:
             click.echo("leakguard: nothing to fix", err=True)
             return ExitCode.CLEAN
@@ -212,7 +225,7 @@ def remediate(
 
 def _from_sweep(
     state: State, options: Options, where: Where, workdir: Path, repo_map: Path | None,
-    do_push: bool,
+    do_push: bool, fmt: str = "text",
 ) -> ExitCode:  # fmt: skip
     """One pull request (or plan) per source repository of the swept images."""
     from leakguard.errors import LeakguardError
@@ -225,6 +238,16 @@ def _from_sweep(
     for image, why in unmapped:
         click.echo(f"leakguard: not mapped: {image}: {why}", err=True)
     codes = [ExitCode.FINDINGS] if unmapped else []
+    planned: list[tuple[Guide, dict[str, Any]]] = []  # with --format json: shown at the end
+    failed: list[dict[str, Any]] = []
+
+    def show(guide: Guide, url: str, start: str | None) -> None:
+        if fmt == "json":
+            about = {"repository": url, "images": list(found[url].images), "start": start}
+            planned.append((guide, about))
+        else:
+            _show(guide)
+
     for url, source in found.items():
         click.echo(f"leakguard: {url}: {len(source.images)} image(s): "
                    f"{', '.join(source.images)}", err=True)  # fmt: skip
@@ -241,19 +264,26 @@ def _from_sweep(
                     click.echo(f"leakguard: {url}: {note.replace('`', '')}", err=True)
             if do_push:
                 codes.append(_push(state, path, options, where, start, notes))
-            elif start is None:
+                continue
+            if start is None:
                 guide = build_guide(state, path, options, where.sweep_report, notes)
-                _show(guide)
+                show(guide, url, start)
             else:
                 with gitops.worktree(path, start) as tree:
                     guide = build_guide(state, tree, options, where.sweep_report, notes)
-                    _show(guide)
-                codes.append(ExitCode.CLEAN if guide.nothing_to_fix else ExitCode.FINDINGS)
+                    show(guide, url, start)
+            codes.append(ExitCode.CLEAN if guide.nothing_to_fix else ExitCode.FINDINGS)
         except LeakguardError as e:
             click.echo(f"leakguard: error: {url}: {e.message}", err=True)
             if e.hint:
                 click.echo(f"  hint: {e.hint}", err=True)
             codes.append(e.exit_code)
+            failed.append({"repository": url, "error": e.message, "exit_code": int(e.exit_code)})
+    if fmt == "json":
+        from leakguard.formats import remediate_json
+
+        not_mapped = [{"image": image, "reason": why} for image, why in unmapped]
+        click.echo(remediate_json.render(planned, not_mapped=not_mapped, failed=failed), nl=False)
     errors = [c for c in codes if c not in (ExitCode.CLEAN, ExitCode.FINDINGS)]
     if errors:
         return max(errors)
