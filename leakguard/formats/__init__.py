@@ -25,6 +25,7 @@ class Format(StrEnum):
     JUNIT = "junit"
     CSV = "csv"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ class ReportOptions:
     # When the scan finished (UTC); formats that carry times (gitlab, junit)
     # count the start back from it by the scan's duration. None: now.
     finished_at: datetime | None = None
+    # What the command knows of the run beyond the result, as (label, value)
+    # pairs (a sweep's repositories, tags, layers read): formats with an
+    # overview (html) show them.
+    facts: tuple[tuple[str, str], ...] = ()
 
     def finished(self) -> datetime:
         return self.finished_at or datetime.now(UTC)
@@ -127,6 +132,7 @@ RENDERERS: dict[Format, Renderer] = {
     Format.JUNIT: _Lazy("junit"),
     Format.CSV: _Lazy("csv_report"),
     Format.MARKDOWN: _Lazy("markdown"),
+    Format.HTML: _Lazy("html_report"),
 }
 
 
