@@ -204,7 +204,8 @@ def _overview(result: ScanResult, rows: list[list[Finding]], options: ReportOpti
     commits = {loc.commit for loc in locations if loc.commit}
     if commits:
         facts.append(("commits", "commits with findings", len(commits)))
-    places = {(loc.image, loc.path) for loc in locations if loc.path}
+    # A file in a layer once, however many images hold the layer.
+    places = {(loc.layer or loc.image, loc.path) for loc in locations if loc.path}
     facts += [
         ("files-with-findings", "files with findings", len(places)),
         ("files", "files read", result.stats.files),
