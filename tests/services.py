@@ -256,3 +256,22 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium: Playwright drives it, nothing is downloaded
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A Playwright `Browser` on Debian's chromium, started once per run (headless;
+    without the sandbox when run as root, where Chromium refuses it)."""
+    from playwright.sync_api import sync_playwright
+
+    path = _need(CHROMIUM, "chromium")
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=args)
+        try:
+            yield browser
+        finally:
+            browser.close()
