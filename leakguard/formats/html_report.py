@@ -16,13 +16,13 @@ in the visible value cell, never in the data block or an attribute).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from leakguard.formats import printable, shown_value, where
@@ -37,7 +37,7 @@ _PLATFORM = re.compile(r"(?P<name>.*) \((?P<platform>[^()]*)\)")
 _SCHEME = re.compile(r"(?:docker-daemon|docker-archive|oci):")
 
 
-@cache
+@functools.cache
 def asset(name: str) -> str:
     """The page's style sheet or script, shipped beside this module."""
     from importlib import resources
@@ -63,7 +63,10 @@ def content_security_policy(style: str, script: str) -> str:
 
 def clean(text: str) -> str:
     """Printable text: bytes that were not UTF-8 as `\\xNN`, control characters too."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(text))
+    text = printable(text)
+    if text.isprintable():  # most names: nothing to replace
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def esc(text: object) -> str:
@@ -78,6 +81,7 @@ def script_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep names each image once per finding in it
 def image_parts(name: str) -> tuple[str, str | None, str | None]:
     """(repository, tag and/or digest, platform) of an image's name as reported:
     `host:5000/team/app:1.2 (linux/arm64)` -> (`host:5000/team/app`, `1.2`, `linux/arm64`)."""
@@ -483,7 +487,7 @@ def _data(rows: list[list[Finding]], options: ReportOptions) -> dict[str, Any]:
                 "order": order,
                 "severity": _worst(fs).value,
                 "rank": _worst(fs).rank,
-                "rules": _rules(fs),
+                "rules": [clean(r) for r in _rules(fs)],
                 "repos": [clean(r) for r in _repositories(fs)],
                 "count": len(fs),
                 "newest": _newest(fs),
