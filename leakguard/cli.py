@@ -27,7 +27,7 @@ log = logging.getLogger("leakguard")
 
 # Kept in step with leakguard.formats.Format (a test checks), without importing
 # the renderers: `leakguard --help` and git hooks start fast.
-FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown", "detect-secrets")
+FORMATS = ("text", "json", "sarif", "gitlab", "junit", "csv", "markdown", "detect-secrets", "html")
 SEVERITIES = ("low", "medium", "high", "critical")
 COLORS = ("auto", "always", "never")
 
@@ -221,8 +221,9 @@ def output_options(f: Any) -> Any:
         click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
                      show_default=True,
                      help="Report format: text, json, sarif (GitHub code scanning), gitlab "
-                          "(GitLab secret detection), junit (test tabs), csv or markdown "
-                          "(PR comments, job summaries), detect-secrets (a .secrets.baseline)."),
+                          "(GitLab secret detection), junit (test tabs), csv, markdown "
+                          "(PR comments, job summaries), detect-secrets (a .secrets.baseline) "
+                          "or html (one page to browse)."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report here instead of standard output."),
         click.option("--show-secrets", is_flag=True,
@@ -376,13 +377,20 @@ def policy(result: ScanResult, config: Config, baseline: Any = None) -> ScanResu
     )
 
 
-def finish(result: ScanResult, config: Config, out: Output, notes: Sequence[str] = ()) -> ExitCode:
+def finish(
+    result: ScanResult,
+    config: Config,
+    out: Output,
+    notes: Sequence[str] = (),
+    facts: Sequence[tuple[str, str]] = (),
+) -> ExitCode:
     """Show the report, then (unless --quiet) the summary, `notes` and one line
-    saying what the exit code is and why; the code comes from the policy."""
+    saying what the exit code is and why; the code comes from the policy.
+    `facts` about the run go to the formats that show them (html)."""
     from leakguard.policy import exit_code_for, explain
 
     code = exit_code_for(result, config.fail_on)
-    report(result, out)
+    report(result, out, facts)
     if not out.quiet:
         for note in notes:
             click.echo(note, err=True)
@@ -415,7 +423,7 @@ def find_baseline(explicit: Path | None, config: Config, paths: Sequence[str] = 
     return None
 
 
-def report(result: ScanResult, out: Output) -> None:
+def report(result: ScanResult, out: Output, facts: Sequence[tuple[str, str]] = ()) -> None:
     """The report to standard output or --output; the summary to standard error
     when the report does not end with it (another format, or a file)."""
     from leakguard.formats import Format, ReportOptions, render
@@ -424,7 +432,9 @@ def report(result: ScanResult, out: Output) -> None:
     color = (
         fmt == "text" and output is None and use_color(out.color, sys.stdout.isatty(), os.environ)
     )
-    options = ReportOptions(show_secrets=out.show_secrets, color=color, summary=not out.quiet)
+    options = ReportOptions(
+        show_secrets=out.show_secrets, color=color, summary=not out.quiet, facts=tuple(facts)
+    )
     text = render(Format(fmt), result, options)
     if output is None:
         click.echo(text, nl=False, color=color or None)  # click strips colour off a TTY

@@ -301,3 +301,22 @@ def debian_python_base(dockerd: Any, tmp_path_factory: pytest.TempPathFactory) -
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)
     return DEBIAN_PYTHON_TAG
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium: Playwright drives it, nothing is downloaded
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A Playwright `Browser` on Debian's chromium, started once per run (headless;
+    without the sandbox when run as root, where Chromium refuses it)."""
+    from playwright.sync_api import sync_playwright
+
+    path = _need(CHROMIUM, "chromium")
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=args)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -228,6 +228,8 @@ def _check(fmt: str, out: str, gitlab_schema: Any) -> None:
         assert rows[0][0] == "severity"
     elif fmt == "markdown":
         assert out.startswith("### leakguard\n")
+    elif fmt == "html":
+        assert out.startswith("<!DOCTYPE html>") and out.endswith("</html>\n")
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from tests.detectors.test_git_history import ENV, Repo
 from tests.detectors.test_image import Spec, file, layer_tar, write_archive
 
 B64 = ALNUM + "+/"
-FORMATS = ("text", "json", "sarif")
+FORMATS = ("text", "json", "sarif", "html")
 
 
 def planted() -> dict[str, str]:

@@ -125,7 +125,7 @@ def sweep(
                 opened.close()
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = policy(done.result, config, baseline)
-    return finish(result, config, out, notes=[_summary(done.stats)])
+    return finish(result, config, out, notes=[_summary(done.stats)], facts=_facts(done.stats))
 
 
 def _summary(s: SweepStats) -> str:
@@ -142,6 +142,20 @@ def _summary(s: SweepStats) -> str:
         f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
         f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
     )
+
+
+def _facts(s: SweepStats) -> list[tuple[str, str]]:
+    """The sweep's figures for the formats that show them (html's overview)."""
+    return [
+        ("repositories", str(s.repositories)),
+        ("tags", str(s.tags)),
+        ("images", str(s.images)),
+        ("distinct layers", str(s.layers)),
+        ("layers read", str(s.layers_scanned)),
+        ("layers from the cache", str(s.layers_cached)),
+        ("MB downloaded", f"{s.bytes_scanned / 1e6:.1f}"),
+        ("seconds", f"{s.seconds:.2f}"),
+    ]
 
 
 def _report(

@@ -26,6 +26,7 @@ class Format(StrEnum):
     CSV = "csv"
     MARKDOWN = "markdown"
     DETECT_SECRETS = "detect-secrets"
+    HTML = "html"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,10 @@ class ReportOptions:
     # When the scan finished (UTC); formats that carry times (gitlab, junit)
     # count the start back from it by the scan's duration. None: now.
     finished_at: datetime | None = None
+    # What the command knows of the run beyond the result, as (label, value)
+    # pairs (a sweep's repositories, tags, layers read): formats with an
+    # overview (html) show them.
+    facts: tuple[tuple[str, str], ...] = ()
 
     def finished(self) -> datetime:
         return self.finished_at or datetime.now(UTC)
@@ -138,6 +143,7 @@ RENDERERS: dict[Format, Renderer] = {
     Format.CSV: _Lazy("csv_report"),
     Format.MARKDOWN: _Lazy("markdown"),
     Format.DETECT_SECRETS: _Lazy("detect_secrets_baseline"),
+    Format.HTML: _Lazy("html_report"),
 }
 
 
