@@ -25,6 +25,7 @@ from leakguard.models import (
     ScanResult,
     Skipped,
 )
+from leakguard.progress import NO_PROGRESS, Progress
 
 # Below this much (compressed) layer data, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -147,6 +148,11 @@ def scan_layers(
     return done
 
 
+def _advancing(progress: Progress, sizes: dict[str, int]) -> ProgressCallback:
+    """Each layer done advances `progress` by one layer and its (compressed) size."""
+    return lambda scan: progress.advance(1, sizes.get(scan.digest, 0))
+
+
 def _can_fork() -> bool:
     import multiprocessing
 
@@ -164,6 +170,7 @@ def scan_images(
     strict_single: bool = True,
     skip_inherited: bool = False,
     find_bases: bool = True,
+    progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """Scan every image REF names. An unreadable REF is Skipped (raised when it is the only one).
 
@@ -177,6 +184,7 @@ def scan_images(
     with tempfile.TemporaryDirectory(prefix="leakguard-image-") as workdir:
         resolved: list[Image] = []
         for ref in refs:
+            progress.phase(f"reading {ref}")
             try:
                 resolved.extend(resolve(ref, options, workdir, insecure=insecure))
             except TargetUnreadable as e:
@@ -201,7 +209,13 @@ def scan_images(
             layers = image.layers
             if skip_inherited and base is not None:
                 layers = layers[len(base.diff_ids) :]
-            scans = scan_layers(engine, layers, options, jobs=jobs, cache=cache)
+            progress.phase(f"reading the layers of {image.name}")
+            sizes = {layer.digest: layer.size for layer in layers if layer.source is not None}
+            progress.start(len(sizes), "layers", sum(sizes.values()))
+            scans = scan_layers(
+                engine, layers, options, jobs=jobs, cache=cache,
+                progress=_advancing(progress, sizes),
+            )  # fmt: skip
             ordered = [scans.get(layer.digest) for layer in image.layers]
             result.extend(assemble(engine, image, ordered, base, skip_inherited))
     result.stats.duration_s = time.perf_counter() - started
