@@ -41,9 +41,9 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from leakguard.detectors import AS_PLAIN_TEXT, StructuredScanner, scanner_for
 from leakguard.detectors.credfiles import presence
@@ -196,10 +196,14 @@ class _FileDiff:
 class _Scanner:
     """Turns a patch stream into findings; shared by history, pre-push and pre-commit."""
 
-    def __init__(self, engine: Engine, repo: str, options: HistoryOptions):
+    def __init__(
+        self, engine: Engine, repo: str, options: HistoryOptions, progress: Progress = NO_PROGRESS
+    ):
         self.engine = engine
         self.repo = repo
         self.options = options
+        self.progress = progress  # advanced at each commit's header
+        self._reported_bytes = 0
         self.blobs = GitObjects(repo, options.max_blob_size)
         # rev (None: the index) -> the files a structured detector may name
         self._trees: dict[str | None, GitTree] = {}
@@ -247,6 +251,8 @@ class _Scanner:
                     diff = None
                 current = self._current = _parse_header(line)
                 self.commits += 1
+                self.progress.advance(1, self.patch_bytes - self._reported_bytes)
+                self._reported_bytes = self.patch_bytes
                 self._counted = set()
                 in_message, message = True, []
                 continue
@@ -791,7 +797,7 @@ def _run_part(
     progress: Progress = NO_PROGRESS,
 ) -> _Part:
     """One `git log` over the selected commits (or the `window` = (skip, count) of them)."""
-    scanner = _Scanner(engine, repo, options)
+    scanner = _Scanner(engine, repo, options, progress)
     command = log_command(repo, options, window)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -800,7 +806,8 @@ def _run_part(
         )  # fmt: skip
         assert proc.stdout is not None
         try:
-            scanner.feed(_progress(proc.stdout, scanner, progress))
+            scanner.feed(proc.stdout)
+            progress.advance(0, scanner.patch_bytes - scanner._reported_bytes)
         finally:
             proc.stdout.close()
             rc = proc.wait()
@@ -924,20 +931,6 @@ def scan_staged(engine: Engine, repo: str) -> GitScan:
         result.skipped.append(Skipped(f"staged changes in {repo}", _first_line(stderr)))
     result.stats.duration_s = time.perf_counter() - started
     return GitScan(result=result, commits=0, patch_bytes=scanner.patch_bytes)
-
-
-def _progress(stream: IO[bytes], scanner: _Scanner, progress: Progress) -> Iterator[bytes]:
-    """The lines of `stream`; each commit the scanner meets advances `progress`."""
-    if progress is NO_PROGRESS:
-        yield from stream
-        return
-    commits = patch_bytes = 0
-    for line in stream:
-        yield line
-        if scanner.commits != commits:
-            progress.advance(scanner.commits - commits, scanner.patch_bytes - patch_bytes)
-            commits, patch_bytes = scanner.commits, scanner.patch_bytes
-    progress.advance(scanner.commits - commits, scanner.patch_bytes - patch_bytes)
 
 
 def with_history_fields(location: Location, *, present_in_head: bool | None,
