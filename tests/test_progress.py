@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pty
+import random
 import re
 import subprocess
 import sys
@@ -194,23 +195,30 @@ def test_short_work_shows_nothing(leaky_tree: Path) -> None:
     assert heartbeats(piped.stderr) == []
 
 
-def test_an_image_beats_per_layer(tmp_path: Path) -> None:
-    """Six layers of about 4 MB of text each, read with the heartbeat at 50 ms."""
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_image_beats_per_layer(tmp_path: Path, jobs: str) -> None:
+    """Six layers of about 4 MB of text and 2 MB of random bytes each (12 MB compressed:
+    -j2 reads them in worker processes), with the heartbeat at 50 ms."""
+    rng = random.Random(5)
     layers = [
-        layer_tar([file(f"srv/{n}/{i}.txt", FILLER * 64) for i in range(16)])
+        layer_tar([*(file(f"srv/{n}/{i}.txt", FILLER * 64) for i in range(16)),
+                   file(f"srv/{n}/blob.bin", rng.randbytes(2 * 1024 * 1024))])
         for n in range(6)
     ]  # fmt: skip
     layers[3] = layer_tar([file("srv/.env", f"TOKEN={FAKE_LEAK}\n"), file("a.txt", FILLER)])
     oci = write_oci(tmp_path / "oci", Spec(layers=layers))
-    args = ("image", "-f", "json", "--no-cache", "--no-baseline", "-j", "1", f"oci:{oci}:v1")
+    args = ("image", "-f", "json", "--no-cache", "--no-baseline", "-j", jobs, f"oci:{oci}:v1")
     beating = leakguard(*args, heartbeat=0.05)
     quiet = leakguard(*args, "--no-progress")
     assert beating.returncode == quiet.returncode == 1
     assert same_report(beating.stdout, quiet.stdout)
     lines = heartbeats(beating.stderr)
-    assert any(re.match(r"leakguard: reading the layers of .*: \d/6 layers, ", x) for x in lines), (
-        beating.stderr.decode()
-    )
+    read = [
+        float(m.group(1))
+        for x in lines
+        if (m := re.match(r"leakguard: reading the layers of .*: \d/6 layers, ([\d.]+)/1\d.\d MB", x))
+    ]
+    assert read and read == sorted(read), beating.stderr.decode()
     no_secret(beating.stderr)
 
 
