@@ -284,7 +284,7 @@ def progress_for(out: Output | None) -> AbstractContextManager[Progress]:
     """Where long work shows how far it has got (leakguard.display): a live line on
     a terminal, a heartbeat line every few seconds elsewhere; nothing with
     --no-progress or --quiet."""
-    if out is None or not out.progress or out.quiet:
+    if out is None or not out.progress or out.quiet or sys.stderr is None:
         import contextlib
 
         from leakguard.progress import NO_PROGRESS

@@ -324,3 +324,11 @@ def test_a_sweep_on_a_dask_cluster_advances_as_layers_come_back(
     assert layers and {m.group("total") for m in layers} == {str(REPOS + 1)}, beating.stderr
     assert dask_cluster in layers[0].group("where")
     no_secret(beating.stderr)
+
+
+def test_a_closed_standard_error_is_no_error(leaky_tree: Path) -> None:
+    """`2>&-`: no progress, no internal error; the report and exit code as ever."""
+    cmd = f'"{sys.executable}" -m leakguard scan -f json "{leaky_tree}" 2>&-'
+    closed = subprocess.run(["sh", "-c", cmd], capture_output=True, check=False)
+    assert closed.returncode == 1
+    assert same_report(closed.stdout, leakguard("scan", "-f", "json", str(leaky_tree)).stdout)
