@@ -213,11 +213,8 @@ def test_an_image_beats_per_layer(tmp_path: Path, jobs: str) -> None:
     assert beating.returncode == quiet.returncode == 1
     assert same_report(beating.stdout, quiet.stdout)
     lines = heartbeats(beating.stderr)
-    read = [
-        float(m.group(1))
-        for x in lines
-        if (m := re.match(r"leakguard: reading the layers of .*: \d/6 layers, ([\d.]+)/1\d.\d MB", x))
-    ]
+    layer_line = re.compile(r"leakguard: reading the layers of .*: \d/6 layers, ([\d.]+)/1\d.\d MB")
+    read = [float(m.group(1)) for x in lines if (m := layer_line.match(x))]
     assert read and read == sorted(read), beating.stderr.decode()
     no_secret(beating.stderr)
 

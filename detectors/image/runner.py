@@ -164,7 +164,7 @@ def scan_layers(
             futures = {pool.submit(_scan_in_worker, layer, options): layer for layer in todo}
             pending, reported = set(futures), 0
             while pending:
-                ended, pending = wait(pending, 0.25 if shared else None, FIRST_COMPLETED)
+                ended, pending = wait(pending, None if shared is None else 0.25, FIRST_COMPLETED)
                 if on_bytes is not None and shared is not None:
                     now = shared.value
                     on_bytes(now - reported)
@@ -251,7 +251,7 @@ def scan_images(
             scans = scan_layers(
                 engine, layers, options, jobs=jobs, cache=cache,
                 progress=_advancing(progress, sizes),
-                on_bytes=lambda n: progress.advance(0, n),
+                on_bytes=None if progress is NO_PROGRESS else lambda n: progress.advance(0, n),
             )  # fmt: skip
             ordered = [scans.get(layer.digest) for layer in image.layers]
             result.extend(assemble(engine, image, ordered, base, skip_inherited))
