@@ -83,7 +83,9 @@ def timed(cmd: list[str], env: dict[str, str], tty: bool) -> tuple[float, float]
 def history(folder: Path, commits: int) -> Path:
     """A repository of `commits` commits, each changing one of 50 files by 2 KB."""
     repo = folder / "history"
-    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    empty = folder / "gitconfig"
+    empty.write_text("")
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=str(empty), GIT_CONFIG_NOSYSTEM="1")
     subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
     lines = "".join(f"setting_{i} = value {i * 7919 % 1000} of the service\n" for i in range(50))
     stream = bytearray()
@@ -103,7 +105,7 @@ def history(folder: Path, commits: int) -> Path:
 
 def in_process(corpus: Path, repeat: int) -> None:
     """The hooks alone: one walk, then `scan_files -j1` with the no-op and with a
-    heartbeat (every 50 ms, to /dev/null), alternately; CPU time of this process."""
+    heartbeat (every 50 ms, to a temporary file), alternately; CPU time of this process."""
     from leakguard.detectors.files import WalkOptions, scan_files, walk
     from leakguard.display import Counter, Heartbeat
     from leakguard.engine import Engine
@@ -113,7 +115,7 @@ def in_process(corpus: Path, repeat: int) -> None:
     engine = Engine(builtin_rules())
     files = walk([str(corpus)], WalkOptions()).files
     times: dict[str, list[float]] = {"no-op": [], "heartbeat 50 ms": []}
-    with open(os.devnull, "w") as sink:
+    with tempfile.TemporaryFile("w") as sink:
         for _ in range(repeat):
             for name in times:
                 started = time.process_time()
