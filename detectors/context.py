@@ -44,6 +44,7 @@ from leakguard.models import (
     Surface,
     fingerprint,
 )
+from leakguard.progress import NO_PROGRESS, Progress
 from leakguard.rules import Context
 from leakguard.rules.container import CONTEXT_CHECKS, CONTEXT_REMEDIATION, CONTEXT_RULE_ID
 from leakguard.rules.filekinds import credential_file_kind
@@ -476,6 +477,7 @@ def scan_context(
     limit: int | None = None,
     tree: SourceTree = DISK,
     max_file_size: int | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """Credential files (and, with an engine, secrets in any file) that the
     Dockerfile's COPY/ADD would take from the build context into the image.
@@ -503,6 +505,7 @@ def scan_context(
             return result
     if not any(i.instruction in ("COPY", "ADD") and i.flag("from") is None for i in instructions):
         return result
+    progress.phase(f"listing the build context {context_dir}")
     listing = list_context(context_dir, dockerfile, limit=limit, tree=tree)
     result.skipped.extend(listing.skipped)
     if listing.truncated:
@@ -511,13 +514,20 @@ def scan_context(
             error=False,
         ))  # fmt: skip
     copied = copied_from_context(instructions, listing.files)
+    progress.phase(f"scanning what {dockerfile} copies")
+    progress.start(len(copied), "files")
+    stats = result.stats
     for rel, ins in sorted(copied.items()):
         kind = credential_file_kind(rel)
         if kind is not None:
             result.findings.append(_credential_finding(dockerfile, listing, rel, ins, kind))
         if engine is not None:
+            before = stats.bytes + stats.bytes_skipped
             _scan_copied(engine, os.path.join(context_dir, rel), rel, ins, dockerfile, kind,
                          result, max_file_size)  # fmt: skip
+            progress.advance(1, stats.bytes + stats.bytes_skipped - before)
+        else:
+            progress.advance()
     return result
 
 

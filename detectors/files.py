@@ -12,7 +12,7 @@ import logging
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -26,6 +26,7 @@ from leakguard.fsutil import (
     read_regular,
 )
 from leakguard.models import Location, ScanResult, ScanStats, Skipped, Surface
+from leakguard.progress import NO_PROGRESS, Progress
 from leakguard.rules.filekinds import credential_file_kind, is_archive_name
 from leakguard.tree import DISK
 
@@ -167,29 +168,24 @@ def _display(path: str) -> str:
 
 # -- scanning -------------------------------------------------------------------
 
-ProgressCallback = Callable[[int, int], None]  # (files done, bytes done)
-
 
 def scan_files(
     engine: Engine,
     files: Sequence[FileTarget],
     *,
     jobs: int = 0,
-    progress: ProgressCallback | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """Scan `files`, in worker processes when there is enough work for them."""
     jobs = jobs or os.cpu_count() or 1
     total = sum(f.size for f in files)
+    progress.start(len(files), "files", total)
     if jobs > 1 and total >= PARALLEL_MIN_BYTES and len(files) > 1 and _can_fork():
         return _scan_parallel(engine, files, jobs, progress)
     result = ScanResult()
-    done_files = done_bytes = 0
     for target in files:
         result.extend(scan_file(engine, target))
-        done_files += 1
-        done_bytes += target.size
-        if progress is not None:
-            progress(done_files, done_bytes)
+        progress.advance(1, target.size)
     return result
 
 
@@ -352,7 +348,7 @@ def _run_task(batch: list[FileTarget]) -> tuple[ScanResult, int, int]:
 
 
 def _scan_parallel(
-    engine: Engine, files: Sequence[FileTarget], jobs: int, progress: ProgressCallback | None
+    engine: Engine, files: Sequence[FileTarget], jobs: int, progress: Progress
 ) -> ScanResult:
     import multiprocessing
 
@@ -360,15 +356,12 @@ def _scan_parallel(
     _WORKER_ENGINE = engine  # inherited by the forked workers
     ctx = multiprocessing.get_context("fork")
     result = ScanResult()
-    done_files = done_bytes = 0
     try:
         with ctx.Pool(processes=jobs) as pool:
+            # Progress advances here, in the parent, as each batch comes back.
             for part, n_files, n_bytes in pool.imap_unordered(_run_task, _tasks(files)):
                 result.extend(part)
-                done_files += n_files
-                done_bytes += n_bytes
-                if progress is not None:
-                    progress(done_files, done_bytes)
+                progress.advance(n_files, n_bytes)
     finally:
         _WORKER_ENGINE = None
     return result
@@ -470,7 +463,7 @@ def scan_paths(
     *,
     jobs: int = 0,
     stdin: BinaryIO | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """The file surface end to end: walk `paths` (`-` is standard input) and scan."""
     import time
@@ -479,7 +472,9 @@ def scan_paths(
     result = ScanResult()
     on_disk = [p for p in paths if p != "-"]
     if len(on_disk) != len(paths):
+        progress.phase("reading standard input")
         result.extend(scan_stdin(engine, stdin))
+    progress.phase("listing files")
     found = walk(on_disk, options)
     log.debug(
         "walked %s: %d file(s) to scan, %d skipped, %.2fs", ", ".join(on_disk), len(found.files),
@@ -487,6 +482,7 @@ def scan_paths(
     )  # fmt: skip
     result.skipped.extend(found.skipped)
     result.stats.add(found.stats)
+    progress.phase("scanning files")
     result.extend(scan_files(engine, found.files, jobs=jobs, progress=progress))
     result.stats.duration_s = time.perf_counter() - started
     log.debug(

@@ -41,15 +41,16 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from leakguard.detectors import AS_PLAIN_TEXT, StructuredScanner, scanner_for
 from leakguard.detectors.credfiles import presence
 from leakguard.engine import CHUNK_SIZE
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, Location, ScanResult, Skipped, Surface
+from leakguard.progress import NO_PROGRESS, Progress
 from leakguard.rules import Context
 from leakguard.rules.filekinds import credential_file_kind
 from leakguard.tree import NO_FILES, GitObjects, GitTree, SourceTree, git_env
@@ -72,8 +73,6 @@ _PATCH_ARGS = (
     "-p", "--cc", "-U0", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv",
     "-M", "--no-abbrev", "--submodule=short", "--format=" + _HEADER,
 )  # fmt: skip
-
-ProgressCallback = Callable[[int, int], None]  # (commits done, patch bytes read)
 
 
 @dataclass(frozen=True)
@@ -197,10 +196,14 @@ class _FileDiff:
 class _Scanner:
     """Turns a patch stream into findings; shared by history, pre-push and pre-commit."""
 
-    def __init__(self, engine: Engine, repo: str, options: HistoryOptions):
+    def __init__(
+        self, engine: Engine, repo: str, options: HistoryOptions, progress: Progress = NO_PROGRESS
+    ):
         self.engine = engine
         self.repo = repo
         self.options = options
+        self.progress = progress  # advanced at each commit's header
+        self._reported_bytes = 0
         self.blobs = GitObjects(repo, options.max_blob_size)
         # rev (None: the index) -> the files a structured detector may name
         self._trees: dict[str | None, GitTree] = {}
@@ -248,6 +251,8 @@ class _Scanner:
                     diff = None
                 current = self._current = _parse_header(line)
                 self.commits += 1
+                self.progress.advance(1, self.patch_bytes - self._reported_bytes)
+                self._reported_bytes = self.patch_bytes
                 self._counted = set()
                 in_message, message = True, []
                 continue
@@ -696,7 +701,7 @@ def scan_history(
     options: HistoryOptions | None = None,
     *,
     jobs: int = 1,
-    progress: ProgressCallback | None = None,
+    progress: Progress = NO_PROGRESS,
     verified: bool = False,
 ) -> GitScan:
     """Every line added by the commits `options` selects, as findings.
@@ -714,11 +719,15 @@ def scan_history(
             if not rev.startswith("--"):
                 verify_revision(repo, rev)
     parts: list[_Part]
-    total = _commit_count(repo, options) if jobs > 1 and _can_fork() else 0
-    if total >= PARALLEL_MIN_COMMITS:
+    progress.phase(f"reading the history of {repo}")
+    split = jobs > 1 and _can_fork()
+    # The count is a `git rev-list`: paid for a display's done/total, or to split.
+    total = _commit_count(repo, options) if split or progress is not NO_PROGRESS else 0
+    progress.start(total or None, "commits")
+    if split and total >= PARALLEL_MIN_COMMITS:
         size = -(-total // jobs)
         ranges = [(i * size, size) for i in range(jobs) if i * size < total]
-        parts = _run_parallel(engine, repo, options, ranges)
+        parts = _run_parallel(engine, repo, options, ranges, progress)
     else:
         parts = [_run_part(engine, repo, options, None, progress)]
     # Partitions are newest first: a later partition's sighting is the older commit.
@@ -740,6 +749,7 @@ def scan_history(
     findings = [entry[0] for entry in kept.values()]
     present: list[bool | None] = [None] * len(findings)  # not checked
     if options.check_head:
+        progress.phase("checking which secrets are still at HEAD")
         present = _present_in_head(engine, repo, findings, options.max_blob_size, result.skipped)
     for (finding, count), here in zip(kept.values(), present, strict=True):
         location = with_history_fields(finding.location, present_in_head=here, occurrences=count)
@@ -784,10 +794,10 @@ def _run_part(
     repo: str,
     options: HistoryOptions,
     window: tuple[int, int] | None,
-    progress: ProgressCallback | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> _Part:
     """One `git log` over the selected commits (or the `window` = (skip, count) of them)."""
-    scanner = _Scanner(engine, repo, options)
+    scanner = _Scanner(engine, repo, options, progress)
     command = log_command(repo, options, window)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -796,7 +806,8 @@ def _run_part(
         )  # fmt: skip
         assert proc.stdout is not None
         try:
-            scanner.feed(_progress(proc.stdout, scanner, progress))
+            scanner.feed(proc.stdout)
+            progress.advance(0, scanner.patch_bytes - scanner._reported_bytes)
         finally:
             proc.stdout.close()
             rc = proc.wait()
@@ -823,7 +834,7 @@ def _commit_count(repo: str, options: HistoryOptions) -> int:
         return 0
 
 
-_WORKER: tuple[Engine, str, HistoryOptions] | None = None
+_WORKER: tuple[Engine, str, HistoryOptions, Any] | None = None
 
 
 def _can_fork() -> bool:
@@ -834,20 +845,54 @@ def _can_fork() -> bool:
 
 def _worker_part(window: tuple[int, int]) -> _Part:
     assert _WORKER is not None
-    engine, repo, options = _WORKER
-    return _run_part(engine, repo, options, window)
+    engine, repo, options, shared = _WORKER
+    progress = _SharedCount(shared) if shared is not None else NO_PROGRESS
+    return _run_part(engine, repo, options, window, progress)
+
+
+class _SharedCount:
+    """A worker's progress: commits and patch bytes added to counters in shared
+    memory, which the parent reads while the partitions run."""
+
+    def __init__(self, shared: Any) -> None:
+        self.shared = shared
+
+    def phase(self, text: str) -> None:
+        pass
+
+    def start(self, total: int | None, unit: str, total_bytes: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        with self.shared.get_lock():
+            self.shared[0] += n
+            self.shared[1] += nbytes
 
 
 def _run_parallel(
-    engine: Engine, repo: str, options: HistoryOptions, windows: list[tuple[int, int]]
+    engine: Engine,
+    repo: str,
+    options: HistoryOptions,
+    windows: list[tuple[int, int]],
+    progress: Progress = NO_PROGRESS,
 ) -> list[_Part]:
     import multiprocessing
 
     global _WORKER
-    _WORKER = (engine, repo, options)  # inherited by the forked workers
+    context = multiprocessing.get_context("fork")
+    shared = context.Array("q", 2) if progress is not NO_PROGRESS else None
+    _WORKER = (engine, repo, options, shared)  # inherited by the forked workers
     try:
-        with multiprocessing.get_context("fork").Pool(processes=len(windows)) as pool:
-            return pool.map(_worker_part, windows, chunksize=1)
+        with context.Pool(processes=len(windows)) as pool:
+            pending = pool.map_async(_worker_part, windows, chunksize=1)
+            reported = (0, 0)
+            while shared is not None and not pending.ready():
+                pending.wait(0.25)
+                with shared.get_lock():
+                    now = (shared[0], shared[1])
+                progress.advance(now[0] - reported[0], now[1] - reported[1])
+                reported = now
+            return pending.get()
     finally:
         _WORKER = None
 
@@ -886,20 +931,6 @@ def scan_staged(engine: Engine, repo: str) -> GitScan:
         result.skipped.append(Skipped(f"staged changes in {repo}", _first_line(stderr)))
     result.stats.duration_s = time.perf_counter() - started
     return GitScan(result=result, commits=0, patch_bytes=scanner.patch_bytes)
-
-
-def _progress(
-    stream: IO[bytes], scanner: _Scanner, progress: ProgressCallback | None
-) -> Iterator[bytes]:
-    if progress is None:
-        yield from stream
-        return
-    last = 0
-    for line in stream:
-        yield line
-        if scanner.commits != last:
-            last = scanner.commits
-            progress(last, scanner.patch_bytes)
 
 
 def with_history_fields(location: Location, *, present_in_head: bool | None,

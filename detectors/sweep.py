@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from leakguard.detectors.image import (
     Image,
@@ -42,12 +42,15 @@ from leakguard.detectors.image import (
 from leakguard.engine import Engine
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import ScanResult, Skipped
+from leakguard.progress import NO_PROGRESS, Progress
 from leakguard.registry import RegistryClient
 
 if TYPE_CHECKING:
     from leakguard.detectors.sweep_store import SweepStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def sweep(
     options: SweepOptions,
     *,
     cache: LayerCache | None = None,
-    progress: Callable[[LayerScan], None] | None = None,
+    progress: Progress = NO_PROGRESS,
     store: SweepStore | None = None,
 ) -> SweepResult:
     """With a `store`, it is the layer cache too, and the run is recorded in it."""
@@ -141,6 +144,7 @@ def sweep(
 
     lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
     run = store.begin(host) if store is not None else None
+    progress.phase(f"listing the repositories of {host}")
     listed = lister.catalog() if options.repos_from is None else list(options.repos_from)
     repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
     stats.repositories = len(repos)
@@ -167,9 +171,13 @@ def sweep(
             return []
 
     with ThreadPoolExecutor(options.discovery_threads) as pool:
-        tagged = [t for group in pool.map(tags_of, repos) for t in group]
+        progress.phase("listing tags")
+        progress.start(len(repos), "repositories")
+        tagged = [t for group in pool.map(_advancing(tags_of, progress), repos) for t in group]
         stats.tags = len(tagged)
-        images = [i for group in pool.map(images_of, tagged) for i in group]
+        progress.phase("reading manifests")
+        progress.start(len(tagged), "tags")
+        images = [i for group in pool.map(_advancing(images_of, progress), tagged) for i in group]
     stats.images = len(images)
 
     distinct: dict[str, Layer] = {}
@@ -188,14 +196,16 @@ def sweep(
             stats.bytes_scanned += distinct[scan.digest].size
             stats.bytes_read += scan.stats.bytes
             stats.bytes_skipped += scan.stats.bytes_skipped
-        if progress is not None:
-            progress(scan)
+        progress.advance(1, distinct[scan.digest].size)
 
     executor = None
     if options.scheduler is not None:
         from leakguard.detectors.image.cluster import DaskExecutor
 
         executor = DaskExecutor(options.scheduler)
+    where = f" on the cluster at {options.scheduler}" if options.scheduler else ""
+    progress.phase(f"reading layers{where}")
+    progress.start(len(mine), "layers", sum(layer.size for layer in mine))
     try:
         scans = scan_layers(
             engine,
@@ -218,7 +228,10 @@ def sweep(
         )
         for i in images
     ]
+    progress.phase("putting the image reports together")
+    progress.start(len(images), "images")
     for image in images:
+        progress.advance()
         ordered: list[LayerScan | None] = []
         for layer in image.layers:
             scan = scans.get(layer.digest)
@@ -265,6 +278,18 @@ def sweep(
             layers_stored=stats.layers_cached,
         )
     return SweepResult(result, stats)
+
+
+def _advancing(work: Callable[[T], R], progress: Progress) -> Callable[[T], R]:
+    """`work`, advancing `progress` by one each time it returns (from any thread)."""
+
+    def run(item: T) -> R:
+        try:
+            return work(item)
+        finally:
+            progress.advance()
+
+    return run
 
 
 def _wanted(repo: str, patterns: tuple[str, ...]) -> bool:

@@ -20,8 +20,11 @@ from leakguard import __version__
 from leakguard.errors import ExitCode, LeakguardError, UsageError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from leakguard.config import Config
     from leakguard.models import ScanResult
+    from leakguard.progress import Progress
 
 log = logging.getLogger("leakguard")
 
@@ -234,7 +237,8 @@ def output_options(f: Any) -> Any:
                      help="Colour the text report: auto colours a terminal unless NO_COLOR "
                           "is set (FORCE_COLOR colours anything)."),
         click.option("--no-progress", is_flag=True,
-                     help="No progress line on standard error (it only shows on a terminal)."),
+                     help="No progress on standard error (a live line on a terminal, else "
+                          "a line every few seconds, once the work runs long)."),
     ]  # fmt: skip
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -285,48 +289,26 @@ def run_scan(
         excludes=tuple(excludes),
         max_file_size=config.max_file_size,
     )
-    with Progress.for_output(out) as progress:
+    with progress_for(out) as progress:
         result: ScanResult = scan_paths(
             Engine(config.ruleset()), paths, walk_options, jobs=jobs, progress=progress
         )
     return result
 
 
-class Progress:
-    """`leakguard: 1200 files, 48.3 MB` rewritten in place on a terminal's standard
-    error, at most five times a second, and wiped when the scan ends."""
-
-    def __init__(self, unit: str = "files") -> None:
-        self.unit = unit
-        self.last = 0.0
-        self.shown = False
-
-    @classmethod
-    def for_output(cls, out: Output | None, unit: str = "files") -> Any:
-        """A progress callback for a scan, or None: with --no-progress or --quiet,
-        or when standard error is not a terminal (a CI log)."""
+def progress_for(out: Output | None) -> AbstractContextManager[Progress]:
+    """Where long work shows how far it has got (leakguard.display): a live line on
+    a terminal, a heartbeat line every few seconds elsewhere; nothing with
+    --no-progress or --quiet."""
+    if out is None or not out.progress or out.quiet or sys.stderr is None:
         import contextlib
 
-        show = out is not None and out.progress and not out.quiet and sys.stderr.isatty()
-        return cls(unit) if show else contextlib.nullcontext(None)
+        from leakguard.progress import NO_PROGRESS
 
-    def __enter__(self) -> Progress:
-        return self
+        return contextlib.nullcontext(NO_PROGRESS)
+    from leakguard.display import for_stream
 
-    def __exit__(self, *_exc: object) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-    def __call__(self, count: int, done_bytes: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if now - self.last >= 0.2:
-            self.last = now
-            self.shown = True
-            sys.stderr.write(f"\r\x1b[Kleakguard: {count} {self.unit}, {done_bytes / 1e6:.1f} MB")
-            sys.stderr.flush()
+    return for_stream(sys.stderr)
 
 
 @cli.command()

@@ -196,16 +196,15 @@ def _on_a_terminal(*args: str) -> str:
         os.close(leader)
 
 
-def test_progress_on_a_terminal_and_no_progress(leaky_tree: Path, tmp_path: Path) -> None:
-    shown = _on_a_terminal("scan", "-j", "1", str(leaky_tree))
-    assert re.search(r"leakguard: \d+ files, \d+\.\d MB", shown)
-    assert "\x1b[K" in shown  # wiped once the scan ends
-    for flag in ("--no-progress", "--quiet"):
-        assert "files, " not in _on_a_terminal("scan", flag, "-j", "1", str(leaky_tree))
+def test_short_work_shows_no_progress_on_a_terminal(leaky_tree: Path, tmp_path: Path) -> None:
+    """Progress shows once work runs long (tests/test_progress.py runs long work)."""
+    for flags in ((), ("--no-progress",), ("--quiet",)):
+        shown = _on_a_terminal("scan", *flags, "-j", "1", str(leaky_tree))
+        assert "scanning files" not in shown and "\x1b[" not in shown
     repo = Repo(tmp_path / "r")
     repo.commit("one", **{"a.py": "x = 1\n"})
-    assert re.search(r"leakguard: \d+ commits, ", _on_a_terminal("git", "-j", "1", str(repo.path)))
-    assert "commits, " not in _on_a_terminal("git", "--no-progress", str(repo.path))
+    shown = _on_a_terminal("git", "-j", "1", str(repo.path))
+    assert "commits" not in shown and "\x1b[" not in shown
 
 
 # -- every format on every reporting command --------------------------------------------

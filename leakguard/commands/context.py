@@ -66,8 +66,13 @@ def context(
     config = effective_config(state, [target], **overrides)
     engine = Engine(config.ruleset())
     result = ScanResult()
-    for folder, file in builds:
-        result.extend(scan_context(engine, file, folder, max_file_size=config.max_file_size))
+    from leakguard.cli import progress_for
+
+    with progress_for(out) as progress:
+        for folder, file in builds:
+            result.extend(scan_context(
+                engine, file, folder, max_file_size=config.max_file_size, progress=progress
+            ))  # fmt: skip
     baseline = None if no_baseline else find_baseline(None, config)
     return finish(policy(result, config, baseline), config, out)
 

@@ -161,9 +161,9 @@ def git(
     import os
 
     jobs = jobs or os.cpu_count() or 1
-    from leakguard.cli import Progress
+    from leakguard.cli import progress_for
 
-    with Progress.for_output(out, "commits") as progress:
+    with progress_for(out) as progress:
         scanned = scan_history(
             Engine(config.ruleset()), repo, options, jobs=jobs, progress=progress
         )

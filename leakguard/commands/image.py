@@ -180,21 +180,24 @@ def image(
     1 findings, 2 usage error, 3 an image or a layer could not be read
     (findings from the rest are still reported).
     """
+    from leakguard.cli import progress_for
     from leakguard.detectors.image import scan_images
 
     config, engine, options, cache = prepare(
         state, overrides, platform, no_cache, cache_path, out.show_secrets
     )
     try:
-        result = scan_images(
-            engine,
-            refs,
-            options,
-            jobs=jobs,
-            cache=cache,
-            insecure=insecure,
-            skip_inherited=skip_inherited,
-        )
+        with progress_for(out) as progress:
+            result = scan_images(
+                engine,
+                refs,
+                options,
+                jobs=jobs,
+                cache=cache,
+                insecure=insecure,
+                skip_inherited=skip_inherited,
+                progress=progress,
+            )
     finally:
         if cache is not None:
             cache.close()

@@ -118,7 +118,12 @@ def sweep(
         repos_from=_repositories(repos_from) if repos_from is not None else None,
     )
     try:
-        done = run_sweep(engine, host, options, sweep_options, cache=cache, store=store)
+        from leakguard.cli import progress_for
+
+        with progress_for(out) as progress:
+            done = run_sweep(
+                engine, host, options, sweep_options, cache=cache, store=store, progress=progress
+            )
     finally:
         for opened in (cache, store):
             if opened is not None:
