@@ -292,14 +292,16 @@ class RegistryClient:
             return {"Authorization": f"Basic {raw}"}
         return {}
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
+    def _delay(self, attempt: int, retry_after: float | None, waited: float) -> float:
         """The wait before retry `attempt` (from 1): what the registry asked for, or
         an exponential back-off with jitter (half to all of it) so that many clients
-        told to wait do not all come back at the same moment."""
+        told to wait do not all come back at the same moment, cut to what is left
+        of the retry budget."""
         if retry_after is not None:
             return retry_after
         ceiling = min(MAX_DELAY, self.backoff * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        left = self.max_wait - waited
+        return min(random.uniform(ceiling / 2, ceiling), left) if left >= 0.05 else ceiling
 
     def request(
         self,
@@ -339,8 +341,8 @@ class RegistryClient:
                 # once more, not `retries` times (each costs a whole timeout).
                 silent = isinstance(e, requests.exceptions.Timeout)
                 if attempt < (1 if silent else self.retries) and not _refused(e):
-                    delay = self._delay(attempt + 1, None)
-                    if not self._failing and waited + delay <= self.max_wait:
+                    delay = self._delay(attempt + 1, None, waited)
+                    if not self._failing and waited + delay <= self.max_wait + 1e-9:
                         attempt += 1
                         waited += delay
                         time.sleep(delay)
@@ -365,8 +367,12 @@ class RegistryClient:
             if status in _RETRY_STATUS:
                 after = retry_after(response.headers.get("Retry-After", ""))
                 response.close()
-                delay = self._delay(attempt + 1, after)
-                if attempt < self.retries and not self._failing and waited + delay <= self.max_wait:
+                delay = self._delay(attempt + 1, after, waited)
+                if (
+                    attempt < self.retries
+                    and not self._failing
+                    and waited + delay <= self.max_wait + 1e-9
+                ):
                     attempt += 1
                     waited += delay
                     log.debug(
