@@ -15,6 +15,13 @@ Both report the same findings (checked). On a 2-core machine the cluster cannot
 be faster; what it costs is the figure: wall-time overhead against the local
 sweep, in total and per distinct layer. Process start is included in both.
 
+Then the per-layer overhead with the cluster already running, in this process:
+the fleet discovered once, its layers scanned locally (two processes) and on
+the cluster in turns (--turns), wall and CPU seconds of each; the cluster's CPU
+counts the client, the scheduler and both workers, less what the idle cluster
+spends in the same time (heartbeats), measured first. Also the cost of one
+empty task.
+
 Then the store: a full `sweep --store FILE`, --new more images pushed, and the
 incremental sweep that follows (it reads only their layers), as a fraction of
 the full one.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +39,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -84,6 +93,89 @@ def start_cluster(root: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     sys.exit(f"the Dask cluster did not start:\n{(root / 'dask.log').read_text()[-2000:]}")
 
 
+def cpu_seconds() -> float:
+    """This process's CPU seconds, and its finished children's."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _noop(x: int) -> int:
+    return x
+
+
+def per_layer_overhead(host: str, refs: list[str], address: str, turns: int) -> dict[str, float]:
+    """Local layer scans against cluster ones, the cluster already running."""
+    import statistics
+
+    from leakguard.config import Config
+    from leakguard.detectors.image import ImageOptions, registry_images, scan_layers
+    from leakguard.detectors.image.cluster import DaskExecutor, batches
+    from leakguard.engine import Engine
+
+    engine = Engine(Config().ruleset())
+    options = ImageOptions()
+    distinct = {}
+    for ref in refs:
+        for image in registry_images(f"{host}/{ref}", options):
+            for layer in image.layers:
+                distinct.setdefault(layer.digest, layer)
+    layers = list(distinct.values())
+    started = time.perf_counter()
+    executor = DaskExecutor(address)
+    connect = time.perf_counter() - started
+    client = executor.client
+
+    def cluster_cpu() -> float:
+        return sum(client.run(_own_cpu).values()) + client.run_on_scheduler(_own_cpu)
+
+    def timed(scan: Any) -> tuple[float, float, float]:
+        cpu, remote, began = cpu_seconds(), cluster_cpu(), time.perf_counter()
+        scan()
+        wall = time.perf_counter() - began
+        return wall, cpu_seconds() - cpu, cluster_cpu() - remote
+
+    try:
+        executor.run(engine, layers, options, lambda scan: None)  # workers build their engine
+        _, _, idle = timed(lambda: time.sleep(5))
+        background = idle / 5  # CPU seconds per second of an idle cluster
+        noop_wall, _, _ = timed(lambda: client.gather([client.submit(_noop, i, pure=False)
+                                                      for i in range(200)]))  # fmt: skip
+        local, remote = [], []
+        for _ in range(turns):
+            wall, cpu, _ = timed(lambda: scan_layers(engine, layers, options, jobs=2))
+            local.append((wall, cpu))
+            wall, cpu, workers = timed(
+                lambda: executor.run(engine, layers, options, lambda scan: None)
+            )
+            remote.append((wall, cpu + workers - background * wall))
+        threads = sum(client.nthreads().values())
+        tasks = len(batches(layers, threads))
+    finally:
+        executor.close()
+    local_wall = statistics.median(w for w, _ in local)
+    local_cpu = statistics.median(c for _, c in local)
+    remote_wall = statistics.median(w for w, _ in remote)
+    remote_cpu = statistics.median(c for _, c in remote)
+    return {
+        "layers": len(layers),
+        "tasks": tasks,
+        "connect_s": connect,
+        "noop_task_ms": noop_wall / 200 * 1000,
+        "idle_cluster_cpu_per_s": background,
+        "local_wall_s": local_wall,
+        "local_cpu_s": local_cpu,
+        "cluster_wall_s": remote_wall,
+        "cluster_cpu_s": remote_cpu,
+        "local_wall_best_s": min(w for w, _ in local),
+        "cluster_wall_best_s": min(w for w, _ in remote),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=60)
@@ -91,6 +183,7 @@ def main() -> int:
     parser.add_argument("--base-mb", type=float, default=40, help="shared base, uncompressed")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--turns", type=int, default=5, help="local/cluster turns, cluster up")
     args = parser.parse_args()
     lg = shutil.which("leakguard") or str(Path(sys.executable).parent / "leakguard")
     if shutil.which("skopeo") is None:
@@ -141,6 +234,30 @@ def main() -> int:
             f"{overhead / distinct * 1000:+.1f} ms per distinct layer; "
             f"same findings: {'yes' if same else 'NO'}"
         )
+        o = per_layer_overhead(host, fleet.refs, address, args.turns)
+        n = o["layers"]
+        print(
+            f"cluster already running ({o['connect_s'] * 1000:.0f} ms to connect; "
+            f"{n:.0f} layers in {o['tasks']:.0f} tasks; an empty task "
+            f"{o['noop_task_ms']:.1f} ms; idle cluster {o['idle_cluster_cpu_per_s']:.3f} "
+            f"CPU s/s), median of {args.turns} turns:"
+        )
+        print(
+            f"  layers locally:   {o['local_wall_s']:6.2f}s wall (best "
+            f"{o['local_wall_best_s']:.2f}s)  {o['local_cpu_s']:6.2f}s CPU"
+        )
+        print(
+            f"  layers on Dask:   {o['cluster_wall_s']:6.2f}s wall (best "
+            f"{o['cluster_wall_best_s']:.2f}s)  {o['cluster_cpu_s']:6.2f}s CPU "
+            "(client, scheduler, workers; less the idle cluster's)"
+        )
+        wall_over = o["cluster_wall_s"] - o["local_wall_s"]
+        cpu_over = o["cluster_cpu_s"] - o["local_cpu_s"]
+        print(
+            f"  Dask overhead per layer: {wall_over / n * 1000:+.1f} ms wall "
+            f"({wall_over / o['local_wall_s']:+.1%} of the local time), "
+            f"{cpu_over / n * 1000:+.1f} ms CPU ({cpu_over / o['local_cpu_s']:+.1%})"
+        )
         store = tmp / "sweep.sqlite"
         started = time.perf_counter()
         once("full", ["--store", str(store)], OUT / "full.json")
@@ -159,6 +276,7 @@ def main() -> int:
                     "cluster_s": remote,
                     "layers": distinct,
                     "same": same,
+                    "cluster_up": o,
                     "store_full_s": full,
                     "store_increment_s": increment,
                 },

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import GITHUB_PAT, PASSWORD, fake
 from tests.detectors.test_image import Spec, file, layer_tar, write_archive
-from tests.services import free_port, registry_server
+from tests.services import REGISTRY_LOGS, free_port, registry_server
 
 SKOPEO = "/usr/bin/skopeo"
 REPOS = 4
@@ -185,7 +185,8 @@ class FaultyProxy:
 def own_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(host, storage folder) of a registry of this module's own, holding the fleet."""
     root = tmp_path_factory.mktemp("access-registry")
-    with registry_server(root) as host:
+    # Catalog pages of two at most: it refuses a larger n=, and gives a Link to the next.
+    with registry_server(root, "catalog:\n  maxentries: 2\n") as host:
         push_fleet(host, root)
         yield host, root / "data"
 
@@ -206,6 +207,18 @@ def proxy_for(own_registry) -> Iterator[Any]:
 def sweep_args(host: str, *extra: str) -> list[str]:
     return ["sweep", host, "--no-cache", "--no-baseline", "-f", "json", "--repo", "access/*",
             *extra]  # fmt: skip
+
+
+def test_a_registry_that_caps_its_page_size_is_listed_page_by_page(own_registry):
+    host, _ = own_registry
+    mark = REGISTRY_LOGS[host].stat().st_size
+    code, out, err, _ = leakguard(*sweep_args(host))
+    assert code == 1, err
+    assert {image for _, image, _ in findings(out)} == {
+        f"{host}/access/app{n}:1" for n in range(REPOS)
+    }
+    log = REGISTRY_LOGS[host].read_text()[mark:]
+    assert log.count("GET /v2/_catalog?last=") >= 1  # the Link of each full page followed
 
 
 def test_a_sweep_through_429_and_503_with_retry_after_completes_with_the_same_findings(

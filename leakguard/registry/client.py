@@ -59,6 +59,8 @@ MAX_DELAY = 30.0  # the longest one back-off wait (a Retry-After may ask for mor
 class RegistryError(TargetUnreadable):
     """A registry could not be reached, refused us, or sent something wrong."""
 
+    status: int | None = None  # the HTTP status it answered with, if it answered
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -520,7 +522,15 @@ class RegistryClient:
         next_path: str | None = path
         while next_path and pages < MAX_PAGES:
             pages += 1
-            response = self.request("GET", next_path, scope=scope)
+            try:
+                response = self.request("GET", next_path, scope=scope)
+            except RegistryError as e:
+                if pages == 1 and e.status == 400 and "?n=" in next_path:
+                    # A registry that caps its page size (distribution's catalog
+                    # maxentries) refuses a larger n: let it choose, and follow Link.
+                    next_path = next_path.split("?n=", 1)[0]
+                    continue
+                raise
             try:
                 body = safejson.loads(response.content)
             except ValueError:
@@ -610,6 +620,12 @@ def _gave_up(
 
 
 def _http_error(status: int, what: str, client: RegistryClient) -> RegistryError:
+    error = _http_error_of(status, what, client)
+    error.status = status
+    return error
+
+
+def _http_error_of(status: int, what: str, client: RegistryClient) -> RegistryError:
     if status == 401 and client._credentials is not None:
         return RegistryError(
             f"{what}: the credentials for {client.host} were refused (HTTP 401)",
