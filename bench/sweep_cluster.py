@@ -17,10 +17,11 @@ sweep, in total and per distinct layer. Process start is included in both.
 
 Then the per-layer overhead with the cluster already running, in this process:
 the fleet discovered once, its layers scanned locally (two processes) and on
-the cluster in turns (--turns), wall and CPU seconds of each; the cluster's CPU
-counts the client, the scheduler and both workers, less what the idle cluster
-spends in the same time (heartbeats), measured first. Also the cost of one
-empty task.
+the cluster in turns (--turns), wall and CPU seconds of each (the cluster's CPU
+counts the client, the scheduler and both workers); the overhead is the median
+of the turns' differences. Also: the time to connect, the cost of one empty
+task, and the CPU an idle cluster burns per second (heartbeats). With
+--cluster-up-only the script stops there.
 
 Then the store: a full `sweep --store FILE`, --new more images pushed, and the
 incremental sweep that follows (it reads only their layers), as a fraction of
@@ -142,37 +143,35 @@ def per_layer_overhead(host: str, refs: list[str], address: str, turns: int) -> 
     try:
         executor.run(engine, layers, options, lambda scan: None)  # workers build their engine
         _, _, idle = timed(lambda: time.sleep(5))
-        background = idle / 5  # CPU seconds per second of an idle cluster
+        background = idle / 5  # CPU seconds per second of an idle cluster (heartbeats)
         noop_wall, _, _ = timed(lambda: client.gather([client.submit(_noop, i, pure=False)
                                                       for i in range(200)]))  # fmt: skip
-        local, remote = [], []
-        for _ in range(turns):
+        local, remote, extra = [], [], []
+        for _ in range(turns):  # in turns, so that the machine's load falls on both alike
             wall, cpu, _ = timed(lambda: scan_layers(engine, layers, options, jobs=2))
             local.append((wall, cpu))
-            wall, cpu, workers = timed(
+            cluster_wall, cpu, workers = timed(
                 lambda: executor.run(engine, layers, options, lambda scan: None)
             )
-            remote.append((wall, cpu + workers - background * wall))
+            remote.append((cluster_wall, cpu + workers))
+            extra.append(cluster_wall - wall)
         threads = sum(client.nthreads().values())
         tasks = len(batches(layers, threads))
     finally:
         executor.close()
-    local_wall = statistics.median(w for w, _ in local)
-    local_cpu = statistics.median(c for _, c in local)
-    remote_wall = statistics.median(w for w, _ in remote)
-    remote_cpu = statistics.median(c for _, c in remote)
     return {
         "layers": len(layers),
         "tasks": tasks,
         "connect_s": connect,
         "noop_task_ms": noop_wall / 200 * 1000,
         "idle_cluster_cpu_per_s": background,
-        "local_wall_s": local_wall,
-        "local_cpu_s": local_cpu,
-        "cluster_wall_s": remote_wall,
-        "cluster_cpu_s": remote_cpu,
+        "local_wall_s": statistics.median(w for w, _ in local),
+        "local_cpu_s": statistics.median(c for _, c in local),
+        "cluster_wall_s": statistics.median(w for w, _ in remote),
+        "cluster_cpu_s": statistics.median(c for _, c in remote),
         "local_wall_best_s": min(w for w, _ in local),
         "cluster_wall_best_s": min(w for w, _ in remote),
+        "extra_wall_median_s": statistics.median(extra),
     }
 
 
@@ -184,6 +183,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--turns", type=int, default=5, help="local/cluster turns, cluster up")
+    parser.add_argument(
+        "--cluster-up-only", action="store_true", help="only the per-layer overhead, cluster up"
+    )
     args = parser.parse_args()
     lg = shutil.which("leakguard") or str(Path(sys.executable).parent / "leakguard")
     if shutil.which("skopeo") is None:
@@ -210,6 +212,32 @@ def main() -> int:
             f"({distinct_raw / MB:.1f} MB uncompressed); cluster: {address}, 2 workers x 1 thread",
             flush=True,
         )
+        o = per_layer_overhead(host, fleet.refs, address, args.turns)
+        n = o["layers"]
+        print(
+            f"cluster already running ({o['connect_s'] * 1000:.0f} ms to connect; "
+            f"{n:.0f} layers in {o['tasks']:.0f} tasks; an empty task "
+            f"{o['noop_task_ms']:.1f} ms; the idle cluster burns {o['idle_cluster_cpu_per_s']:.3f} "
+            f"CPU s/s), median of {args.turns} turns:"
+        )
+        print(
+            f"  layers locally:   {o['local_wall_s']:6.2f}s wall (best "
+            f"{o['local_wall_best_s']:.2f}s)  {o['local_cpu_s']:6.2f}s CPU (this process and its"
+            " workers)"
+        )
+        print(
+            f"  layers on Dask:   {o['cluster_wall_s']:6.2f}s wall (best "
+            f"{o['cluster_wall_best_s']:.2f}s)  {o['cluster_cpu_s']:6.2f}s CPU (client, "
+            "scheduler, workers)"
+        )
+        extra = o["extra_wall_median_s"]
+        print(
+            f"  Dask overhead: {extra:+.2f}s wall (median of the turns' differences), "
+            f"{extra / n * 1000:+.1f} ms per layer, {extra / o['local_wall_s']:+.1%} of the "
+            "local time"
+        )
+        if args.cluster_up_only:
+            return 0
         base = [lg, "sweep", host, "--no-cache", "-f", "json", "--no-baseline"]
         local_json, cluster_json = OUT / "local.json", OUT / "cluster.json"
         lines: dict[str, str] = {}
@@ -233,30 +261,6 @@ def main() -> int:
             f"cluster/local wall time: {remote / local:.2f}x; overhead {overhead:+.2f}s, "
             f"{overhead / distinct * 1000:+.1f} ms per distinct layer; "
             f"same findings: {'yes' if same else 'NO'}"
-        )
-        o = per_layer_overhead(host, fleet.refs, address, args.turns)
-        n = o["layers"]
-        print(
-            f"cluster already running ({o['connect_s'] * 1000:.0f} ms to connect; "
-            f"{n:.0f} layers in {o['tasks']:.0f} tasks; an empty task "
-            f"{o['noop_task_ms']:.1f} ms; idle cluster {o['idle_cluster_cpu_per_s']:.3f} "
-            f"CPU s/s), median of {args.turns} turns:"
-        )
-        print(
-            f"  layers locally:   {o['local_wall_s']:6.2f}s wall (best "
-            f"{o['local_wall_best_s']:.2f}s)  {o['local_cpu_s']:6.2f}s CPU"
-        )
-        print(
-            f"  layers on Dask:   {o['cluster_wall_s']:6.2f}s wall (best "
-            f"{o['cluster_wall_best_s']:.2f}s)  {o['cluster_cpu_s']:6.2f}s CPU "
-            "(client, scheduler, workers; less the idle cluster's)"
-        )
-        wall_over = o["cluster_wall_s"] - o["local_wall_s"]
-        cpu_over = o["cluster_cpu_s"] - o["local_cpu_s"]
-        print(
-            f"  Dask overhead per layer: {wall_over / n * 1000:+.1f} ms wall "
-            f"({wall_over / o['local_wall_s']:+.1%} of the local time), "
-            f"{cpu_over / n * 1000:+.1f} ms CPU ({cpu_over / o['local_cpu_s']:+.1%})"
         )
         store = tmp / "sweep.sqlite"
         started = time.perf_counter()

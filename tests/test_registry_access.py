@@ -278,6 +278,11 @@ def test_max_connections_bounds_what_the_registry_sees(own_registry, proxy_for, 
     assert proxy.max_open <= limit, (proxy.max_open, limit)
     if limit > 1:  # the measure can see overlap: the limit is what held it down
         assert proxy.max_in_flight > 1
+    image = proxy_for()
+    ref = f"docker://{image.host}/access/app2:1"
+    code, out, err, _ = leakguard("image", "--no-cache", "--max-connections", str(limit), ref)
+    assert code == 1 and "/app/2.env" in out, err
+    assert image.max_open <= limit and image.forwarded > 0
 
 
 # -- a blob damaged in the registry's storage -------------------------------------------------
@@ -338,7 +343,8 @@ def check_auth(host: str, tmp_path: Path, user: str, password: str) -> None:
     code, out, err, _ = leakguard("image", "--no-cache", f"docker://{host}/access/app1:1", env=env)
     assert code == 1 and "/app/1.env" in out, err
     wrong = password[::-1]
-    env = docker_config(tmp_path / "wrong", host, user, wrong)
+    # Debug logging on: no password in the logs either.
+    env = {**docker_config(tmp_path / "wrong", host, user, wrong), "LEAKGUARD_LOGLEVEL": "DEBUG"}
     for args in (sweep_args(host), ["image", "--no-cache", f"docker://{host}/access/app1:1"]):
         code, out, err, _ = leakguard(*args, env=env)
         assert code == 3, out + err
@@ -349,7 +355,8 @@ def check_auth(host: str, tmp_path: Path, user: str, password: str) -> None:
 
 
 def bcrypt_line(user: str, password: str) -> str:
-    bcrypt = pytest.importorskip("bcrypt")
+    import bcrypt
+
     return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}\n"
 
 
