@@ -15,6 +15,14 @@ Both report the same findings (checked). On a 2-core machine the cluster cannot
 be faster; what it costs is the figure: wall-time overhead against the local
 sweep, in total and per distinct layer. Process start is included in both.
 
+Then the per-layer overhead with the cluster already running, in this process:
+the fleet discovered once, its layers scanned locally (two processes) and on
+the cluster in turns (--turns), wall and CPU seconds of each (the cluster's CPU
+counts the client, the scheduler and both workers); the overhead is the median
+of the turns' differences. Also: the time to connect, the cost of one empty
+task, and the CPU an idle cluster burns per second (heartbeats). With
+--cluster-up-only the script stops there.
+
 Then the store: a full `sweep --store FILE`, --new more images pushed, and the
 incremental sweep that follows (it reads only their layers), as a fraction of
 the full one.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +40,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -84,6 +94,87 @@ def start_cluster(root: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     sys.exit(f"the Dask cluster did not start:\n{(root / 'dask.log').read_text()[-2000:]}")
 
 
+def cpu_seconds() -> float:
+    """This process's CPU seconds, and its finished children's."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _noop(x: int) -> int:
+    return x
+
+
+def per_layer_overhead(host: str, refs: list[str], address: str, turns: int) -> dict[str, float]:
+    """Local layer scans against cluster ones, the cluster already running."""
+    import statistics
+
+    from leakguard.config import Config
+    from leakguard.detectors.image import ImageOptions, registry_images, scan_layers
+    from leakguard.detectors.image.cluster import DaskExecutor, batches
+    from leakguard.engine import Engine
+
+    engine = Engine(Config().ruleset())
+    options = ImageOptions()
+    distinct = {}
+    for ref in refs:
+        for image in registry_images(f"{host}/{ref}", options):
+            for layer in image.layers:
+                distinct.setdefault(layer.digest, layer)
+    layers = list(distinct.values())
+    started = time.perf_counter()
+    executor = DaskExecutor(address)
+    connect = time.perf_counter() - started
+    client = executor.client
+
+    def cluster_cpu() -> float:
+        return sum(client.run(_own_cpu).values()) + client.run_on_scheduler(_own_cpu)
+
+    def timed(scan: Any) -> tuple[float, float, float]:
+        cpu, remote, began = cpu_seconds(), cluster_cpu(), time.perf_counter()
+        scan()
+        wall = time.perf_counter() - began
+        return wall, cpu_seconds() - cpu, cluster_cpu() - remote
+
+    try:
+        executor.run(engine, layers, options, lambda scan: None)  # workers build their engine
+        _, _, idle = timed(lambda: time.sleep(5))
+        background = idle / 5  # CPU seconds per second of an idle cluster (heartbeats)
+        noop_wall, _, _ = timed(lambda: client.gather([client.submit(_noop, i, pure=False)
+                                                      for i in range(200)]))  # fmt: skip
+        local, remote, extra = [], [], []
+        for _ in range(turns):  # in turns, so that the machine's load falls on both alike
+            wall, cpu, _ = timed(lambda: scan_layers(engine, layers, options, jobs=2))
+            local.append((wall, cpu))
+            cluster_wall, cpu, workers = timed(
+                lambda: executor.run(engine, layers, options, lambda scan: None)
+            )
+            remote.append((cluster_wall, cpu + workers))
+            extra.append(cluster_wall - wall)
+        threads = sum(client.nthreads().values())
+        tasks = len(batches(layers, threads))
+    finally:
+        executor.close()
+    return {
+        "layers": len(layers),
+        "tasks": tasks,
+        "connect_s": connect,
+        "noop_task_ms": noop_wall / 200 * 1000,
+        "idle_cluster_cpu_per_s": background,
+        "local_wall_s": statistics.median(w for w, _ in local),
+        "local_cpu_s": statistics.median(c for _, c in local),
+        "cluster_wall_s": statistics.median(w for w, _ in remote),
+        "cluster_cpu_s": statistics.median(c for _, c in remote),
+        "local_wall_best_s": min(w for w, _ in local),
+        "cluster_wall_best_s": min(w for w, _ in remote),
+        "extra_wall_median_s": statistics.median(extra),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=60)
@@ -91,6 +182,10 @@ def main() -> int:
     parser.add_argument("--base-mb", type=float, default=40, help="shared base, uncompressed")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--turns", type=int, default=5, help="local/cluster turns, cluster up")
+    parser.add_argument(
+        "--cluster-up-only", action="store_true", help="only the per-layer overhead, cluster up"
+    )
     args = parser.parse_args()
     lg = shutil.which("leakguard") or str(Path(sys.executable).parent / "leakguard")
     if shutil.which("skopeo") is None:
@@ -117,6 +212,32 @@ def main() -> int:
             f"({distinct_raw / MB:.1f} MB uncompressed); cluster: {address}, 2 workers x 1 thread",
             flush=True,
         )
+        o = per_layer_overhead(host, fleet.refs, address, args.turns)
+        n = o["layers"]
+        print(
+            f"cluster already running ({o['connect_s'] * 1000:.0f} ms to connect; "
+            f"{n:.0f} layers in {o['tasks']:.0f} tasks; an empty task "
+            f"{o['noop_task_ms']:.1f} ms; the idle cluster burns {o['idle_cluster_cpu_per_s']:.3f} "
+            f"CPU s/s), median of {args.turns} turns:"
+        )
+        print(
+            f"  layers locally:   {o['local_wall_s']:6.2f}s wall (best "
+            f"{o['local_wall_best_s']:.2f}s)  {o['local_cpu_s']:6.2f}s CPU (this process and its"
+            " workers)"
+        )
+        print(
+            f"  layers on Dask:   {o['cluster_wall_s']:6.2f}s wall (best "
+            f"{o['cluster_wall_best_s']:.2f}s)  {o['cluster_cpu_s']:6.2f}s CPU (client, "
+            "scheduler, workers)"
+        )
+        extra = o["extra_wall_median_s"]
+        print(
+            f"  Dask overhead: {extra:+.2f}s wall (median of the turns' differences), "
+            f"{extra / n * 1000:+.1f} ms per layer, {extra / o['local_wall_s']:+.1%} of the "
+            "local time"
+        )
+        if args.cluster_up_only:
+            return 0
         base = [lg, "sweep", host, "--no-cache", "-f", "json", "--no-baseline"]
         local_json, cluster_json = OUT / "local.json", OUT / "cluster.json"
         lines: dict[str, str] = {}
@@ -159,6 +280,7 @@ def main() -> int:
                     "cluster_s": remote,
                     "layers": distinct,
                     "same": same,
+                    "cluster_up": o,
                     "store_full_s": full,
                     "store_increment_s": increment,
                 },

@@ -19,7 +19,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,17 +131,19 @@ def sweep(
     started = time.perf_counter()
     stats = SweepStats()
     result = ScanResult()
-    local = threading.local()
+    # One client for every thread (and, pickled, one per worker process): its
+    # connection pool is the --max-connections limit, its retry state is shared.
+    lister = RegistryClient(
+        host,
+        insecure=options.insecure,
+        timeout=image_options.timeout,
+        max_connections=image_options.max_connections,
+        max_wait=image_options.max_retry_wait,
+    )
 
     def client() -> RegistryClient:
-        found: RegistryClient | None = getattr(local, "client", None)
-        if found is None:
-            found = local.client = RegistryClient(
-                host, insecure=options.insecure, timeout=image_options.timeout
-            )
-        return found
+        return lister
 
-    lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
     run = store.begin(host) if store is not None else None
     progress.phase(f"listing the repositories of {host}")
     listed = lister.catalog() if options.repos_from is None else list(options.repos_from)
@@ -198,6 +199,7 @@ def sweep(
             stats.bytes_skipped += scan.stats.bytes_skipped
         progress.advance(1, distinct[scan.digest].size)
 
+    lister.close()  # idle connections of the listing; layer readers open their own
     executor = None
     if options.scheduler is not None:
         from leakguard.detectors.image.cluster import DaskExecutor

@@ -9,6 +9,7 @@ listens on loopback only.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -320,3 +321,39 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def registry_server(root: Path, extra_config: str = "") -> Iterator[str]:
+    """host:port of a distribution registry of its own (storage under `root/data`), with
+    `extra_config` (YAML top-level sections such as `auth:`) added to its config; for the
+    tests that configure or damage a registry, which the shared `registry` must not see."""
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + extra_config
+    )
+    log = root / "registry.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [_need("docker-registry", "docker-registry"), "serve", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def up() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+        except urllib.error.HTTPError as e:  # 401: up, and wanting credentials
+            return e.code == 401
+        return True
+
+    try:
+        wait_for(up, "docker-registry", log)
+        REGISTRY_LOGS[f"127.0.0.1:{port}"] = log
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop(proc)

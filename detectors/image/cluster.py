@@ -9,6 +9,12 @@ credential helpers): no credential crosses the wire. What does cross it is
 each layer's result, findings included, so use a `tls://` scheduler (Dask's
 own TLS settings) on a network you do not trust.
 
+Layers smaller than `BATCH_BYTES` share a task with others (a task costs a
+round trip through the scheduler, several milliseconds, as much as reading a
+small layer); the batches are sized so that every worker thread still gets
+several. A layer that fails inside a batch, or whose batch's worker died three
+times, is sent again as a task of its own.
+
 The rule set goes to every worker once; each worker builds its engine from it
 and checks that its own leakguard gives the same ruleset version as the
 client's (a worker running another version would give other results: its
@@ -42,11 +48,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3  # a layer whose task fails this many times is reported as not read
+BATCH_BYTES = 4 * 1024 * 1024  # compressed: a smaller layer shares its task with others
+BATCH_LAYERS = 64  # layers in one batch, at most
+BATCHES_PER_THREAD = 4  # small layers are spread over at least this many tasks per thread
 CONNECT_TIMEOUT = 20.0  # seconds to reach the scheduler
 
 
 class ClusterUnavailable(TargetUnreadable):
     """The scheduler could not be reached."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """What a batch says about a layer whose scan raised (the others go on)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -61,10 +77,14 @@ class RemoteBlob:
     digest: str
     insecure: bool = False
     timeout: float = 30.0
+    max_connections: int = 8
+    max_wait: float = 60.0
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Readable]:
-        client = _worker_client(self.host, self.insecure, self.timeout)
+        client = _worker_client(
+            self.host, self.insecure, self.timeout, self.max_connections, self.max_wait
+        )
         blob = client.blob(self.repository, self.digest)
         try:
             yield blob
@@ -72,20 +92,29 @@ class RemoteBlob:
             blob.close()
 
 
-_local = threading.local()
+_clients: dict[tuple[str, bool, float, int, float], RegistryClient] = {}
+_clients_lock = threading.Lock()
 
 
-def _worker_client(host: str, insecure: bool, timeout: float) -> RegistryClient:
-    """One registry client per worker thread and registry (connections are reused)."""
+def _worker_client(
+    host: str, insecure: bool, timeout: float, max_connections: int, max_wait: float
+) -> RegistryClient:
+    """One registry client per worker process and registry, shared by its threads:
+    connections and tokens are reused from task to task."""
     from leakguard.registry import RegistryClient
 
-    clients: dict[tuple[str, bool, float], RegistryClient] = _local.__dict__.setdefault(
-        "clients", {}
-    )
-    key = (host, insecure, timeout)
-    if key not in clients:
-        clients[key] = RegistryClient(host, insecure=insecure, timeout=timeout)
-    return clients[key]
+    key = (host, insecure, timeout, max_connections, max_wait)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = RegistryClient(
+                host,
+                insecure=insecure,
+                timeout=timeout,
+                max_connections=max_connections,
+                max_wait=max_wait,
+            )
+    return client
 
 
 _engines: dict[str, Engine] = {}
@@ -117,13 +146,63 @@ class _VersionMismatch(Exception):
 
 def scan_task(layer: Layer, ruleset: RuleSet, version: str, options: ImageOptions) -> LayerScan:
     """What a worker runs: one layer, read from where it lives, through the engine."""
+    [scan] = scan_batch([layer], ruleset, version, options)
+    assert isinstance(scan, LayerScan)
+    return scan
+
+
+def scan_batch(
+    layers: Sequence[Layer], ruleset: RuleSet, version: str, options: ImageOptions
+) -> list[LayerScan | _Failed]:
+    """What a worker runs: layers, each read from where it lives, through the engine.
+
+    A lone layer's failure fails the task (the scheduler tries it again
+    elsewhere); in a batch it is reported for that layer, and the rest go on.
+    """
     from leakguard.detectors.image.runner import scan_one
 
     try:
         engine = _worker_engine(ruleset, version, options)
     except _VersionMismatch as e:
-        return LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", str(e))])
-    return scan_one(engine, layer, options)
+        return [
+            LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", str(e))])
+            for layer in layers
+        ]
+    if len(layers) == 1:
+        return [scan_one(engine, layers[0], options)]
+    done: list[LayerScan | _Failed] = []
+    for layer in layers:
+        try:
+            done.append(scan_one(engine, layer, options))
+        except Exception as e:  # this layer only; the client sends it again on its own
+            done.append(_Failed(_one_line(e)))
+    return done
+
+
+def batches(layers: Sequence[Layer], threads: int) -> list[list[Layer]]:
+    """Tasks: each large layer (or one of unknown size) alone, in the order given; the
+    small ones packed, largest first, into the lightest of enough batches that every
+    thread gets `BATCHES_PER_THREAD` of them (none over `BATCH_LAYERS` layers)."""
+    import math
+
+    alone = [[layer] for layer in layers if not 0 < layer.size < BATCH_BYTES]
+    small = sorted(
+        (layer for layer in layers if 0 < layer.size < BATCH_BYTES), key=lambda x: -x.size
+    )
+    if not small:
+        return alone
+    count = max(
+        math.ceil(sum(layer.size for layer in small) / BATCH_BYTES),
+        math.ceil(len(small) / BATCH_LAYERS),
+        min(len(small), BATCHES_PER_THREAD * max(1, threads)),
+    )
+    packed: list[list[Layer]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for layer in small:
+        i = min(range(count), key=lambda j: (len(packed[j]) >= BATCH_LAYERS, loads[j]))
+        packed[i].append(layer)
+        loads[i] += layer.size
+    return alone + [group for group in packed if group]
 
 
 def portable(layer: Layer) -> Layer:
@@ -135,7 +214,13 @@ def portable(layer: Layer) -> Layer:
         client = source.client
         seconds = client.timeout[1] if isinstance(client.timeout, tuple) else client.timeout
         remote = RemoteBlob(
-            client.host, source.repository, source.digest, client.insecure, float(seconds)
+            client.host,
+            source.repository,
+            source.digest,
+            client.insecure,
+            float(seconds),
+            client.max_connections,
+            client.max_wait,
         )
         return replace(layer, source=remote, blob_digest=None)
     return layer
@@ -172,39 +257,84 @@ class DaskExecutor:
         options: ImageOptions,
         finished: Callable[[LayerScan], None],
     ) -> None:
-        """Every layer as one task; `finished` is called here, on the client, as each ends."""
+        """Layers as tasks (small ones batched); `finished` is called here, on the
+        client, for each layer as its task ends."""
+        import hashlib
+
         from leakguard.detectors.image.cache import ruleset_version
 
         if not layers:
             return
         version = ruleset_version(engine, options)
         [ruleset] = self.client.scatter([engine.ruleset], broadcast=True, hash=False)
-        futures = {
-            self.client.submit(
-                scan_task,
-                portable(layer),
+        threads = sum(self.client.nthreads().values())
+        pending: dict[Any, list[Layer]] = {}
+
+        def submit(group: list[Layer], key: str, retries: int) -> Any:
+            future = self.client.submit(
+                scan_batch,
+                [portable(layer) for layer in group],
                 ruleset,
                 version,
                 options,
-                key=f"leakguard-layer-{layer.digest}-{version}",
-                retries=ATTEMPTS - 1,
+                key=key,
+                retries=retries,
                 pure=False,
-            ): layer
-            for layer in layers
-        }
-        for future in self.dask.as_completed(futures, loop=self.client.loop):
-            layer = futures[future]
+            )
+            pending[future] = group
+            return future
+
+        for group in batches(layers, threads):
+            digests = "".join(layer.digest for layer in group).encode()
+            key = (
+                f"leakguard-layer-{group[0].digest}-{version}"
+                if len(group) == 1
+                else f"leakguard-batch-{hashlib.sha256(digests).hexdigest()[:32]}-{version}"
+            )
+            submit(group, key, ATTEMPTS - 1)
+        done = self.dask.as_completed(list(pending), loop=self.client.loop)
+
+        def alone(layer: Layer, retries: int) -> None:
+            done.add(submit([layer], f"leakguard-layer-{layer.digest}-{version}-alone", retries))
+
+        for future in done:
+            group = pending.pop(future)
             try:
-                scan = future.result()
+                results = future.result()
             except Exception as e:  # failed ATTEMPTS times, or its worker kept dying
-                reason = f"failed on the cluster (tried up to {ATTEMPTS} times): {_one_line(e)}"
-                log.debug("layer %s: %s", layer.digest, reason)
-                scan = LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", reason)])
-            finished(scan)
+                if len(group) > 1:  # the batch failed: each layer gets tries of its own
+                    for layer in group:
+                        alone(layer, ATTEMPTS - 1)
+                else:
+                    finished(_not_read(group[0], _one_line(e)))
+                future.release()
+                continue
+            for layer, scan in zip(group, results, strict=True):
+                if isinstance(scan, _Failed):
+                    if len(group) > 1:
+                        alone(layer, ATTEMPTS - 2)  # it failed once already, in the batch
+                    else:
+                        finished(_not_read(layer, scan.reason))
+                else:
+                    finished(scan)
             future.release()
 
     def close(self) -> None:
         self.client.close()
 
 
-__all__ = ["ATTEMPTS", "ClusterUnavailable", "DaskExecutor", "RemoteBlob", "scan_task"]
+def _not_read(layer: Layer, why: str) -> LayerScan:
+    reason = f"failed on the cluster (tried up to {ATTEMPTS} times): {why}"
+    log.debug("layer %s: %s", layer.digest, reason)
+    return LayerScan(layer.digest, skipped=[Skipped(f"layer {layer.digest}", reason)])
+
+
+__all__ = [
+    "ATTEMPTS",
+    "ClusterUnavailable",
+    "DaskExecutor",
+    "RemoteBlob",
+    "batches",
+    "scan_batch",
+    "scan_task",
+]

@@ -35,6 +35,8 @@ class ImageOptions:
     nested_max: int = 64 * 1024 * 1024
     platform: str | None = None  # "os/arch[/variant]"; None: every platform
     timeout: float = 30.0  # seconds a registry may leave a request unanswered
+    max_connections: int = 8  # connections open to one registry at once
+    max_retry_wait: float = 60.0  # seconds one request may wait out 429/5xx before giving up
 
 
 @dataclass

@@ -151,10 +151,22 @@ def scan_layers(
         executor.run(engine, todo, options, finished)
         return done
     big_enough = sum(layer.size for layer in todo) >= PARALLEL_MIN_BYTES
+    # Each worker process reads one blob at a time over one connection: no more
+    # processes than a registry may have connections, and none of this process's
+    # idle connections inherited by them.
+    clients = {
+        id(layer.source.client): layer.source.client
+        for layer in todo
+        if isinstance(layer.source, RegistryBlob)
+    }
+    if clients:
+        jobs = min(jobs, *(c.max_connections for c in clients.values()))
     if jobs > 1 and len(todo) > 1 and big_enough and _can_fork():
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+        for client in clients.values():
+            client.close()
         context = multiprocessing.get_context("fork")
         shared = context.Value("q", 0) if on_bytes is not None else None
         with ProcessPoolExecutor(

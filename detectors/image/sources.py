@@ -354,7 +354,13 @@ def registry_images(
     from leakguard.registry import Reference, RegistryClient
 
     parsed = Reference.parse(ref)
-    client = client or RegistryClient(parsed.host, insecure=insecure, timeout=options.timeout)
+    client = client or RegistryClient(
+        parsed.host,
+        insecure=insecure,
+        timeout=options.timeout,
+        max_connections=options.max_connections,
+        max_wait=options.max_retry_wait,
+    )
     repo = parsed.repository
 
     def fetch(digest: str) -> bytes:

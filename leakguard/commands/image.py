@@ -46,6 +46,24 @@ def image_options(f: Any) -> Any:
             "asked once more, then reported).",
         ),
         click.option(
+            "--max-connections",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            metavar="N",
+            help="Connections open to the registry at once, at most (on a Dask cluster: "
+            "per worker process).",
+        ),
+        click.option(
+            "--max-retry-wait",
+            type=click.FloatRange(min=0),
+            default=60,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long one request may wait out a registry answering 429 or 5xx "
+            "(it honours Retry-After, else backs off exponentially) before it is reported.",
+        ),
+        click.option(
             "--insecure",
             is_flag=True,
             help="Allow plain HTTP to a registry that is not on loopback.",
@@ -134,10 +152,19 @@ def prepare(
     )
     from leakguard.engine import Engine
 
-    timeout = float(overrides.pop("timeout"))  # from image_options, as every caller has
+    # Registry access, from image_options as every caller has.
+    timeout = float(overrides.pop("timeout"))
+    max_connections = int(overrides.pop("max_connections"))
+    max_retry_wait = float(overrides.pop("max_retry_wait"))
     config = effective_config(state, (), **overrides)
     engine = Engine(config.ruleset())
-    options = ImageOptions(max_file_size=config.max_file_size, platform=platform, timeout=timeout)
+    options = ImageOptions(
+        max_file_size=config.max_file_size,
+        platform=platform,
+        timeout=timeout,
+        max_connections=max_connections,
+        max_retry_wait=max_retry_wait,
+    )
     path = cache_path or default_cache_path()
     cache = None
     if not no_cache and path is not None:

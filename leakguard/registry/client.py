@@ -4,6 +4,16 @@ Every response body that names a digest is checked against it: a manifest
 fetched by digest, and every blob as it streams (a mismatch raises at the end
 of the stream, before the caller reports the blob as read). Plain HTTP is used
 only for loopback hosts or when the caller says `insecure`.
+
+A client holds at most `max_connections` connections to its registry at once
+(a blocking connection pool: a request waits for a free connection), and is
+shared by threads. A request answered 429 or 5xx, or whose connection failed,
+is retried after the `Retry-After` the registry sent (seconds or an HTTP date)
+or else after an exponential back-off with jitter, as long as the waits add up
+to no more than `max_wait` seconds; then it is reported. Once a request has
+given up that way, the next ones are tried once each until one succeeds, so a
+registry that is down ends a sweep in bounded time instead of `max_wait` per
+request.
 """
 
 from __future__ import annotations
@@ -12,8 +22,10 @@ import base64
 import hashlib
 import logging
 import os
+import random
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,10 +51,15 @@ ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
 MAX_MANIFEST = 4 * 1024 * 1024
 MAX_PAGES = 100_000
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_CONNECTIONS = 8  # per registry, when the caller does not say
+MAX_RETRY_WAIT = 60.0  # seconds a request may spend waiting between its retries
+MAX_DELAY = 30.0  # the longest one back-off wait (a Retry-After may ask for more)
 
 
 class RegistryError(TargetUnreadable):
     """A registry could not be reached, refused us, or sent something wrong."""
+
+    status: int | None = None  # the HTTP status it answered with, if it answered
 
 
 @dataclass(frozen=True)
@@ -188,7 +205,11 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
 class RegistryClient:
-    """One registry host; thread-safe enough for one thread per client."""
+    """One registry host; shared by threads, with at most `max_connections` open at once.
+
+    Pickled (to a worker process), it arrives as one client per process for
+    all the blobs that name it: one connection pool per process, not one per task.
+    """
 
     def __init__(
         self,
@@ -199,9 +220,13 @@ class RegistryClient:
         use_docker_config: bool = True,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        retries: int = 4,
+        retries: int = 8,
         backoff: float = 0.5,
+        max_wait: float = MAX_RETRY_WAIT,
+        max_connections: int = MAX_CONNECTIONS,
     ):
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.host = host
         self.scheme = "http" if insecure or is_loopback(host) else "https"
         self.base = f"{self.scheme}://{host}"
@@ -212,30 +237,46 @@ class RegistryClient:
         self.timeout = (connect_timeout, timeout)
         self.retries = retries
         self.backoff = backoff
+        self.max_wait = max_wait
+        self.max_connections = max_connections
         self._tokens: dict[str, str] = {}
         self._basic = False
         self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+        # Set when a request gave up on a failing registry; cleared by any success.
+        self._failing = False
+        self._identity = os.urandom(8).hex()  # copies in other processes share one client
 
     # -- plumbing -----------------------------------------------------------
 
     @property
     def session(self) -> requests.Session:
-        if self._session is None:
-            import requests
+        with self._lock:
+            if self._session is None:
+                import requests
+                from requests.adapters import HTTPAdapter
 
-            self._session = requests.Session()
-            self._session.headers["User-Agent"] = "leakguard"
-        return self._session
+                session = requests.Session()
+                session.headers["User-Agent"] = "leakguard"
+                # A blocking pool of max_connections: the connection limit itself.
+                for prefix in ("http://", "https://"):
+                    session.mount(
+                        prefix,
+                        HTTPAdapter(pool_maxsize=self.max_connections, pool_block=True),
+                    )
+                self._session = session
+            return self._session
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_session"] = None  # a fresh connection pool in each worker process
-        return state
+    def __reduce__(self) -> tuple[Any, tuple[str, dict[str, Any]]]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_session", "_lock")}
+        return (_in_this_process, (self._identity, state))
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        """Close every connection (a later request opens new ones)."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
 
     def _creds(self) -> tuple[str, str] | None:
         if self._credentials is None and self._use_docker_config and not self._looked_up:
@@ -253,6 +294,17 @@ class RegistryClient:
             return {"Authorization": f"Basic {raw}"}
         return {}
 
+    def _delay(self, attempt: int, retry_after: float | None, waited: float) -> float:
+        """The wait before retry `attempt` (from 1): what the registry asked for, or
+        an exponential back-off with jitter (half to all of it) so that many clients
+        told to wait do not all come back at the same moment, cut to what is left
+        of the retry budget."""
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(MAX_DELAY, self.backoff * 2 ** (attempt - 1))
+        left = self.max_wait - waited
+        return min(random.uniform(ceiling / 2, ceiling), left) if left >= 0.05 else ceiling
+
     def request(
         self,
         method: str,
@@ -269,6 +321,7 @@ class RegistryClient:
         url = path if path.startswith("http") else self.base + path
         what = what or f"{self.host}{path}"
         attempt = 0
+        waited = 0.0
         authed = False
         while True:
             try:
@@ -290,9 +343,13 @@ class RegistryClient:
                 # once more, not `retries` times (each costs a whole timeout).
                 silent = isinstance(e, requests.exceptions.Timeout)
                 if attempt < (1 if silent else self.retries) and not _refused(e):
-                    attempt += 1
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
-                    continue
+                    delay = self._delay(attempt + 1, None, waited)
+                    if not self._failing and waited + delay <= self.max_wait + 1e-9:
+                        attempt += 1
+                        waited += delay
+                        time.sleep(delay)
+                        continue
+                self._failing = True
                 kind = (
                     "timed out"
                     if isinstance(e, requests.exceptions.Timeout)
@@ -309,19 +366,29 @@ class RegistryClient:
                 response.close()
                 if self._authenticate(challenge, scope):
                     continue
-            if status in _RETRY_STATUS and attempt < self.retries:
-                attempt += 1
-                delay = self.backoff * 2 ** (attempt - 1)
-                after = response.headers.get("Retry-After", "")
-                if after.isdigit():
-                    delay = min(float(after), 30.0)
+            if status in _RETRY_STATUS:
+                after = retry_after(response.headers.get("Retry-After", ""))
                 response.close()
-                log.debug("%s %s: HTTP %d, retry %d in %.1fs", method, path, status, attempt, delay)
-                time.sleep(delay)
-                continue
+                delay = self._delay(attempt + 1, after, waited)
+                if (
+                    attempt < self.retries
+                    and not self._failing
+                    and waited + delay <= self.max_wait + 1e-9
+                ):
+                    attempt += 1
+                    waited += delay
+                    log.debug(
+                        "%s %s: HTTP %d, retry %d in %.1fs", method, path, status, attempt, delay
+                    )
+                    time.sleep(delay)
+                    continue
+                error = _gave_up(status, what, self, attempt, waited, after, self._failing)
+                self._failing = True
+                raise error
             if status >= 400:
                 response.close()
                 raise _http_error(status, what, self)
+            self._failing = False
             return response
 
     def _authenticate(self, challenge: str, scope: str) -> bool:
@@ -350,8 +417,15 @@ class RegistryClient:
             raise RegistryError(
                 f"{self.host}: token service {realm} unreachable: {_short(e)}"
             ) from e
+        if response.status_code in (401, 403):
+            refused = "refused the credentials" if creds else "wants credentials"
+            raise RegistryError(
+                f"{self.host}: its token service {refused} (HTTP {response.status_code})",
+                hint=f"log in again with `docker login {self.host}`; credentials are read "
+                "from ~/.docker/config.json and its credential helpers",
+            )
         if response.status_code != 200:
-            raise _http_error(response.status_code, f"token for {scope or self.host}", self)
+            raise _http_error(response.status_code, f"{self.host}: token for {scope}", self)
         try:
             body = safejson.loads(response.content)
             token = body.get("token") or body.get("access_token")
@@ -448,7 +522,15 @@ class RegistryClient:
         next_path: str | None = path
         while next_path and pages < MAX_PAGES:
             pages += 1
-            response = self.request("GET", next_path, scope=scope)
+            try:
+                response = self.request("GET", next_path, scope=scope)
+            except RegistryError as e:
+                if pages == 1 and e.status == 400 and "?n=" in next_path:
+                    # A registry that caps its page size (distribution's catalog
+                    # maxentries) refuses a larger n: let it choose, and follow Link.
+                    next_path = next_path.split("?n=", 1)[0]
+                    continue
+                raise
             try:
                 body = safejson.loads(response.content)
             except ValueError:
@@ -460,6 +542,44 @@ class RegistryClient:
             link = response.headers.get("Link", "")
             match = re.match(r"\s*<([^>]+)>", link)
             next_path = match.group(1) if match else None
+
+
+_CLIENTS: dict[tuple[int, str], RegistryClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _in_this_process(identity: str, state: dict[str, Any]) -> RegistryClient:
+    """The one client of this process for a client pickled elsewhere (its pool reused)."""
+    key = (os.getpid(), identity)  # a forked child never reuses its parent's sockets
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = RegistryClient.__new__(RegistryClient)
+            client.__dict__.update(state)
+            client._session = None
+            client._lock = threading.Lock()
+            _CLIENTS[key] = client
+        return client
+
+
+def retry_after(value: str) -> float | None:
+    """Seconds from a `Retry-After` header: delay-seconds or an HTTP date; None if neither."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        import datetime
+
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _pull(repository: str) -> str:
@@ -476,7 +596,42 @@ def _refused(e: BaseException) -> bool:
     return "Connection refused" in str(e) or "Errno 111" in str(e)
 
 
+def _gave_up(
+    status: int,
+    what: str,
+    client: RegistryClient,
+    attempts: int,
+    waited: float,
+    after: float | None,
+    failing: bool,
+) -> RegistryError:
+    """A 429 or 5xx that retrying did not get past: what was tried, and why it stopped."""
+    error = _http_error(status, what, client)
+    if failing:
+        why = "not retried: earlier requests to this registry failed the same way"
+    elif after is not None and waited + after > client.max_wait:
+        why = f"it asked to wait {after:.0f}s more, past the {client.max_wait:.0f}s retry budget"
+    else:
+        why = f"{attempts + 1} tries over {waited:.0f}s"
+    return RegistryError(
+        f"{error.message} ({why})",
+        hint=f"{error.hint}; --max-retry-wait sets how long to keep trying",
+    )
+
+
 def _http_error(status: int, what: str, client: RegistryClient) -> RegistryError:
+    error = _http_error_of(status, what, client)
+    error.status = status
+    return error
+
+
+def _http_error_of(status: int, what: str, client: RegistryClient) -> RegistryError:
+    if status == 401 and client._credentials is not None:
+        return RegistryError(
+            f"{what}: the credentials for {client.host} were refused (HTTP 401)",
+            hint=f"log in again with `docker login {client.host}`; credentials are read from "
+            "~/.docker/config.json and its credential helpers",
+        )
     if status == 401:
         return RegistryError(
             f"{what}: authentication required (HTTP 401)",

@@ -214,3 +214,39 @@ def test_scan_does_not_import_dask(tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "dask loaded: False" in done.stderr
+
+
+def test_small_layers_share_tasks_and_a_failing_one_is_tried_alone(engine, tmp_path, dask_cluster):  # noqa: F811
+    """Twelve small layers go out in fewer tasks; the one that breaks its reader is
+    sent again on its own (three tries in all) and reported; the others are read."""
+    from distributed import Client, get_task_stream
+
+    from leakguard.detectors.image.cluster import DaskExecutor
+    from leakguard.detectors.image.sources import FileSlice
+
+    layers = []
+    for n in range(12):
+        tar = tmp_path / f"{n}.tar"
+        tar.write_bytes(layer_tar([file(f"app/{n}.env", f"STRIPE={stripe(n)}\n")]))
+        layers.append(Layer(f"sha256:{n:064x}", FileSlice(str(tar)), size=tar.stat().st_size))
+    attempts = tmp_path / "attempts"
+    broken = Layer("sha256:" + "ab" * 32, FailingSourceFake(str(attempts)), size=100)  # type: ignore[arg-type]
+    got: list[LayerScan] = []
+    with Client(dask_cluster, timeout=10, set_as_default=False) as watcher:
+        with get_task_stream(watcher) as stream:
+            executor = DaskExecutor(dask_cluster)
+            try:
+                executor.run(engine, [*layers, broken], ImageOptions(), got.append)
+            finally:
+                executor.close()
+        tasks = [t for t in stream.data if str(t["key"]).startswith("leakguard-")]
+    assert sorted(s.digest for s in got) == sorted(layer.digest for layer in [*layers, broken])
+    read = {s.digest: s for s in got}
+    for n, layer in enumerate(layers):
+        scan = read[layer.digest]
+        assert scan.complete and [f.secret.reveal() for f in scan.findings] == [stripe(n)]
+    assert not read[broken.digest].complete
+    assert "always breaks its reader" in read[broken.digest].skipped[0].reason
+    assert len(attempts.read_text().splitlines()) == 3
+    # Batches (at most 4 per worker thread), then the broken layer alone twice more.
+    assert len(tasks) <= 4 * 2 + 2 < len(layers) + 1, [t["key"] for t in tasks]
