@@ -55,10 +55,11 @@ class Pusher:
     """One registry host, one keep-alive session; every blob is uploaded once per
     repository (mounted from the first repository that got it)."""
 
-    def __init__(self, host: str):
+    def __init__(self, host: str, home: dict[str, str] | None = None):
         self.base = f"http://{host}/v2"
         self.session = requests.Session()
-        self._home: dict[str, str] = {}  # blob digest → a repository that has it
+        # blob digest → a repository that has it (a dict several pushers may share)
+        self._home: dict[str, str] = {} if home is None else home
         self.requests = 0
 
     def close(self) -> None:
@@ -67,7 +68,8 @@ class Pusher:
     def _call(self, method: str, url: str, **kwargs: object) -> requests.Response:
         self.requests += 1
         response = self.session.request(method, url, timeout=60, **kwargs)  # type: ignore[arg-type]
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {url}: HTTP {response.status_code} {response.text[:300]}")
         return response
 
     def blob(self, repo: str, blob: Blob) -> None:
