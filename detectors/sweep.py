@@ -12,6 +12,10 @@ this machine discovers, collects and assembles. `shard=(i, n)` scans only the
 layers (and image configs) whose digest hashes to shard i of n, so n machines
 that cannot reach one another split the work. The layer cache (keyed by layer
 digest and ruleset version) makes an interrupted sweep resume where it stopped.
+
+With a sweep store (`detectors/sweep_store.py`), a tag that answers a HEAD with
+the digest the store recorded for it is carried over from the store: its
+manifests, config and layers are not read again.
 """
 
 from __future__ import annotations
@@ -225,7 +229,7 @@ def _sweep(
             stats.tags_unchanged += 1
         else:
             records.extend(_record(i, repo, tag) for i in found or [])
-    stats.images = len(records) if store is not None else len(images)
+    stats.images = len(records)
 
     distinct: dict[str, Layer] = {}
     for image in images:
@@ -265,14 +269,7 @@ def _sweep(
         if executor is not None:
             executor.close()
     # Every swept image is a candidate base of the others.
-    known = [KnownImage(r.name, r.layers, r.history or None) for r in records] or [
-        KnownImage(
-            i.name,
-            tuple(layer.digest for layer in i.layers),
-            len(i.config.get("history") or []) or None,
-        )
-        for i in images
-    ]
+    known = [KnownImage(r.name, r.layers, r.history or None) for r in records]
     for image in images:
         ordered: list[LayerScan | None] = []
         for layer in image.layers:

@@ -37,7 +37,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -359,14 +359,14 @@ class SweepStore(LayerCache):
     # -- reports read --------------------------------------------------------
 
     def runs(self) -> list[Run]:
-        rows = self.db.execute(
-            "SELECT id, host, version, started, finished, status, images, layers_read, "
-            "layers_stored, findings, options, complete, tags, tags_fetched FROM runs ORDER BY id"
-        ).fetchall()
+        names = [f.name for f in fields(Run)]
+        rows = self.db.execute(f"SELECT {', '.join(names)} FROM runs ORDER BY id").fetchall()
         out = []
         for row in rows:
-            complete = None if row[11] is None else bool(row[11])
-            out.append(Run(*row[:11], complete, row[12], row[13]))  # type: ignore[call-arg]
+            values = dict(zip(names, row, strict=True))
+            if values["complete"] is not None:
+                values["complete"] = bool(values["complete"])
+            out.append(Run(**values))
         return out
 
     def layer_count(self) -> int:
