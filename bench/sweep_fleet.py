@@ -163,6 +163,8 @@ class Sweep:
     unchanged: int
     found: set[str]  # fingerprints
     line: str
+    discovery: float  # seconds listing tags, HEAD requests, manifests and configs
+    inside: float  # seconds the sweep itself says it took (process start left out)
 
 
 def sweep(lg: str, host: str, store: Path, out: Path, extra: tuple[str, ...] = ()) -> Sweep:
@@ -176,7 +178,8 @@ def sweep(lg: str, host: str, store: Path, out: Path, extra: tuple[str, ...] = (
     line = next(x for x in done.stderr.splitlines() if x.startswith("leakguard: swept"))
     counts = re.search(r"\((\d+) read, (\d+) cached\)", line)
     unchanged = re.search(r"(\d+) tags unchanged", line)
-    assert counts, line
+    phases = re.search(r"in ([\d.]+)s \(([\d.]+)s listing tags", line)
+    assert counts and phases, line
     found = {f["fingerprint"] for f in json.loads(out.read_text())["findings"]}
     return Sweep(
         seconds,
@@ -185,6 +188,8 @@ def sweep(lg: str, host: str, store: Path, out: Path, extra: tuple[str, ...] = (
         int(unchanged.group(1)) if unchanged else 0,
         found,
         line.removeprefix("leakguard: "),
+        float(phases.group(2)),
+        float(phases.group(1)),
     )
 
 
@@ -230,9 +235,14 @@ def main() -> int:
 
         s1 = tmp / "s1.sqlite"
         full = sweep(lg, host, s1, OUT / "full.json")
+        per_tag = full.discovery / fleet.tags
+        per_layer = (full.inside - full.discovery) / full.read
         print(f"full sweep:        {full.seconds:7.2f}s  "
               f"{full.read / full.seconds:6.1f} layers/s  {recall(full, fleet.planted)}\n"
-              f"                   {full.line}", flush=True)  # fmt: skip
+              f"                   {full.line}\n"
+              f"                   per tag (list, manifest, config): {per_tag * 1000:.1f} ms; "
+              f"per distinct layer (download, scan, store): {per_layer * 1000:.1f} ms",
+              flush=True)  # fmt: skip
         if not args.no_dask:
             cluster, address = start_cluster(tmp)
             procs.extend(cluster)
@@ -252,7 +262,8 @@ def main() -> int:
         still = sweep(lg, host, s1, OUT / "unchanged.json")
         tags = fleet.tags + args.new
         print(f"nothing changed:   {still.seconds:7.2f}s  {still.read} layers read; "
-              f"{still.seconds / tags * 1000:.2f} ms per tag (list + HEAD), "
+              f"{still.discovery / tags * 1000:.2f} ms per tag (list + HEAD), "
+              f"{still.seconds - still.inside:.2f}s process start and rule set; "
               f"{still.seconds / full.seconds:.1%} of the full sweep", flush=True)  # fmt: skip
         # Resume: killed once half the distinct layers are stored.
         s3 = tmp / "s3.sqlite"
@@ -277,7 +288,8 @@ def main() -> int:
             "repos": args.repos, "tags": tags, "distinct_layers": total,
             "full_s": full.seconds, "full_layers_per_s": full.read / full.seconds,
             "incremental_s": inc.seconds, "incremental_ratio": inc.seconds / full.seconds,
-            "unchanged_s": still.seconds, "per_tag_ms": still.seconds / tags * 1000,
+            "unchanged_s": still.seconds, "head_per_tag_ms": still.discovery / tags * 1000,
+            "full_per_tag_ms": per_tag * 1000, "full_per_layer_ms": per_layer * 1000,
             "resume_at_kill": at_kill, "resume_read": resumed.read, "reread": again,
         }  # fmt: skip
         if not args.no_dask:

@@ -78,6 +78,7 @@ class SweepStats:
     layers_scanned: int = 0  # read now (not from the cache)
     layers_cached: int = 0
     tags_unchanged: int = 0  # a HEAD answered the digest the store had: not read again
+    discovery_seconds: float = 0.0  # listing, HEAD requests, manifests and configs
     bytes_scanned: int = 0  # compressed bytes downloaded and read
     bytes_read: int = 0  # uncompressed bytes the rules ran on
     # uncompressed bytes of files passed over unread (binary, over --max-file-size)
@@ -218,6 +219,7 @@ def _sweep(
         tagged = [t for group in pool.map(tags_of, repos) for t in group]
         stats.tags = len(tagged)
         resolved = list(pool.map(images_of, tagged))
+    stats.discovery_seconds = time.perf_counter() - started
     images = [i for _, found in resolved for i in found or []]
     records: list[ImageRecord] = []
     kept: list[Finding] = []

@@ -159,7 +159,8 @@ def _summary(s: SweepStats) -> str:
         f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
         f"{s.layers_cached} cached){unchanged}, {s.bytes_read / 1e6:.1f} MB read{passed_over} "
         f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
-        f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
+        f"({s.discovery_seconds:.2f}s listing tags and reading manifests; "
+        f"{s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
     )
 
 

@@ -266,6 +266,7 @@ def test_the_store_says_where_each_secret_is_and_whether_the_newest_tag_keeps_it
     code, _, err = run(*cmd)
     assert code == 1, err
     assert "2 tags unchanged since the store's run" in err  # where/multi:0 and :1
+    assert re.search(r"\d+\.\d\ds listing tags and reading manifests", err)
     store = SweepStore(path, "")
     first, second = store.runs()
     store.close()
