@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from leakguard.detectors.image import (
     Image,
@@ -43,13 +42,11 @@ from leakguard.detectors.image import (
     registry_images,
     scan_layers,
 )
+from leakguard.detectors.sweep_store import ImageRecord, SweepStore, TagSeen
 from leakguard.engine import Engine
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, ScanResult, Skipped
 from leakguard.registry import RegistryClient
-
-if TYPE_CHECKING:
-    from leakguard.detectors.sweep_store import ImageRecord, SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +165,6 @@ def _sweep(
                 host, insecure=options.insecure, timeout=image_options.timeout
             )
         return found
-
-    from leakguard.detectors.sweep_store import TagSeen
 
     lister = RegistryClient(host, insecure=options.insecure, timeout=image_options.timeout)
     try:
@@ -331,8 +326,6 @@ def _sweep(
 
 
 def _record(image: Image, repo: str, tag: str) -> ImageRecord:
-    from leakguard.detectors.sweep_store import ImageRecord
-
     created = image.config.get("created")
     return ImageRecord(
         image.name,
