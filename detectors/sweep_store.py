@@ -176,7 +176,12 @@ class SweepStore(LayerCache):
         try:
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             row = self.db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-            found = int(row[0]) if row else None
+            if row is not None and not str(row[0]).isdigit():
+                raise TargetUnreadable(
+                    f"sweep store {self.path}: its format ({str(row[0])[:20]!r}) is not a number",
+                    hint="give another --store",
+                )
+            found = int(row[0]) if row is not None else None
             if found is not None and found > STORE_FORMAT:
                 raise TargetUnreadable(
                     f"sweep store {self.path}: written by a newer leakguard "

@@ -330,3 +330,7 @@ def test_an_older_store_is_migrated_in_place_and_a_newer_one_refused(tmp_path):
         db.execute("UPDATE meta SET value='99' WHERE key='format'")
     code, _, err = run("sweep", "report", "--store", str(path))
     assert code == 3 and "written by a newer leakguard (store format 99" in err
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value='two' WHERE key='format'")
+    code, _, err = run("sweep", "report", "--store", str(path))
+    assert code == 3 and "its format ('two') is not a number" in err
