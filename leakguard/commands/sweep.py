@@ -55,8 +55,9 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Keep layer scans, runs, images and findings in this SQLite file (0600): "
-    "the next sweep reads only new layers; a killed one resumes.",
+    help="Keep layer scans, runs, tags, images and findings in this SQLite file (0600; "
+    "no default): the next sweep reads only changed tags and new layers; a killed one "
+    "resumes.",
 )
 @click.option(
     "--since",
@@ -91,13 +92,15 @@ def sweep(
 ) -> ExitCode:
     """Scan every tag of every repository in a registry; shared layers are read once.
 
-    `leakguard sweep report --store FILE` renders the store's newest finished
-    sweep without touching the registry, and says on standard error what is
-    new since the sweep before it, fixed, and remaining (a registry host named
-    `report` is given with its port).
+    `leakguard sweep report --store FILE [--since RUN]` renders the store's
+    newest finished sweep without touching the registry: when each secret was
+    first and last seen, whether the newest tag still carries it, and what is
+    new since the run before it (or RUN), fixed, and remaining (a registry host
+    named `report` is given with its port).
 
     A layer's results are cached by its digest, so an interrupted sweep
-    resumes where it stopped. `--scheduler` sends one task per distinct layer
+    resumes where it stopped. With `--store`, a tag whose digest (one HEAD
+    request) is the one stored is not read again. `--scheduler` sends one task per distinct layer
     to a Dask cluster; `--shard I/N` on N machines that cannot reach one
     another splits the layers between them. Exit codes as for `leakguard image`.
     """
