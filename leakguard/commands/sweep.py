@@ -236,8 +236,8 @@ def _changes(fmt: str, text: str, done: StoreReport, result: ScanResult) -> str:
         return json_dumps(document) + "\n"
     if fmt != "text":
         return text
-    than = f"run {since.id} ({iso(since.started)})" if since else "an earlier run"
-    lines = [f"\nSweep run {done.run.id} ({iso(done.run.started)}) against {than}:"]
+    than = f"against run {since.id} ({iso(since.started)})" if since else "(no run before it)"
+    lines = [f"\nSweep run {done.run.id} ({iso(done.run.started)}) {than}:"]
     lines.append(f"  new: {len(new)}")
     lines += [f"    {f.severity.value:<8} {f.rule_id}  {where(f)}  {f.redacted}" for f in new]
     lines.append(f"  fixed: {len(done.fixed)}")
