@@ -12,6 +12,10 @@ this machine discovers, collects and assembles. `shard=(i, n)` scans only the
 layers (and image configs) whose digest hashes to shard i of n, so n machines
 that cannot reach one another split the work. The layer cache (keyed by layer
 digest and ruleset version) makes an interrupted sweep resume where it stopped.
+
+With a sweep store (`detectors/sweep_store.py`), a tag that answers a HEAD with
+the digest the store recorded for it is carried over from the store: its
+manifests, config and layers are not read again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from leakguard.detectors.image import (
     Image,
@@ -38,14 +42,12 @@ from leakguard.detectors.image import (
     registry_images,
     scan_layers,
 )
+from leakguard.detectors.sweep_store import ImageRecord, SweepStore, TagSeen
 from leakguard.engine import Engine
 from leakguard.errors import TargetUnreadable, UsageError
-from leakguard.models import ScanResult, Skipped
+from leakguard.models import Finding, ScanResult, Skipped
 from leakguard.progress import NO_PROGRESS, Progress
 from leakguard.registry import RegistryClient
-
-if TYPE_CHECKING:
-    from leakguard.detectors.sweep_store import SweepStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +77,8 @@ class SweepStats:
     layers: int = 0  # distinct layers in this shard
     layers_scanned: int = 0  # read now (not from the cache)
     layers_cached: int = 0
+    tags_unchanged: int = 0  # a HEAD answered the digest the store had: not read again
+    discovery_seconds: float = 0.0  # listing, HEAD requests, manifests and configs
     bytes_scanned: int = 0  # compressed bytes downloaded and read
     bytes_read: int = 0  # uncompressed bytes the rules ran on
     # uncompressed bytes of files passed over unread (binary, over --max-file-size)
@@ -125,9 +129,33 @@ def sweep(
     progress: Progress = NO_PROGRESS,
     store: SweepStore | None = None,
 ) -> SweepResult:
-    """With a `store`, it is the layer cache too, and the run is recorded in it."""
-    if store is not None:
-        cache = store
+    """With a `store`, it is the layer cache too, and the run is recorded in it
+    (a run stopped by SIGINT is marked so; one killed stays `running`)."""
+    if store is None:
+        return _sweep(engine, host, image_options, options, cache, progress, None, None)
+    run = store.begin(host, _reuse_key(options, image_options))
+    try:
+        return _sweep(engine, host, image_options, options, store, progress, store, run)
+    except KeyboardInterrupt:
+        store.interrupted(run)
+        raise
+
+
+def _reuse_key(options: SweepOptions, image_options: ImageOptions) -> str:
+    """Options that change a tag's findings, beside the ruleset version."""
+    return repr((options.skip_inherited, image_options.platform))
+
+
+def _sweep(
+    engine: Engine,
+    host: str,
+    image_options: ImageOptions,
+    options: SweepOptions,
+    cache: LayerCache | None,
+    progress: Progress,
+    store: SweepStore | None,
+    run: int | None,
+) -> SweepResult:
     started = time.perf_counter()
     stats = SweepStats()
     result = ScanResult()
@@ -144,11 +172,18 @@ def sweep(
     def client() -> RegistryClient:
         return lister
 
-    run = store.begin(host) if store is not None else None
     progress.phase(f"listing the repositories of {host}")
-    listed = lister.catalog() if options.repos_from is None else list(options.repos_from)
+    listed = list(lister.catalog()) if options.repos_from is None else list(options.repos_from)
     repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
     stats.repositories = len(repos)
+    # Tags the store holds a complete record of (same rules, same options): a HEAD
+    # that answers the digest stored means the tag need not be read again. Not
+    # with --show-secrets (the store keeps no values) nor for one shard of many.
+    candidates = (
+        store.unchanged_candidates(host, _reuse_key(options, image_options))
+        if store is not None and store.read and options.shard[1] == 1
+        else {}
+    )
 
     def tags_of(repo: str) -> list[tuple[str, str]]:
         try:
@@ -157,19 +192,26 @@ def sweep(
             result.skipped.append(Skipped(f"{host}/{repo}", e.message))
             return []
 
-    def images_of(item: tuple[str, str]) -> list[Image]:
+    def images_of(item: tuple[str, str]) -> tuple[str | None, list[Image] | None]:
+        """(digest now, images); images None when the stored digest still holds."""
         repo, tag = item
+        known = candidates.get(item)
+        digest = None
         try:
+            if known is not None:
+                digest = client().head_manifest(repo, tag)
+                if digest == known.digest:
+                    return digest, None
             found: list[Image] = registry_images(
                 f"{host}/{repo}:{tag}", image_options, client=client()
             )
-            return found
+            return (found[0].top if found else digest), found
         except PlatformMissing as e:  # not an error: --platform leaves it out
             result.skipped.append(Skipped(f"{host}/{repo}:{tag}", e.message, error=False))
-            return []
+            return digest, []
         except TargetUnreadable as e:
             result.skipped.append(Skipped(f"{host}/{repo}:{tag}", e.message))
-            return []
+            return None, []
 
     with ThreadPoolExecutor(options.discovery_threads) as pool:
         progress.phase("listing tags")
@@ -178,8 +220,20 @@ def sweep(
         stats.tags = len(tagged)
         progress.phase("reading manifests")
         progress.start(len(tagged), "tags")
-        images = [i for group in pool.map(_advancing(images_of, progress), tagged) for i in group]
-    stats.images = len(images)
+        resolved = list(pool.map(_advancing(images_of, progress), tagged))
+    stats.discovery_seconds = time.perf_counter() - started
+    images = [i for _, found in resolved for i in found or []]
+    records: list[ImageRecord] = []
+    kept: list[Finding] = []
+    for (repo, tag), (_, found) in zip(tagged, resolved, strict=True):
+        if found is None and store is not None:  # unchanged: as the store has it
+            carried, findings = store.carried(candidates[(repo, tag)], repo, tag)
+            records.extend(carried)
+            kept.extend(findings)
+            stats.tags_unchanged += 1
+        else:
+            records.extend(_record(i, repo, tag) for i in found or [])
+    stats.images = len(records)
 
     distinct: dict[str, Layer] = {}
     for image in images:
@@ -222,14 +276,7 @@ def sweep(
         if executor is not None:
             executor.close()
     # Every swept image is a candidate base of the others.
-    known = [
-        KnownImage(
-            i.name,
-            tuple(layer.digest for layer in i.layers),
-            len(i.config.get("history") or []) or None,
-        )
-        for i in images
-    ]
+    known = [KnownImage(r.name, r.layers, r.history or None) for r in records]
     progress.phase("putting the image reports together")
     progress.start(len(images), "images")
     for image in images:
@@ -253,7 +300,9 @@ def sweep(
                 and f.location.origin.value == "layer-file"
             ]
         result.extend(part)
-    lister.close()
+    result.findings.extend(kept)
+    # Before notes are merged below: which images could not be read whole.
+    errors = [s.target for s in result.skipped if s.error]
     # A layer's notes once, not once per image that holds it.
     seen: set[tuple[str, str]] = set()
     notes = []
@@ -272,12 +321,19 @@ def sweep(
     result.stats.duration_s = stats.seconds
     result.sort()
     if store is not None and run is not None:
+        tags_seen = [
+            TagSeen(repo, tag, digest, found is not None, _all_read(f"{host}/{repo}:{tag}", errors))
+            for (repo, tag), (digest, found) in zip(tagged, resolved, strict=True)
+        ]
         store.finish(
             run,
-            images,
+            host,
+            tags_seen,
+            records,
             result.findings,
             layers_read=stats.layers_scanned,
             layers_stored=stats.layers_cached,
+            complete=not errors,
         )
     return SweepResult(result, stats)
 
@@ -292,6 +348,25 @@ def _advancing(work: Callable[[T], R], progress: Progress) -> Callable[[T], R]:
             progress.advance()
 
     return run
+
+
+def _record(image: Image, repo: str, tag: str) -> ImageRecord:
+    created = image.config.get("created")
+    return ImageRecord(
+        image.name,
+        repo,
+        tag,
+        tuple(layer.digest for layer in image.layers),
+        image.digest,
+        image.top,
+        created if isinstance(created, str) else None,
+        len(image.config.get("history") or []),
+    )
+
+
+def _all_read(name: str, errors: list[str]) -> bool:
+    """Whether no error note is about image `name` (or one of its platforms)."""
+    return not any(t == name or t.startswith((f"{name}: ", f"{name} (")) for t in errors)
 
 
 def _wanted(repo: str, patterns: tuple[str, ...]) -> bool:

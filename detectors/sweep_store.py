@@ -1,26 +1,47 @@
 """The sweep store: one private SQLite file that a nightly sweep keeps.
 
-It holds every layer's scan (the layer cache's table, keyed by layer digest and
-ruleset version), so the next sweep reads only the layers it has not seen and
-rereads all of them when the rule set changes; a layer's scan is written the
-moment it is done, so a sweep killed halfway (SIGINT or SIGKILL) resumes
-without reading its finished layers again. Each sweep is a run: when it
-started and ended (a killed run stays `running`), the images it saw (name and
-layer digests) and its findings (redacted value and fingerprint; the secret
-itself nowhere, as in the layer cache). The file is 0600: it says where
-secrets live.
+What it holds, table by table:
+
+* `layers`: every layer's scan (the layer cache's table, keyed by layer digest
+  and ruleset version), so a sweep reads only the layers it has not seen and
+  rereads all of them when the rule set changes. A layer's scan is written the
+  moment it is done, so a sweep killed halfway (SIGINT or SIGKILL) resumes
+  without reading its finished layers again.
+* `runs`: each sweep, when it started and ended, the ruleset version and the
+  options that change results, its status (`running`: still, or killed;
+  `interrupted`: stopped by SIGINT; `done`) and whether it was complete (every
+  tag and layer read).
+* `repositories`: every repository a sweep saw, with the runs it was first and
+  last seen in.
+* `tags`: what each run saw of each tag: the digest it resolved to, whether the
+  run fetched its manifests or found them unchanged (a HEAD answered the digest
+  it had before) and whether everything under it was read.
+* `images`: each run's images (one per platform of a multi-arch tag): the tag,
+  the platform manifest's digest and the index's, the config's `created` time,
+  the length of its history and its layer digests.
+* `findings`: each run's findings, with the repository, tag and manifest digest
+  that carry them (redacted value and fingerprint; the secret itself nowhere,
+  as in the layer cache).
+
+A finding's first and last sight, the tags that carry it and whether the
+newest tag of its repository still does are read from `findings` across runs.
+The newest tag of a repository is the tag whose image config says the latest
+`created` time (for a multi-arch tag, the latest of its platforms; a tie goes
+to the greater tag name). The file is 0600: it says where secrets live.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from leakguard.detectors.image import Image, LayerCache
+from leakguard.detectors.image import LayerCache
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import (
     Confidence,
@@ -33,7 +54,14 @@ from leakguard.models import (
     Surface,
 )
 
+# 1: runs, images and findings per run. 2: repositories, tags (digest per run),
+# images with their tag, manifest digests, created time and history; findings
+# with the repository, tag and digest that carry them. A format-1 store is
+# migrated in place (its runs keep their findings; none of them is reused).
+STORE_FORMAT = 2
+
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, host TEXT, version TEXT, started REAL, finished REAL,
     status TEXT, images INTEGER, layers_read INTEGER, layers_stored INTEGER, findings INTEGER
@@ -47,6 +75,27 @@ CREATE TABLE IF NOT EXISTS findings (
     confidence TEXT, col INTEGER, origin TEXT, message TEXT, remediation TEXT
 );
 CREATE INDEX IF NOT EXISTS findings_by_run ON findings (run);
+CREATE TABLE IF NOT EXISTS repositories (
+    id INTEGER PRIMARY KEY, host TEXT, name TEXT, first_run INTEGER, last_run INTEGER,
+    UNIQUE (host, name)
+);
+CREATE TABLE IF NOT EXISTS tags (
+    run INTEGER, repository INTEGER, tag TEXT, digest TEXT, fetched INTEGER,
+    complete INTEGER, PRIMARY KEY (run, repository, tag)
+);
+"""
+
+# Columns format 2 adds to format-1 tables (appended, so `SELECT *` keeps its order).
+_ADDED = {
+    "runs": ["options TEXT", "complete INTEGER", "tags INTEGER", "tags_fetched INTEGER"],
+    "images": [
+        "repo TEXT", "tag TEXT", "digest TEXT", "top TEXT", "created TEXT", "history INTEGER"
+    ],
+    "findings": ["repo TEXT", "tag TEXT", "digest TEXT"],
+}  # fmt: skip
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS images_by_tag ON images (run, repo, tag);
+CREATE INDEX IF NOT EXISTS findings_by_tag ON findings (run, repo, tag);
 """
 
 
@@ -57,49 +106,212 @@ class Run:
     version: str
     started: float
     finished: float | None
-    status: str  # "running" (still, or killed) | "done"
+    status: str  # "running" (still, or killed) | "interrupted" | "done"
     images: int | None
     layers_read: int | None
     layers_stored: int | None
     findings: int | None
+    options: str | None = None
+    complete: bool | None = None
+    tags: int | None = None
+    tags_fetched: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image as the store keeps it: where it comes from, never its config."""
+
+    name: str
+    repo: str
+    tag: str
+    layers: tuple[str, ...]
+    digest: str | None = None  # this platform's manifest
+    top: str | None = None  # what the tag resolved to (an index, or this manifest)
+    created: str | None = None
+    history: int | None = None
+
+
+@dataclass(frozen=True)
+class TagSeen:
+    repo: str
+    tag: str
+    digest: str | None
+    fetched: bool  # manifests read in this run (False: unchanged since `digest` was stored)
+    complete: bool  # every image, layer and config under it read
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A tag unchanged since `run`: its images and findings, as that run recorded them."""
+
+    run: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A finding as a run recorded it, with the repository and tag that carry it."""
+
+    finding: Finding
+    repo: str | None  # None in runs of a format-1 store
+    tag: str | None
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SweepStore(LayerCache):
-    """A layer cache that also records sweep runs, their images and their findings."""
+    """A layer cache that also records sweep runs, their tags, images and findings."""
 
     def __init__(self, path: Path, version: str, *, read: bool = True):
         super().__init__(path, version, read=read)
         try:
-            self.db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.Error as e:
             raise TargetUnreadable(f"sweep store {path}: {e}", hint="give another --store") from e
 
-    def begin(self, host: str) -> int:
+    def _migrate(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self.db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+            if row is not None and not str(row[0]).isdigit():
+                raise TargetUnreadable(
+                    f"sweep store {self.path}: its format ({str(row[0])[:20]!r}) is not a number",
+                    hint="give another --store",
+                )
+            found = int(row[0]) if row is not None else None
+            if found is not None and found > STORE_FORMAT:
+                raise TargetUnreadable(
+                    f"sweep store {self.path}: written by a newer leakguard "
+                    f"(store format {found}; this one knows {STORE_FORMAT})",
+                    hint="upgrade leakguard, or give another --store",
+                )
+            if found != STORE_FORMAT:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                for table, columns in _ADDED.items():
+                    have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                    for column in columns:
+                        if column.split()[0] not in have:
+                            self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                for statement in _INDEXES.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(STORE_FORMAT),)
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    # -- a sweep writes ------------------------------------------------------
+
+    def begin(self, host: str, options: str = "") -> int:
         cursor = self.db.execute(
-            "INSERT INTO runs (host, version, started, status) VALUES (?, ?, ?, 'running')",
-            (host, self.version, time.time()),
+            "INSERT INTO runs (host, version, started, status, options) "
+            "VALUES (?, ?, ?, 'running', ?)",
+            (host, self.version, time.time(), options),
         )
         return int(cursor.lastrowid or 0)
+
+    def interrupted(self, run: int) -> None:
+        """A run stopped by SIGINT: said so, its layers kept."""
+        try:
+            self.db.execute(
+                "UPDATE runs SET status='interrupted', finished=? WHERE id=? AND status='running'",
+                (time.time(), run),
+            )
+        except sqlite3.Error:
+            pass  # a store that cannot be written: the run stays `running`
+
+    def unchanged_candidates(self, host: str, options: str) -> dict[tuple[str, str], Carried]:
+        """Per (repository, tag): the digest of its latest complete record, from a finished
+        run with this ruleset version and these options (a tag whose HEAD still answers
+        that digest need not be read again)."""
+        rows = self.db.execute(
+            "SELECT r.name, t.tag, t.digest, MAX(t.run) FROM tags t "
+            "JOIN repositories r ON r.id = t.repository JOIN runs u ON u.id = t.run "
+            "WHERE r.host=? AND u.status='done' AND u.version=? AND u.options=? "
+            "AND t.complete=1 AND t.digest IS NOT NULL GROUP BY r.name, t.tag",
+            (host, self.version, options),
+        ).fetchall()
+        return {(name, tag): Carried(run, digest) for name, tag, digest, run in rows}
+
+    def carried(
+        self, carried: Carried, repo: str, tag: str
+    ) -> tuple[list[ImageRecord], list[Finding]]:
+        """A tag's images and findings as run `carried.run` recorded them."""
+        rows = self.db.execute(
+            "SELECT name, layers, digest, top, created, history FROM images "
+            "WHERE run=? AND repo=? AND tag=? ORDER BY name",
+            (carried.run, repo, tag),
+        ).fetchall()
+        images = [
+            ImageRecord(name, repo, tag, tuple(json.loads(layers)), digest, top, created, history)
+            for name, layers, digest, top, created, history in rows
+        ]
+        stored = self._findings("run=? AND repo=? AND tag=?", (carried.run, repo, tag))
+        return images, [s.finding for s in stored]
 
     def finish(
         self,
         run: int,
-        images: Sequence[Image],
+        host: str,
+        tags: Sequence[TagSeen],
+        images: Sequence[ImageRecord],
         findings: Sequence[Finding],
         *,
         layers_read: int,
         layers_stored: int,
+        complete: bool,
     ) -> None:
-        """The run's images and findings, and its end, in one transaction."""
+        """The run's repositories, tags, images and findings, and its end, in one transaction."""
+        by_name = {i.name: i for i in images}
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            repos = sorted({t.repo for t in tags} | {i.repo for i in images})
             self.db.executemany(
-                "INSERT OR REPLACE INTO images VALUES (?, ?, ?)",
-                [(run, i.name, json.dumps([layer.digest for layer in i.layers])) for i in images],
+                "INSERT OR IGNORE INTO repositories (host, name, first_run) VALUES (?, ?, ?)",
+                [(host, name, run) for name in repos],
             )
             self.db.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "UPDATE repositories SET last_run=? WHERE host=? AND name=?",
+                [(run, host, name) for name in repos],
+            )
+            ids = dict(self.db.execute("SELECT name, id FROM repositories WHERE host=?", (host,)))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?, ?)",
                 [
+                    (run, ids[t.repo], t.tag, t.digest, int(t.fetched), int(t.complete))
+                    for t in tags
+                ],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO images (run, name, layers, repo, tag, digest, top, "
+                "created, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run,
+                        i.name,
+                        json.dumps(list(i.layers)),
+                        i.repo,
+                        i.tag,
+                        i.digest,
+                        i.top,
+                        i.created,
+                        i.history,
+                    )
+                    for i in images
+                ],  # fmt: skip
+            )
+            rows = []
+            for f in findings:
+                where = by_name.get(f.location.image or "")
+                rows.append(
                     (
                         run,
                         f.fingerprint,
@@ -117,23 +329,50 @@ class SweepStore(LayerCache):
                         f.location.origin.value if f.location.origin else None,
                         f.message,
                         f.remediation,
+                        where.repo if where else None,
+                        where.tag if where else None,
+                        where.digest if where else None,
                     )
-                    for f in findings
-                ],
+                )
+            self.db.executemany(
+                "INSERT INTO findings (run, fingerprint, rule, severity, image, layer, path, "
+                "line, deleted, inherited, redacted, confidence, col, origin, message, "
+                "remediation, repo, tag, digest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             self.db.execute(
                 "UPDATE runs SET finished=?, status='done', images=?, layers_read=?, "
-                "layers_stored=?, findings=? WHERE id=?",
-                (time.time(), len(images), layers_read, layers_stored, len(findings), run),
+                "layers_stored=?, findings=?, complete=?, tags=?, tags_fetched=? WHERE id=?",
+                (
+                    time.time(),
+                    len(images),
+                    layers_read,
+                    layers_stored,
+                    len(findings),
+                    int(complete),
+                    len(tags),
+                    sum(t.fetched for t in tags),
+                    run,
+                ),
             )
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
             self.db.execute("ROLLBACK")
             raise TargetUnreadable(f"sweep store {self.path}: {e}") from e
 
+    # -- reports read --------------------------------------------------------
+
     def runs(self) -> list[Run]:
-        rows = self.db.execute("SELECT * FROM runs ORDER BY id").fetchall()
-        return [Run(*row) for row in rows]
+        names = [f.name for f in fields(Run)]
+        rows = self.db.execute(f"SELECT {', '.join(names)} FROM runs ORDER BY id").fetchall()
+        out = []
+        for row in rows:
+            values = dict(zip(names, row, strict=True))
+            if values["complete"] is not None:
+                values["complete"] = bool(values["complete"])
+            out.append(Run(**values))
+        return out
 
     def layer_count(self) -> int:
         row = self.db.execute(
@@ -143,16 +382,53 @@ class SweepStore(LayerCache):
 
     def findings_of(self, run: int) -> list[Finding]:
         """A run's findings as recorded: redacted, without the secret itself."""
+        return [s.finding for s in self._findings("run=?", (run,))]
+
+    def tags_of(self, run: int) -> dict[tuple[str, str], str | None]:
+        """(repository, tag) → digest, for every tag run `run` saw."""
+        rows = self.db.execute(
+            "SELECT r.name, t.tag, t.digest FROM tags t JOIN repositories r "
+            "ON r.id = t.repository WHERE t.run=?",
+            (run,),
+        )
+        return {(name, tag): digest for name, tag, digest in rows}
+
+    def newest_tags(self, run: int) -> dict[str, str]:
+        """Repository → its newest tag in run `run`: the latest config `created` time
+        (the latest of a multi-arch tag's platforms; a tie goes to the greater name)."""
+        rows = self.db.execute(
+            "SELECT repo, tag, MAX(created) FROM images WHERE run=? AND repo IS NOT NULL "
+            "AND created IS NOT NULL GROUP BY repo, tag",
+            (run,),
+        ).fetchall()
+        newest: dict[str, tuple[str, str]] = {}
+        for repo, tag, created in rows:
+            moment = _instant(created)
+            if repo not in newest or (moment, tag) > newest[repo]:
+                newest[repo] = (moment, tag)
+        return {repo: tag for repo, (_, tag) in newest.items()}
+
+    def sightings(self, upto: int) -> dict[tuple[object, ...], tuple[float, float]]:
+        """Per place of a finding: when finished runs up to `upto` first and last saw it."""
+        rows = self.db.execute(
+            "SELECT f.rule, f.fingerprint, f.image, f.path, MIN(u.started), MAX(u.started) "
+            "FROM findings f JOIN runs u ON u.id = f.run "
+            "WHERE u.status='done' AND f.run <= ? GROUP BY 1, 2, 3, 4",
+            (upto,),
+        )
+        return {(r, fp, image, path): (first, last) for r, fp, image, path, first, last in rows}
+
+    def _findings(self, where: str, args: tuple[object, ...]) -> list[Stored]:
         rows = self.db.execute(
             "SELECT rule, severity, confidence, image, layer, path, line, col, origin, "
-            "deleted, inherited, fingerprint, redacted, message, remediation "
-            "FROM findings WHERE run=? ORDER BY rowid",
-            (run,),
+            "deleted, inherited, fingerprint, redacted, message, remediation, repo, tag "
+            f"FROM findings WHERE {where} ORDER BY rowid",
+            args,
         ).fetchall()
         out = []
         for row in rows:
             rule, severity, confidence, image, layer, path, line, col, origin = row[:9]
-            deleted, inherited, fingerprint, redacted, message, remediation = row[9:]
+            deleted, inherited, fingerprint, redacted, message, remediation = row[9:15]
             location = Location(
                 surface=Surface.IMAGE,
                 path=path,
@@ -164,39 +440,59 @@ class SweepStore(LayerCache):
                 deleted=bool(deleted),
                 inherited=inherited,
             )
-            out.append(
-                Finding(
-                    rule_id=RuleId(rule),
-                    severity=Severity(severity),
-                    confidence=Confidence(confidence),
-                    location=location,
-                    fingerprint=fingerprint,
-                    redacted=redacted,
-                    message=message,
-                    remediation=remediation,
-                    secret=SecretValue(b""),
-                )
+            finding = Finding(
+                rule_id=RuleId(rule),
+                severity=Severity(severity),
+                confidence=Confidence(confidence),
+                location=location,
+                fingerprint=fingerprint,
+                redacted=redacted,
+                message=message,
+                remediation=remediation,
+                secret=SecretValue(b""),
             )
+            out.append(Stored(finding, row[15], row[16]))
         return out
 
 
-@dataclass(frozen=True)
-class Changes:
-    """A run against the run before it: findings new in it, gone from it, still there."""
+def _instant(created: str) -> str:
+    """An RFC 3339 time as a sortable UTC string ("" when it is not one)."""
+    # Go writes nanoseconds: keep the microseconds Python reads.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", created.strip()).replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
-    new: int
-    fixed: int
+
+@dataclass(frozen=True)
+class Fixed:
+    finding: Finding  # as the earlier run saw it
+    reason: str  # "tag gone" | "no longer in the tag" | "no longer in the run"
+
+
+@dataclass(frozen=True)
+class StoreReport:
+    """A finished run's findings (first and last seen, newest tag filled in) and what
+    changed since an earlier run: new in it, fixed, remaining."""
+
+    run: Run
+    previous: Run | None  # the run compared with; None for the first
+    findings: list[Finding]
+    new: list[Finding]
+    fixed: list[Fixed]
     remaining: int
-    previous: int | None  # the run compared with; None for the first
 
 
 def _key(f: Finding) -> tuple[object, ...]:
-    return (f.rule_id, f.fingerprint, f.location.image, f.location.path)
+    return (str(f.rule_id), f.fingerprint, f.location.image, f.location.path)
 
 
-def report_run(store: SweepStore, since: int | None = None) -> tuple[Run, list[Finding], Changes]:
-    """The newest finished run's findings, and what changed since run `since` (default:
-    the finished run before it)."""
+def report_run(store: SweepStore, since: int | None = None) -> StoreReport:
+    """The newest finished run, against run `since` (default: the finished run before it)."""
     done = [r for r in store.runs() if r.status == "done"]
     if not done:
         raise UsageError(
@@ -204,19 +500,56 @@ def report_run(store: SweepStore, since: int | None = None) -> tuple[Run, list[F
             hint="run `leakguard sweep HOST --store FILE` first",
         )
     last = done[-1]
+    previous: Run | None
     if since is not None:
         previous = next((r for r in done if r.id == since), None)
-        if previous is None:
-            raise UsageError(f"sweep store {store.path}: no finished run {since}")
+        if previous is None or previous.id == last.id:
+            ids = ", ".join(str(r.id) for r in done[:-1]) or "none"
+            raise UsageError(
+                f"--since {since}: not a finished run before run {last.id}",
+                hint=f"finished runs before it: {ids}",
+            )
     else:
         previous = done[-2] if len(done) > 1 else None
-    findings = store.findings_of(last.id)
-    now = {_key(f) for f in findings}
-    before = {_key(f) for f in store.findings_of(previous.id)} if previous else set()
-    changes = Changes(
-        new=len(now - before),
-        fixed=len(before - now),
-        remaining=len(now & before),
-        previous=previous.id if previous else None,
-    )
-    return last, findings, changes
+    seen = store.sightings(last.id)
+    newest = store.newest_tags(last.id)
+    now = store._findings("run=?", (last.id,))
+    carriers = {
+        (s.repo, str(s.finding.rule_id), s.finding.fingerprint)
+        for s in now
+        if s.repo is not None and s.tag == newest.get(s.repo)
+    }
+
+    def placed(s: Stored) -> Finding:
+        first, latest = seen.get(_key(s.finding), (None, None))
+        in_newest = None
+        if s.repo is not None and s.repo in newest:
+            in_newest = (s.repo, str(s.finding.rule_id), s.finding.fingerprint) in carriers
+        location = replace(
+            s.finding.location,
+            first_seen=iso(first) if first is not None else None,
+            last_seen=iso(latest) if latest is not None else None,
+            in_newest_tag=in_newest,
+        )
+        return replace(s.finding, location=location)
+
+    findings = [placed(s) for s in now]
+    before = store._findings("run=?", (previous.id,)) if previous else []
+    earlier = {_key(s.finding) for s in before}
+    current = {_key(f) for f in findings}
+    tags = store.tags_of(last.id)
+    fixed = []
+    for s in before:
+        if _key(s.finding) in current:
+            continue
+        current.add(_key(s.finding))  # once per place
+        if s.repo is None:
+            reason = "no longer in the run"
+        elif (s.repo, s.tag) not in tags:
+            reason = "tag gone"
+        else:
+            reason = "no longer in the tag"
+        fixed.append(Fixed(placed(s), reason))
+    new = list({_key(f): f for f in findings if _key(f) not in earlier}.values())
+    remaining = len({_key(f) for f in findings} & earlier)
+    return StoreReport(last, previous, findings, new, fixed, remaining)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -365,14 +365,16 @@ def finish(
     out: Output,
     notes: Sequence[str] = (),
     facts: Sequence[tuple[str, str]] = (),
+    amend: Callable[[str, str], str] | None = None,
 ) -> ExitCode:
     """Show the report, then (unless --quiet) the summary, `notes` and one line
     saying what the exit code is and why; the code comes from the policy.
-    `facts` about the run go to the formats that show them (html)."""
+    `facts` about the run go to the formats that show them (html); `amend(format,
+    text)` may add to the rendered report (a sweep store's changes)."""
     from leakguard.policy import exit_code_for, explain
 
     code = exit_code_for(result, config.fail_on)
-    report(result, out, facts)
+    report(result, out, facts, amend)
     if not out.quiet:
         for note in notes:
             click.echo(note, err=True)
@@ -405,7 +407,12 @@ def find_baseline(explicit: Path | None, config: Config, paths: Sequence[str] = 
     return None
 
 
-def report(result: ScanResult, out: Output, facts: Sequence[tuple[str, str]] = ()) -> None:
+def report(
+    result: ScanResult,
+    out: Output,
+    facts: Sequence[tuple[str, str]] = (),
+    amend: Callable[[str, str], str] | None = None,
+) -> None:
     """The report to standard output or --output; the summary to standard error
     when the report does not end with it (another format, or a file)."""
     from leakguard.formats import Format, ReportOptions, render
@@ -418,6 +425,8 @@ def report(result: ScanResult, out: Output, facts: Sequence[tuple[str, str]] = (
         show_secrets=out.show_secrets, color=color, summary=not out.quiet, facts=tuple(facts)
     )
     text = render(Format(fmt), result, options)
+    if amend is not None:
+        text = amend(fmt, text)
     if output is None:
         click.echo(text, nl=False, color=color or None)  # click strips colour off a TTY
     else:

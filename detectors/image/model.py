@@ -92,6 +92,10 @@ class Image:
     layers: list[Layer]
     attestations: list[tuple[str, bytes]] = field(default_factory=list)  # (digest, in-toto JSON)
     skipped: list[Skipped] = field(default_factory=list)
+    # From a registry: the digest of this platform's manifest, and of the index
+    # (or the manifest itself) its reference resolved to.
+    digest: str | None = None
+    top: str | None = None
 
 
 def _short(digest: str) -> str:

@@ -324,7 +324,7 @@ def _from_manifests(
             layers.append(
                 Layer(diff_id or blob_digest, source, blob_digest, diff_id, _size(desc.get("size")))
             )
-        images.append(Image(shown, config, layers, skipped=problems))
+        images.append(Image(shown, config, layers, skipped=problems, digest=digest or None))
 
     for entry in entries:
         ref = (entry.get("annotations") or {}).get("org.opencontainers.image.ref.name")
@@ -377,7 +377,10 @@ def registry_images(
         return RegistryBlob(client, repo, digest)
 
     entry = {"digest": top.digest, "mediaType": top.media_type}
-    return _from_manifests(str(parsed), [entry], fetch, layer_source, options, fetch_blob)
+    images = _from_manifests(str(parsed), [entry], fetch, layer_source, options, fetch_blob)
+    for image in images:
+        image.top = top.digest
+    return images
 
 
 # docker daemon ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -13,6 +14,8 @@ from leakguard.errors import ExitCode
 
 if TYPE_CHECKING:
     from leakguard.detectors.sweep import SweepStats
+    from leakguard.detectors.sweep_store import StoreReport
+    from leakguard.models import ScanResult
 
 
 @click.command("sweep")
@@ -52,8 +55,17 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Keep layer scans, runs, images and findings in this SQLite file (0600): "
-    "the next sweep reads only new layers; a killed one resumes.",
+    help="Keep layer scans, runs, tags, images and findings in this SQLite file (0600; "
+    "no default): the next sweep reads only changed tags and new layers; a killed one "
+    "resumes.",
+)
+@click.option(
+    "--since",
+    type=int,
+    default=None,
+    metavar="RUN",
+    help="With `sweep report`: what is new and fixed since this run (default: the "
+    "finished run before the newest).",
 )
 @image_options
 @pass_state
@@ -65,6 +77,7 @@ def sweep(
     shard: str,
     scheduler: str | None,
     store_path: Path | None,
+    since: int | None,
     repos_from: TextIO | None,
     platform: str | None,
     insecure: bool,
@@ -79,13 +92,15 @@ def sweep(
 ) -> ExitCode:
     """Scan every tag of every repository in a registry; shared layers are read once.
 
-    `leakguard sweep report --store FILE` renders the store's newest finished
-    sweep without touching the registry, and says on standard error what is
-    new since the sweep before it, fixed, and remaining (a registry host named
-    `report` is given with its port).
+    `leakguard sweep report --store FILE [--since RUN]` renders the store's
+    newest finished sweep without touching the registry: when each secret was
+    first and last seen, whether the newest tag still carries it, and what is
+    new since the run before it (or RUN), fixed, and remaining (a registry host
+    named `report` is given with its port).
 
     A layer's results are cached by its digest, so an interrupted sweep
-    resumes where it stopped. `--scheduler` sends one task per distinct layer
+    resumes where it stopped. With `--store`, a tag whose digest (one HEAD
+    request) is the one stored is not read again. `--scheduler` sends one task per distinct layer
     to a Dask cluster; `--shard I/N` on N machines that cannot reach one
     another splits the layers between them. Exit codes as for `leakguard image`.
     """
@@ -94,7 +109,11 @@ def sweep(
     from leakguard.registry.reference import registry_host
 
     if host == "report":  # `leakguard sweep report --store FILE`: no registry is read
-        return _report(state, store_path, out, baseline_path, no_baseline)
+        return _report(state, store_path, since, out, baseline_path, no_baseline)
+    if since is not None:
+        from leakguard.errors import UsageError
+
+        raise UsageError("--since is for `leakguard sweep report --store FILE`")
     shard_spec = parse_shard(shard)
     host = registry_host(host)
     no_cache = no_cache or store_path is not None  # the store is the layer cache then
@@ -140,12 +159,16 @@ def _summary(s: SweepStats) -> str:
         if s.bytes_skipped
         else ""
     )
+    unchanged = (
+        f"; {s.tags_unchanged} tags unchanged since the store's run" if s.tags_unchanged else ""
+    )
     return (
         f"leakguard: swept {s.repositories} repositories, {s.tags} tags, {s.images} images; "
         f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
-        f"{s.layers_cached} cached), {s.bytes_read / 1e6:.1f} MB read{passed_over} "
+        f"{s.layers_cached} cached){unchanged}, {s.bytes_read / 1e6:.1f} MB read{passed_over} "
         f"({s.bytes_scanned / 1e6:.1f} MB compressed) in {s.seconds:.2f}s "
-        f"({s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
+        f"({s.discovery_seconds:.2f}s listing tags and reading manifests; "
+        f"{s.layers_per_second:.1f} layers/s, {s.mb_per_second:.1f} MB/s read)"
     )
 
 
@@ -166,6 +189,7 @@ def _facts(s: SweepStats) -> list[tuple[str, str]]:
 def _report(
     state: State,
     store_path: Path | None,
+    since: int | None,
     out: Output,
     baseline_path: Path | None,
     no_baseline: bool,
@@ -186,18 +210,63 @@ def _report(
         )
     store = SweepStore(store_path, "")
     try:
-        run, findings, changes = report_run(store)
+        done = report_run(store, since)
     finally:
         store.close()
-    since = f"run {changes.previous}" if changes.previous else "nothing before it"
+    run = done.run
+    before = f"run {done.previous.id}" if done.previous else "nothing before it"
     click.echo(
-        f"leakguard: sweep run {run.id} of {run.host}: {changes.new} new since {since}, "
-        f"{changes.fixed} fixed, {changes.remaining} remaining",
+        f"leakguard: sweep run {run.id} of {run.host}: {len(done.new)} new since {before}, "
+        f"{len(done.fixed)} fixed, {done.remaining} remaining"
+        + ("" if run.complete in (None, True) else " (the run could not read everything)"),
         err=True,
     )
     config = effective_config(state, ())
     baseline = None if no_baseline else find_baseline(baseline_path, config)
-    return finish(policy(ScanResult(findings=findings), config, baseline), config, out)
+    result = policy(ScanResult(findings=done.findings), config, baseline)
+    return finish(result, config, out, amend=lambda fmt, text: _changes(fmt, text, done, result))
+
+
+def _changes(fmt: str, text: str, done: StoreReport, result: ScanResult) -> str:
+    """The text and JSON reports of a store end with what changed since the earlier run."""
+    from leakguard.detectors.sweep_store import iso
+    from leakguard.formats import ReportOptions, json_dumps, printable, where
+    from leakguard.formats.json_report import report as json_report
+    from leakguard.models import ScanResult
+
+    shown = {f.identity for f in result.findings}  # what the baseline leaves
+    new = [f for f in done.new if f.identity in shown]
+    since = done.previous
+    if fmt == "json":
+        document = json.loads(text)
+        options = ReportOptions()
+        fixed = json_report(ScanResult(findings=[x.finding for x in done.fixed]), options)
+        document["changes"] = {
+            "run": done.run.id,
+            "started": iso(done.run.started),
+            "since": since.id if since else None,
+            "new": json_report(ScanResult(findings=new), options)["findings"],
+            "fixed": [
+                {"reason": x.reason, "finding": finding}
+                for finding, x in zip(fixed["findings"], done.fixed, strict=True)
+            ],
+            "remaining": done.remaining,
+        }
+        return json_dumps(document) + "\n"
+    if fmt != "text":
+        return text
+    than = f"against run {since.id} ({iso(since.started)})" if since else "(no run before it)"
+    lines = [f"\nSweep run {done.run.id} ({iso(done.run.started)}) {than}:"]
+    lines.append(f"  new: {len(new)}")
+    lines += [f"    {f.severity.value:<8} {f.rule_id}  {where(f)}  {f.redacted}" for f in new]
+    lines.append(f"  fixed: {len(done.fixed)}")
+    lines += [
+        f"    {x.finding.severity.value:<8} {x.finding.rule_id}  {where(x.finding)}  "
+        f"{x.finding.redacted}  ({x.reason}; last seen {x.finding.location.last_seen})"
+        for x in done.fixed
+    ]
+    lines.append(f"  remaining: {done.remaining}")
+    return text + printable("\n".join(lines)) + "\n"
 
 
 # The distribution spec's repository name: components of lowercase letters and

@@ -482,6 +482,20 @@ class RegistryClient:
             media_type = str(declared)
         return Manifest(media_type, digest, data)
 
+    def head_manifest(self, repository: str, reference: str) -> str | None:
+        """The digest a tag resolves to now (`Docker-Content-Digest` of a HEAD), without
+        its body; None when the registry does not say."""
+        response = self.request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            scope=_pull(repository),
+            headers={"Accept": ACCEPT},
+            what=f"{self.host}/{repository}:{reference}",
+        )
+        response.close()
+        digest = response.headers.get("Docker-Content-Digest") or ""
+        return digest if digest.startswith("sha256:") else None
+
     def blob(self, repository: str, digest: str) -> VerifiedBlob:
         """A blob as a digest-verifying stream; close() it when done."""
         what = f"{self.host}/{repository}@{digest[:19]}…"
