@@ -78,6 +78,21 @@ _SHELL = {".sh", ".bash", ".zsh", ".ksh", ".fish", ".ps1", ".bat", ".cmd"}
 _KNOWN_EXTENSIONS = _CODE | _CONFIG | _SHELL | {".md", ".rst", ".txt", ".json", ".dockerignore"}
 
 
+# Interpreters whose scripts are program code (a shell script is not: its
+# assignments are commands, and the shell analysis reads them).
+_CODE_INTERPRETERS = re.compile(
+    rb"#![ \t]*\S*?(?:/env[ \t]+(?:-\S+[ \t]+)*)?\b(?:perl|python[0-9.]*|ruby|node|nodejs|php|"
+    rb"lua|Rscript|groovy|deno|bun)\b"
+)
+
+
+def shebang_kind(head: bytes) -> str | None:
+    """ "code" for a file with no telling name whose `#!` line names a programming
+    language's interpreter (`#!/usr/bin/perl`, `#!/usr/bin/env python3`): its
+    `$pwd = getcwd()` is a call, not a password."""
+    return "code" if _CODE_INTERPRETERS.match(head[:200]) else None
+
+
 @functools.lru_cache(maxsize=4096)  # asked by the surface, then by the engine, per file
 def kind_of_path(path: str | None) -> str | None:
     """The syntax a file is written in, as far as its name tells.
@@ -363,7 +378,10 @@ class Engine:
         if not by_rule:
             return []
         if context.kind is None:
-            context = Context(path=context.path, kind=kind_of_path(context.path))
+            kind = kind_of_path(context.path)
+            if kind is None and first_line == 1 and first_column == 0:
+                kind = shebang_kind(data)
+            context = Context(path=context.path, kind=kind)
         matches: list[tuple[int, int, bytes]] = []  # (start, rule index, secret)
         for rule_index, ends in by_rule.items():
             rule = self.rules[rule_index]

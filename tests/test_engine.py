@@ -251,3 +251,15 @@ def test_a_scan_that_a_custom_rule_gave_up_on_exits_3(tmp_path):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "rule evil gave up" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "shebang", ["#!/usr/bin/perl", "#!/usr/bin/env python3", "#! /usr/bin/env -S node"]
+)
+def test_a_script_named_without_an_extension_reads_as_code_by_its_interpreter(scan_text, shebang):
+    # `$pwd = getcwd()` in openssl's c_rehash is a call, as it would be in a .pl
+    # file; a literal stays a finding.
+    calls = f"{shebang}\n$pwd=Cwd::getcwd();\npassword = os.environ['DB_PASSWORD_VALUE']\n"
+    assert scan_text(calls, path="usr/bin/c_rehash") == []
+    literal = f'{shebang}\npassword = "{PASSWORD}"\n'
+    assert [f.rule_id for f in scan_text(literal, path="usr/bin/tool")] == ["keyword-secret"]
