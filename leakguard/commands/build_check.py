@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from leakguard.cli import (
+    DETECT_SECRETS_PLUGIN_OPTION,
     Output,
     State,
     effective_config,
@@ -32,6 +33,7 @@ from leakguard.errors import ExitCode
 @click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
               help="Drop findings below this confidence.")  # fmt: skip
 @gate_options
+@DETECT_SECRETS_PLUGIN_OPTION
 @pass_state
 def build_check(
     state: State, /, target: str, dockerfile: str | None, out: Output, no_baseline: bool,

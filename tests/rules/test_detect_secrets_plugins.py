@@ -249,3 +249,14 @@ def test_the_readme_plugin_example_runs(tmp_path):
     assert proc.returncode == 1, proc.stderr
     rules = {f["rule_id"] for f in json.loads(proc.stdout)["findings"]}
     assert {"detect-secrets:acme-api-token", "detect-secrets:vaultish-token"} <= rules
+
+
+@pytest.mark.parametrize("command", ["context", "build-check"])
+def test_a_build_context_is_checked_with_the_plugins_too(plugin_file, tree, command):
+    (tree / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    args = ("--no-baseline", "-f", "json", str(tree))
+    code, out, err = run(command, *args, "--detect-secrets-plugin", str(plugin_file))
+    assert code == 1, err
+    assert "detect-secrets:acme-api-token" in _findings(out)
+    code, out, _ = run(command, *args)
+    assert "detect-secrets:acme-api-token" not in _findings(out)
