@@ -233,13 +233,21 @@ def pre_push(
     revs = pushed_revisions(repo, stdin, os.environ)
     if not revs:
         return ExitCode.CLEAN
+    return _scan_revisions(state, repo, revs, baseline_path, no_baseline, "push", out, overrides)
+
+
+def _scan_revisions(
+    state: State, repo: str, revs: tuple[str, ...], baseline_path: Path | None,
+    no_baseline: bool, what: str, out: Output, overrides: dict[str, Any],
+) -> ExitCode:  # fmt: skip
+    """The commits `revs` names (new ones only), judged as a hook judges them."""
     from leakguard.detectors.git_history import HistoryOptions, scan_history
     from leakguard.engine import Engine
 
     config = effective_config(state, [repo], **overrides)
     options = HistoryOptions(revs=revs, max_blob_size=config.max_file_size, check_head=False)
     scanned = scan_history(Engine(config.ruleset()), repo, options, verified=True)
-    return _verdict(scanned, config, baseline_path, no_baseline, repo, "push", out)
+    return _verdict(scanned, config, baseline_path, no_baseline, repo, what, out)
 
 
 @hook.command("pre-receive")
@@ -263,13 +271,7 @@ def pre_receive(
     revs = received_revisions(repo, stdin)
     if not revs:
         return ExitCode.CLEAN
-    from leakguard.detectors.git_history import HistoryOptions, scan_history
-    from leakguard.engine import Engine
-
-    config = effective_config(state, [repo], **overrides)
-    options = HistoryOptions(revs=revs, max_blob_size=config.max_file_size, check_head=False)
-    scanned = scan_history(Engine(config.ruleset()), repo, options, verified=True)
-    return _verdict(scanned, config, baseline_path, no_baseline, repo, "receive", out)
+    return _scan_revisions(state, repo, revs, baseline_path, no_baseline, "receive", out, overrides)
 
 
 @hook.command("pre-commit")
