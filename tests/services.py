@@ -150,33 +150,8 @@ REGISTRY_LOGS: dict[str, Path] = {}  # host:port -> the registry's log, access l
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """host:port of an empty distribution registry (plain HTTP, loopback)."""
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    log = root / "registry.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [_need("docker-registry", "docker-registry"), "serve", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-    def up() -> bool:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as r:
-            return bool(r.status == 200)
-
-    try:
-        wait_for(up, "docker-registry", log)
-        REGISTRY_LOGS[f"127.0.0.1:{port}"] = log
-        yield f"127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+    with registry_server(tmp_path_factory.mktemp("registry")) as host:
+        yield host
 
 
 @pytest.fixture(scope="session")
