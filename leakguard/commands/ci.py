@@ -320,7 +320,7 @@ def _scan_image(
     from leakguard.detectors.image import scan_images
 
     config, engine, image_options, cache = prepare(
-        state, {**options, "timeout": 30}, platform, False, None
+        state, dict(options), platform, False, None
     )
     assert target.image is not None
     try:

@@ -152,10 +152,10 @@ def prepare(
     )
     from leakguard.engine import Engine
 
-    # Registry access, from image_options as every caller has.
-    timeout = float(overrides.pop("timeout"))
-    max_connections = int(overrides.pop("max_connections"))
-    max_retry_wait = float(overrides.pop("max_retry_wait"))
+    # Registry access, from image_options (a caller without them gets the defaults).
+    timeout = float(overrides.pop("timeout", ImageOptions.timeout))
+    max_connections = int(overrides.pop("max_connections", ImageOptions.max_connections))
+    max_retry_wait = float(overrides.pop("max_retry_wait", ImageOptions.max_retry_wait))
     config = effective_config(state, (), **overrides)
     engine = Engine(config.ruleset())
     options = ImageOptions(
