@@ -319,9 +319,7 @@ def _scan_image(
     from leakguard.commands.image import prepare
     from leakguard.detectors.image import scan_images
 
-    config, engine, image_options, cache = prepare(
-        state, dict(options), platform, False, None
-    )
+    config, engine, image_options, cache = prepare(state, dict(options), platform, False, None)
     assert target.image is not None
     try:
         result = scan_images(engine, (target.image,), image_options, jobs=jobs, cache=cache,
