@@ -253,7 +253,6 @@ def _sweep(
             stats.bytes_skipped += scan.stats.bytes_skipped
         progress.advance(1, distinct[scan.digest].size)
 
-    lister.close()  # idle connections of the listing; layer readers open their own
     executor = None
     if options.scheduler is not None:
         from leakguard.detectors.image.cluster import DaskExecutor
@@ -300,6 +299,9 @@ def _sweep(
                 and f.location.origin.value == "layer-file"
             ]
         result.extend(part)
+    # Layers read in this process used the listing's connections (worker processes
+    # open their own: the runner closes these before it forks).
+    lister.close()
     result.findings.extend(kept)
     # Before notes are merged below: which images could not be read whole.
     errors = [s.target for s in result.skipped if s.error]
