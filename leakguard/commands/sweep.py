@@ -224,7 +224,16 @@ def _report(
     config = effective_config(state, ())
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = policy(ScanResult(findings=done.findings), config, baseline)
-    return finish(result, config, out, amend=lambda fmt, text: _changes(fmt, text, done, result))
+    shown = {f.identity for f in result.findings}  # what the baseline leaves
+    facts = [
+        ("sweep run", f"{run.id} of {run.host}"),
+        (f"new since {before}", str(sum(f.identity in shown for f in done.new))),
+        ("fixed", str(len(done.fixed))),
+        ("remaining", str(done.remaining)),
+    ]
+    return finish(
+        result, config, out, facts=facts, amend=lambda fmt, text: _changes(fmt, text, done, result)
+    )
 
 
 def _changes(fmt: str, text: str, done: StoreReport, result: ScanResult) -> str:

@@ -352,7 +352,18 @@ def test_a_report_from_the_sweep_store(
     code, out, err = run("sweep", "report", "--store", store, "-f", "json")
     assert code == 1, err
     loaded = load(path)
-    assert_counts_match(loaded, json.loads(out))
+    report = json.loads(out)
+    assert_counts_match(loaded, report)
+    # What changed since the run before, as the JSON report's `changes` says.
+    changes = report["changes"]
+    labels = loaded.page.locator("dl.facts dt").all_inner_texts()
+    shown = dict(zip(labels, loaded.page.locator("dl.facts dd").all_inner_texts(), strict=True))
+    assert shown["sweep run"].startswith(f"{changes['run']} of ")
+    assert shown["new since nothing before it"] == str(len(changes["new"]))
+    assert (shown["fixed"], shown["remaining"]) == (
+        str(len(changes["fixed"])),
+        str(changes["remaining"]),
+    )
     loaded.assert_no_secret(PLANTED)
     loaded.assert_clean()
     loaded.page.screenshot(path=artefacts / "store.png", full_page=True)
