@@ -607,6 +607,17 @@ _WORDS_JOINED = re.compile(rb"^[A-Za-z]+(?:[/_-][A-Za-z]+)+$")
 
 
 _CAMEL_WORD = re.compile(rb"[A-Z]?[a-z]{2,}")
+_SNAKE_PARTS = re.compile(rb"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+){2,}$")
+
+
+def _is_snake_case_name(secret: bytes) -> bool:
+    """Three or more parts joined by `_`, each in one case (`crypto_aead_aegis128l_
+    MESSAGEBYTES_MAX`): a constant's or a function's name. A part of random base64
+    is rarely all lower or all upper case (about 1 in 50 for 8 characters), three
+    such parts about 1 in 100,000."""
+    if not _SNAKE_PARTS.match(secret):
+        return False
+    return all(part.islower() or part.isupper() for part in secret.split(b"_"))
 
 
 def _is_camel_case_name(secret: bytes) -> bool:
@@ -641,9 +652,15 @@ def _make_entropy_check(limit: float, hex_only: bool) -> Check:
         if shannon_entropy(secret) <= limit or not_a_secret(secret) or _UUID.match(secret):
             return None
         by_key = _named_by_key(secret, line)
-        named = by_key if by_key is not None else bool(_SECRETISH_NAME.search(line))
-        if not named and _is_camel_case_name(secret):
-            return None  # `AmazonEKSClusterPolicyV2`: an identifier, not random
+        # Without a key, a secret-like word elsewhere on the line (not in the value
+        # itself: `"crypto_secretbox_KEYBYTES"` names nothing) makes it named.
+        named = (
+            by_key
+            if by_key is not None
+            else bool(_SECRETISH_NAME.search(line.replace(secret, b"")))
+        )
+        if not named and (_is_camel_case_name(secret) or _is_snake_case_name(secret)):
+            return None  # `AmazonEKSClusterPolicyV2`, `crypto_box_SEEDBYTES`: identifiers
         if not named and _HASH_CONTEXT.search(line):
             return None
         if not named and hex_only and len(secret) in (32, 40, 56, 64, 96, 128):

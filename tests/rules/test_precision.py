@@ -214,6 +214,17 @@ def test_camel_case_identifiers_are_not_random() -> None:
     assert found(f'x = ["{fake("", 40, seed=5)}"]\n') == [("high-entropy-base64", "low")]
 
 
+def test_snake_case_names_are_not_random_even_when_they_say_secret() -> None:
+    # PyNaCl's export list: constant and function names; "secret" inside the value
+    # names nothing (a secret-like word elsewhere on the line still does).
+    for name in ("crypto_secretstream_xchacha20poly1305_" + "MESSAGEBYTES_MAX",
+                 "crypto_aead_aegis128l_" + "NSECBYTES"):  # fmt: skip
+        assert found(f'    "{name}",\n', "nacl/bindings/__init__.py") == []
+    value = fake("", 40, seed=5)
+    assert found(f'    "{value}",\n') == [("high-entropy-base64", "low")]
+    assert found(f'    "{value}",  # secret\n') == [("high-entropy-base64", "medium")]
+
+
 def test_sample_paths_lower_generic_hits_but_not_provider_tokens() -> None:
     text = f'DB_PASSWORD = "{PASSWORD}"\ntoken = "{VALID_PAT}"\n'
     assert found(text, "pkg/site-packages/lib/tests/test_db.py") == [
