@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from leakguard.formats import for_terminal
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -103,14 +105,6 @@ def describe(s: Snapshot) -> str:
     return f"{s.phase}: {', '.join([*counts(s), f'{clock(s.elapsed)} elapsed'])}"
 
 
-def shown(text: str) -> str:
-    """A name as the text report shows it: control characters and bytes that
-    are not UTF-8 as escapes."""
-    from leakguard.formats.text import _printable
-
-    return _printable(text)
-
-
 class Counter:
     """The thread-safe counts behind a display (a `Progress`)."""
 
@@ -125,7 +119,7 @@ class Counter:
 
     def phase(self, text: str) -> None:
         """A new phase counts nothing until its `start`."""
-        text = shown(text)
+        text = for_terminal(text)
         with self._lock:
             self._phase = text
             self._started = time.monotonic()

@@ -50,12 +50,14 @@ def layout(result: ScanResult, options: ReportOptions) -> list[Line]:
     lines: list[Line] = []
     hinted: set[str] = set()
     for title, findings in groups.items():
-        lines.append([(_printable(title), "bold")])
+        lines.append([(for_terminal(title), "bold")])
         lines.extend(_rows(sorted(findings, key=_line_order), options))
         for finding in findings:
             if finding.rule_id not in hinted:
                 hinted.add(finding.rule_id)
-                hint = f"  hint {_printable(finding.rule_id)}: {_printable(finding.remediation)}"
+                hint = (
+                    f"  hint {for_terminal(finding.rule_id)}: {for_terminal(finding.remediation)}"
+                )
                 lines.append([(hint, "dim")])
         lines.append([])
 
@@ -65,7 +67,7 @@ def layout(result: ScanResult, options: ReportOptions) -> list[Line]:
         if these:
             lines.append([(title, style)])
             lines.extend(
-                [(f"  {_printable(s.target)}: {_printable(s.reason)}", None)] for s in these
+                [(f"  {for_terminal(s.target)}: {for_terminal(s.reason)}", None)] for s in these
             )
             lines.append([])
 
@@ -133,9 +135,9 @@ def _rows(findings: list[Finding], options: ReportOptions) -> list[Line]:
         (
             _position(f.location),
             f.severity,
-            _printable(f.rule_id),
-            _printable(shown_value(f, options)),
-            _printable(f.message),
+            for_terminal(f.rule_id),
+            for_terminal(shown_value(f, options)),
+            for_terminal(f.message),
         )
         for f in findings
     ]
@@ -174,9 +176,6 @@ def _short_digest(digest: str) -> str:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-_printable = for_terminal
 
 
 def _colored(lines: list[Line]) -> str:
