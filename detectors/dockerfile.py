@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import posixpath
 import re
 from bisect import bisect_right
@@ -680,13 +679,6 @@ class _Scan:
     starts: list[int] = field(default_factory=list)
 
 
-def _named_dockerfile(path: str) -> bool:
-    """`Dockerfile`, `Containerfile` or `*.dockerfile`: a Dockerfile by name alone
-    (`Dockerfile.prod` is one only if it reads like one)."""
-    name = os.path.basename(path).lower()
-    return name in ("dockerfile", "containerfile") or name.endswith(".dockerfile")
-
-
 def _starts_like_a_dockerfile(data: bytes) -> bool:
     """Whether the first line that is not blank or a comment starts with an instruction."""
     for line in data.split(b"\n"):
@@ -708,7 +700,9 @@ def scan(engine: Engine, data: bytes, path: str, tree: SourceTree = DISK) -> Sca
         # like one (`Dockerfile.5`, a man page) that does not start like one is
         # not a Dockerfile at all: plain text, with nothing to report about it.
         surface = Surface.FILE
-        if _named_dockerfile(path) or _starts_like_a_dockerfile(data):
+        from leakguard.engine import named_dockerfile
+
+        if named_dockerfile(path) or _starts_like_a_dockerfile(data):
             surface = Surface.DOCKERFILE
             result.skipped.append(
                 Skipped(path, f"not a valid Dockerfile ({e.message}): {AS_PLAIN_TEXT}")

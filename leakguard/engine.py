@@ -93,6 +93,13 @@ def shebang_kind(head: bytes) -> str | None:
     return "code" if _CODE_INTERPRETERS.match(head[:200]) else None
 
 
+def named_dockerfile(path: str) -> bool:
+    """`Dockerfile`, `Containerfile` or `*.dockerfile`: a Dockerfile by its name
+    alone (`Dockerfile.prod` is one too, by `kind_of_path`, if it reads like one)."""
+    name = os.path.basename(path).lower()
+    return name in ("dockerfile", "containerfile") or name.endswith(".dockerfile")
+
+
 @functools.lru_cache(maxsize=4096)  # asked by the surface, then by the engine, per file
 def kind_of_path(path: str | None) -> str | None:
     """The syntax a file is written in, as far as its name tells.
@@ -109,7 +116,7 @@ def kind_of_path(path: str | None) -> str | None:
     if name.startswith(".env") or name.endswith(".env"):
         return "config"
     ext = os.path.splitext(name)[1] or ("." + name.lstrip(".") if name.startswith(".") else "")
-    if name in ("dockerfile", "containerfile") or name.endswith(".dockerfile"):
+    if named_dockerfile(name):
         return "dockerfile"
     # Dockerfile.prod, Containerfile.alpine; but dockerfile.py is Python
     if name.startswith(("dockerfile.", "containerfile.")) and ext not in _KNOWN_EXTENSIONS:
