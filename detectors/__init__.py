@@ -56,3 +56,11 @@ def structured_scanner(kind: str | None) -> StructuredScanner | None:
     module, _, function = target.partition(":")
     scanner: StructuredScanner = getattr(importlib.import_module(module), function)
     return scanner
+
+
+def can_fork() -> bool:
+    """Whether worker processes can be forked here (they inherit the engine built
+    in this process; a spawned worker would have to build it again)."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from leakguard.detectors import scanner_for
+from leakguard.detectors import can_fork, scanner_for
 from leakguard.engine import CHUNK_SIZE, Engine
 from leakguard.fsutil import (
     SECRETS_MANIFEST,
@@ -180,7 +180,7 @@ def scan_files(
     jobs = jobs or os.cpu_count() or 1
     total = sum(f.size for f in files)
     progress.start(len(files), "files", total)
-    if jobs > 1 and total >= PARALLEL_MIN_BYTES and len(files) > 1 and _can_fork():
+    if jobs > 1 and total >= PARALLEL_MIN_BYTES and len(files) > 1 and can_fork():
         return _scan_parallel(engine, files, jobs, progress)
     result = ScanResult()
     for target in files:
@@ -317,12 +317,6 @@ class _Prepend:
 # -- workers --------------------------------------------------------------------
 
 _WORKER_ENGINE: Engine | None = None
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _tasks(files: Sequence[FileTarget]) -> Iterator[list[FileTarget]]:

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from leakguard.detectors import AS_PLAIN_TEXT, StructuredScanner, scanner_for
+from leakguard.detectors import AS_PLAIN_TEXT, StructuredScanner, can_fork, scanner_for
 from leakguard.detectors.credfiles import presence
 from leakguard.engine import CHUNK_SIZE
 from leakguard.errors import TargetUnreadable, UsageError
@@ -720,7 +720,7 @@ def scan_history(
                 verify_revision(repo, rev)
     parts: list[_Part]
     progress.phase(f"reading the history of {repo}")
-    split = jobs > 1 and _can_fork()
+    split = jobs > 1 and can_fork()
     # The count is a `git rev-list`: paid for a display's done/total, or to split.
     total = _commit_count(repo, options) if split or progress is not NO_PROGRESS else 0
     progress.start(total or None, "commits")
@@ -835,12 +835,6 @@ def _commit_count(repo: str, options: HistoryOptions) -> int:
 
 
 _WORKER: tuple[Engine, str, HistoryOptions, Any] | None = None
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _worker_part(window: tuple[int, int]) -> _Part:

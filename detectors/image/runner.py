@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from leakguard.detectors import can_fork
 from leakguard.detectors.image.assembly import assemble
 from leakguard.detectors.image.bases import KnownImage, _with_history, base_of, known_local_images
 from leakguard.detectors.image.cache import LayerCache
@@ -161,7 +162,7 @@ def scan_layers(
     }
     if clients:
         jobs = min(jobs, *(c.max_connections for c in clients.values()))
-    if jobs > 1 and len(todo) > 1 and big_enough and _can_fork():
+    if jobs > 1 and len(todo) > 1 and big_enough and can_fork():
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -199,12 +200,6 @@ def _advancing(progress: Progress, sizes: dict[str, int]) -> ProgressCallback:
     """Each layer done advances `progress` by one layer (and, from the cache, its size:
     the bytes of a layer read now are counted as they are read)."""
     return lambda scan: progress.advance(1, sizes.get(scan.digest, 0) if scan.cached else 0)
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def scan_images(
