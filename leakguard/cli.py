@@ -143,6 +143,18 @@ def _configure_logging(verbose: bool) -> None:
         logger.addHandler(handler)
 
 
+# Options every command that scans spells the same way.
+DISABLE_OPTION = click.option("--disable", multiple=True, metavar="RULE",
+                              help="Switch a rule off.")  # fmt: skip
+ENABLE_OPTION = click.option("--enable", multiple=True, metavar="RULE",
+                             help="Switch on an optional rule.")  # fmt: skip
+MIN_CONFIDENCE_OPTION = click.option(
+    "--min-confidence", type=click.Choice(["low", "medium", "high"]),
+    help="Drop findings below this confidence.",
+)  # fmt: skip
+NO_BASELINE_OPTION = click.option("--no-baseline", is_flag=True,
+                                  help="Report everything, baseline or not.")  # fmt: skip
+
 # Custom detect-secrets plugins as rules, on every command that scans text.
 DETECT_SECRETS_PLUGIN_OPTION = click.option(
     "--detect-secrets-plugin", "detect_secrets_plugins", multiple=True, metavar="FILE.py",
@@ -162,13 +174,12 @@ def scan_options(f: Any) -> Any:
                           "ignored files such as .env are the ones that leak into images)."),
         click.option("--exclude", multiple=True, metavar="PATTERN",
                      help="gitignore-style pattern, relative to each PATH; repeatable."),
-        click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
-        click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
+        DISABLE_OPTION,
+        ENABLE_OPTION,
         click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
                      help="Do not read files larger than this (each is reported, and the exit "
                           "code is 3). Default: no bound, files are streamed."),
-        click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
-                     help="Drop findings below this confidence."),
+        MIN_CONFIDENCE_OPTION,
         click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
                      help="Worker processes (default: one per core)."),
     ]  # fmt: skip
@@ -318,7 +329,7 @@ def progress_for(out: Output | None) -> AbstractContextManager[Progress]:
               help="Do not report findings in this baseline (default: the config's "
                    "`baseline`, else .leakguard-baseline.json at the repository root or "
                    "here).")  # fmt: skip
-@click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
+@NO_BASELINE_OPTION
 @scan_options
 @gate_options
 @pass_state

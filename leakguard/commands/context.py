@@ -9,6 +9,8 @@ import click
 
 from leakguard.cli import (
     DETECT_SECRETS_PLUGIN_OPTION,
+    MIN_CONFIDENCE_OPTION,
+    NO_BASELINE_OPTION,
     Output,
     State,
     effective_config,
@@ -36,9 +38,8 @@ from leakguard.errors import ExitCode, TargetUnreadable, UsageError
     help="Only print the files the build context holds, one per line.",
 )
 @output_options
-@click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not.")
-@click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
-              help="Drop findings below this confidence.")  # fmt: skip
+@NO_BASELINE_OPTION
+@MIN_CONFIDENCE_OPTION
 @gate_options
 @DETECT_SECRETS_PLUGIN_OPTION
 @pass_state

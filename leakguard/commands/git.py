@@ -10,7 +10,11 @@ import click
 
 from leakguard.cli import (
     DETECT_SECRETS_PLUGIN_OPTION,
+    DISABLE_OPTION,
+    ENABLE_OPTION,
     GATE_OPTIONS,
+    MIN_CONFIDENCE_OPTION,
+    NO_BASELINE_OPTION,
     Output,
     State,
     effective_config,
@@ -31,10 +35,9 @@ if TYPE_CHECKING:
 
 def rule_options(f: Any) -> Any:
     options = [
-        click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
-        click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
-        click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]),
-                     help="Drop findings below this confidence."),
+        DISABLE_OPTION,
+        ENABLE_OPTION,
+        MIN_CONFIDENCE_OPTION,
         *GATE_OPTIONS,
         DETECT_SECRETS_PLUGIN_OPTION,
         click.option("--baseline", "baseline_path",
@@ -42,7 +45,7 @@ def rule_options(f: Any) -> Any:
                      help="Do not report findings in this baseline (default: the config's "
                           "`baseline`, else .leakguard-baseline.json at the repository root "
                           "or here)."),
-        click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not."),
+        NO_BASELINE_OPTION,
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)

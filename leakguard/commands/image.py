@@ -9,7 +9,11 @@ import click
 
 from leakguard.cli import (
     DETECT_SECRETS_PLUGIN_OPTION,
+    DISABLE_OPTION,
+    ENABLE_OPTION,
     GATE_OPTIONS,
+    MIN_CONFIDENCE_OPTION,
+    NO_BASELINE_OPTION,
     Output,
     State,
     effective_config,
@@ -91,9 +95,9 @@ def image_options(f: Any) -> Any:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Do not report findings in this baseline.",
         ),
-        click.option("--no-baseline", is_flag=True, help="Report everything, baseline or not."),
-        click.option("--disable", multiple=True, metavar="RULE", help="Switch a rule off."),
-        click.option("--enable", multiple=True, metavar="RULE", help="Switch on an optional rule."),
+        NO_BASELINE_OPTION,
+        DISABLE_OPTION,
+        ENABLE_OPTION,
         click.option(
             "--max-file-size",
             callback=_size,
@@ -101,11 +105,7 @@ def image_options(f: Any) -> Any:
             help="Do not read files larger than this (each is reported, and the exit code is 3). "
             "Default: no bound, files are streamed.",
         ),
-        click.option(
-            "--min-confidence",
-            type=click.Choice(["low", "medium", "high"]),
-            help="Drop findings below this confidence.",
-        ),
+        MIN_CONFIDENCE_OPTION,
         *GATE_OPTIONS,
         click.option(
             "-j",
