@@ -241,11 +241,7 @@ def _scan_archive(engine: Engine, target: FileTarget, result: ScanResult) -> boo
         found = scan_archive(engine, fh, target.path, target.size, options)
     result.findings.extend(found.findings)
     result.skipped.extend(found.skipped)
-    stats, inner = result.stats, found.stats
-    stats.files += inner.files
-    stats.bytes += inner.bytes
-    stats.bytes_skipped += inner.bytes_skipped
-    stats.skipped_binary += inner.skipped_binary
+    result.stats.add(found.stats)
     return True
 
 
