@@ -15,7 +15,10 @@ digest and ruleset version) makes an interrupted sweep resume where it stopped.
 
 With a sweep store (`detectors/sweep_store.py`), a tag that answers a HEAD with
 the digest the store recorded for it is carried over from the store: its
-manifests, config and layers are not read again.
+manifests, config and layers are not read again. With `feed=True` and an event
+listener (`leakguard listen`) that has run without a break since the store's
+last complete sweep, only the repositories the registry's notifications named
+since then are listed; the others are carried over without a request.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from leakguard.detectors.image import (
     registry_images,
     scan_layers,
 )
-from leakguard.detectors.sweep_store import ImageRecord, SweepStore, TagSeen
+from leakguard.detectors.sweep_store import FeedChanges, ImageRecord, SweepStore, TagSeen
 from leakguard.engine import Engine
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, ScanResult, Skipped
@@ -66,6 +69,8 @@ class SweepOptions:
     # Repositories to sweep instead of the registry's catalog (which Docker Hub,
     # GHCR, ECR and others do not serve); None: the catalog.
     repos_from: tuple[str, ...] | None = None
+    # With a store: list only the repositories its event feed names as changed.
+    feed: bool = False
 
 
 @dataclass
@@ -78,6 +83,9 @@ class SweepStats:
     layers_scanned: int = 0  # read now (not from the cache)
     layers_cached: int = 0
     tags_unchanged: int = 0  # a HEAD answered the digest the store had: not read again
+    # repositories the event feed named no change in: carried over, not asked
+    repositories_carried: int = 0
+    feed_note: str | None = None  # why --feed could not be used (every tag was checked)
     discovery_seconds: float = 0.0  # listing, HEAD requests, manifests and configs
     bytes_scanned: int = 0  # compressed bytes downloaded and read
     bytes_read: int = 0  # uncompressed bytes the rules ran on
@@ -133,7 +141,7 @@ def sweep(
     (a run stopped by SIGINT is marked so; one killed stays `running`)."""
     if store is None:
         return _sweep(engine, host, image_options, options, cache, progress, None, None)
-    run = store.begin(host, _reuse_key(options, image_options))
+    run = store.begin(host, _reuse_key(options, image_options), _scope(options))
     try:
         return _sweep(engine, host, image_options, options, store, progress, store, run)
     except KeyboardInterrupt:
@@ -144,6 +152,12 @@ def sweep(
 def _reuse_key(options: SweepOptions, image_options: ImageOptions) -> str:
     """Options that change a tag's findings, beside the ruleset version."""
     return repr((options.skip_inherited, image_options.platform))
+
+
+def _scope(options: SweepOptions) -> str:
+    """Which repositories a run sweeps: a run with --feed carries over only runs of the same."""
+    chosen = (sorted(options.repositories), options.repos_from)
+    return hashlib.sha256(repr(chosen).encode()).hexdigest()[:16]
 
 
 def _sweep(
@@ -172,10 +186,33 @@ def _sweep(
     def client() -> RegistryClient:
         return lister
 
-    progress.phase(f"listing the repositories of {host}")
-    listed = list(lister.catalog()) if options.repos_from is None else list(options.repos_from)
-    repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
-    stats.repositories = len(repos)
+    changes = _feed_changes(store, host, options, image_options) if options.feed else None
+    if isinstance(changes, str):
+        stats.feed_note = changes
+    carried_tags: list[TagSeen] = []
+    records: list[ImageRecord] = []
+    kept: list[Finding] = []
+    if isinstance(changes, FeedChanges) and store is not None:
+        # The repositories the feed named, and any the base run did not have, are
+        # listed; every other one is as the base run recorded it, without a request.
+        before = store.tags_by_repository(changes.base.id)
+        listed = (
+            sorted(before.keys() | changes.repositories)
+            if options.repos_from is None
+            else list(options.repos_from)
+        )
+        wanted = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
+        repos = [r for r in wanted if r in changes.repositories or r not in before]
+        unasked = set(wanted) - set(repos)
+        carried_tags = [TagSeen(r, t, d, False, True) for r in unasked for t, d in before[r]]
+        records, kept = store.carried_repositories(changes.base.id, unasked)
+        stats.repositories_carried = len(unasked)
+        stats.repositories = len(wanted)
+    else:
+        progress.phase(f"listing the repositories of {host}")
+        listed = list(lister.catalog()) if options.repos_from is None else list(options.repos_from)
+        repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
+        stats.repositories = len(repos)
     # Tags the store holds a complete record of (same rules, same options): a HEAD
     # that answers the digest stored means the tag need not be read again. Not
     # with --show-secrets (the store keeps no values) nor for one shard of many.
@@ -217,14 +254,13 @@ def _sweep(
         progress.phase("listing tags")
         progress.start(len(repos), "repositories")
         tagged = [t for group in pool.map(_advancing(tags_of, progress), repos) for t in group]
-        stats.tags = len(tagged)
+        stats.tags = len(tagged) + len(carried_tags)
+        stats.tags_unchanged = len(carried_tags)
         progress.phase("reading manifests")
         progress.start(len(tagged), "tags")
         resolved = list(pool.map(_advancing(images_of, progress), tagged))
     stats.discovery_seconds = time.perf_counter() - started
     images = [i for _, found in resolved for i in found or []]
-    records: list[ImageRecord] = []
-    kept: list[Finding] = []
     for (repo, tag), (_, found) in zip(tagged, resolved, strict=True):
         if found is None and store is not None:  # unchanged: as the store has it
             carried, findings = store.carried(candidates[(repo, tag)], repo, tag)
@@ -323,7 +359,7 @@ def _sweep(
     result.stats.duration_s = stats.seconds
     result.sort()
     if store is not None and run is not None:
-        tags_seen = [
+        tags_seen = carried_tags + [
             TagSeen(repo, tag, digest, found is not None, _all_read(f"{host}/{repo}:{tag}", errors))
             for (repo, tag), (digest, found) in zip(tagged, resolved, strict=True)
         ]
@@ -338,6 +374,19 @@ def _sweep(
             complete=not errors,
         )
     return SweepResult(result, stats)
+
+
+def _feed_changes(
+    store: SweepStore | None, host: str, options: SweepOptions, image_options: ImageOptions
+) -> FeedChanges | str:
+    """What the store's event feed says changed, or why it cannot be used."""
+    if store is None:
+        return "--feed needs --store"
+    if not store.read:
+        return "the store keeps no secret values, and --show-secrets needs them"
+    if options.shard[1] != 1:
+        return "--feed is not used with --shard"
+    return store.feed_changes(host, _reuse_key(options, image_options), _scope(options))
 
 
 def _advancing(work: Callable[[T], R], progress: Progress) -> Callable[[T], R]:

@@ -22,6 +22,11 @@ What it holds, table by table:
 * `findings`: each run's findings, with the repository, tag and manifest digest
   that carry them (redacted value and fingerprint; the secret itself nowhere,
   as in the layer cache).
+* `feeds` and `events`: the registry's push and delete notifications, as
+  `leakguard listen` receives them (`detectors/sweep_feed.py`): each listener
+  run (its start, its last heartbeat, its stop) and the repository each event
+  names. A sweep with `feed=True` lists only the repositories named since the
+  last complete sweep, when one listener ran without a break since then.
 
 A finding's first and last sight, the tags that carry it and whether the
 newest tag of its repository still does are read from `findings` across runs.
@@ -58,7 +63,8 @@ from leakguard.models import (
 # images with their tag, manifest digests, created time and history; findings
 # with the repository, tag and digest that carry them. A format-1 store is
 # migrated in place (its runs keep their findings; none of them is reused).
-STORE_FORMAT = 2
+# 3: feeds and events (a registry's notifications); each run's repository scope.
+STORE_FORMAT = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -83,11 +89,19 @@ CREATE TABLE IF NOT EXISTS tags (
     run INTEGER, repository INTEGER, tag TEXT, digest TEXT, fetched INTEGER,
     complete INTEGER, PRIMARY KEY (run, repository, tag)
 );
+CREATE TABLE IF NOT EXISTS feeds (
+    id INTEGER PRIMARY KEY, host TEXT, started REAL, seen REAL, stopped REAL
+);
+CREATE TABLE IF NOT EXISTS events (
+    feed INTEGER, received REAL, repository TEXT, action TEXT, tag TEXT, digest TEXT
+);
 """
 
 # Columns format 2 adds to format-1 tables (appended, so `SELECT *` keeps its order).
 _ADDED = {
-    "runs": ["options TEXT", "complete INTEGER", "tags INTEGER", "tags_fetched INTEGER"],
+    "runs": [
+        "options TEXT", "complete INTEGER", "tags INTEGER", "tags_fetched INTEGER", "scope TEXT"
+    ],
     "images": [
         "repo TEXT", "tag TEXT", "digest TEXT", "top TEXT", "created TEXT", "history INTEGER"
     ],
@@ -96,7 +110,13 @@ _ADDED = {
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS images_by_tag ON images (run, repo, tag);
 CREATE INDEX IF NOT EXISTS findings_by_tag ON findings (run, repo, tag);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (received);
 """
+
+# A listener writes a heartbeat this often; one whose last is older than
+# FEED_ALIVE seconds is taken for dead (killed, or its machine gone).
+FEED_HEARTBEAT = 2.0
+FEED_ALIVE = 6.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,25 @@ class Run:
     complete: bool | None = None
     tags: int | None = None
     tags_fetched: int | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change a registry notified: `action` is "push", "delete" or "mount"."""
+
+    repository: str
+    action: str
+    tag: str | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedChanges:
+    """What the event feed says since run `base` started: the repositories it named."""
+
+    base: Run
+    repositories: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -164,8 +203,8 @@ def iso(timestamp: float) -> str:
 class SweepStore(LayerCache):
     """A layer cache that also records sweep runs, their tags, images and findings."""
 
-    def __init__(self, path: Path, version: str, *, read: bool = True):
-        super().__init__(path, version, read=read)
+    def __init__(self, path: Path, version: str, *, read: bool = True, threads: bool = False):
+        super().__init__(path, version, read=read, threads=threads)
         try:
             self._migrate()
         except sqlite3.Error as e:
@@ -210,11 +249,12 @@ class SweepStore(LayerCache):
 
     # -- a sweep writes ------------------------------------------------------
 
-    def begin(self, host: str, options: str = "") -> int:
+    def begin(self, host: str, options: str = "", scope: str = "") -> int:
+        """A new run; `scope` says which repositories it sweeps (patterns, a list)."""
         cursor = self.db.execute(
-            "INSERT INTO runs (host, version, started, status, options) "
-            "VALUES (?, ?, ?, 'running', ?)",
-            (host, self.version, time.time(), options),
+            "INSERT INTO runs (host, version, started, status, options, scope) "
+            "VALUES (?, ?, ?, 'running', ?, ?)",
+            (host, self.version, time.time(), options, scope),
         )
         return int(cursor.lastrowid or 0)
 
@@ -240,6 +280,95 @@ class SweepStore(LayerCache):
             (host, self.version, options),
         ).fetchall()
         return {(name, tag): Carried(run, digest) for name, tag, digest, run in rows}
+
+    def feed_changes(
+        self, host: str, options: str, scope: str, now: float | None = None
+    ) -> FeedChanges | str:
+        """The repositories the event feed named since the last complete run with these
+        rules, options and scope started; or why the feed cannot stand in for listing
+        the registry (no such run, or no listener up without a break since it)."""
+        row = self.db.execute(
+            "SELECT id FROM runs WHERE host=? AND status='done' AND complete=1 AND version=? "
+            "AND options=? AND scope=? ORDER BY id DESC LIMIT 1",
+            (host, self.version, options, scope),
+        ).fetchone()
+        if row is None:
+            return "the store has no complete sweep of these repositories with these rules"
+        base = next(r for r in self.runs() if r.id == row[0])
+        now = time.time() if now is None else now
+        # One listener, up since before the run started and still beating: no push
+        # since then can have gone unrecorded (a restarted listener is another one).
+        feed = self.db.execute(
+            "SELECT id FROM feeds WHERE host=? AND started<=? AND stopped IS NULL AND seen>=?",
+            (host, base.started, now - FEED_ALIVE),
+        ).fetchone()
+        if feed is None:
+            return f"no event listener for {host} has run without a break since run {base.id}"
+        names = self.db.execute(
+            "SELECT DISTINCT repository FROM events WHERE feed=? AND received>=?",
+            (feed[0], base.started),
+        )
+        return FeedChanges(base, frozenset(name for (name,) in names))
+
+    def tags_by_repository(self, run: int) -> dict[str, list[tuple[str, str | None]]]:
+        """Repository → [(tag, digest)] as run `run` saw them."""
+        out: dict[str, list[tuple[str, str | None]]] = {}
+        for name, tag, digest in self.db.execute(
+            "SELECT r.name, t.tag, t.digest FROM tags t JOIN repositories r "
+            "ON r.id = t.repository WHERE t.run=? ORDER BY r.name, t.tag",
+            (run,),
+        ):
+            out.setdefault(name, []).append((tag, digest))
+        return out
+
+    def carried_repositories(
+        self, run: int, repos: set[str]
+    ) -> tuple[list[ImageRecord], list[Finding]]:
+        """The images and findings run `run` recorded for these repositories."""
+        rows = self.db.execute(
+            "SELECT name, layers, repo, tag, digest, top, created, history FROM images "
+            "WHERE run=? ORDER BY name",
+            (run,),
+        ).fetchall()
+        images = [
+            ImageRecord(name, repo, tag, tuple(json.loads(layers)), digest, top, created, history)
+            for name, layers, repo, tag, digest, top, created, history in rows
+            if repo in repos
+        ]
+        stored = self._findings("run=?", (run,))
+        return images, [s.finding for s in stored if s.repo in repos]
+
+    # -- a listener writes ---------------------------------------------------
+
+    def open_feed(self, host: str) -> int:
+        now = time.time()
+        cursor = self.db.execute(
+            "INSERT INTO feeds (host, started, seen) VALUES (?, ?, ?)", (host, now, now)
+        )
+        return int(cursor.lastrowid or 0)
+
+    def feed_alive(self, feed: int) -> None:
+        self.db.execute("UPDATE feeds SET seen=? WHERE id=?", (time.time(), feed))
+
+    def close_feed(self, feed: int) -> None:
+        now = time.time()
+        self.db.execute("UPDATE feeds SET seen=?, stopped=? WHERE id=?", (now, now, feed))
+
+    def record(self, feed: int, events: Sequence[Event]) -> None:
+        """Events received now, in one transaction (all or none)."""
+        now = time.time()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                [(feed, now, e.repository, e.action, e.tag, e.digest) for e in events],
+            )
+            self.db.execute("UPDATE feeds SET seen=? WHERE id=?", (now, feed))
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     def carried(
         self, carried: Carried, repo: str, tag: str

@@ -92,6 +92,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "hook": ("leakguard.commands.hook", "hook"),
     "image": ("leakguard.commands.image", "image"),
     "sweep": ("leakguard.commands.sweep", "sweep"),
+    "listen": ("leakguard.commands.listen", "listen"),
     "context": ("leakguard.commands.context", "context"),
     "build-check": ("leakguard.commands.build_check", "build_check"),
     "remediate": ("leakguard.commands.remediate", "remediate"),

@@ -106,7 +106,9 @@ class LayerCache:
     # 1: entries hold no secret values (before: base64 of each value).
     FORMAT = 1
 
-    def __init__(self, path: Path, version: str, *, read: bool = True):
+    def __init__(self, path: Path, version: str, *, read: bool = True, threads: bool = False):
+        """`threads`: the connection may be used from other threads than this one (the
+        caller makes sure one at a time)."""
         self.path = path
         self.version = version
         self.read = read
@@ -126,7 +128,9 @@ class LayerCache:
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
-            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(
+                str(path), timeout=30, isolation_level=None, check_same_thread=not threads
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS layers ("

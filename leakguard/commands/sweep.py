@@ -60,6 +60,14 @@ if TYPE_CHECKING:
     "resumes.",
 )
 @click.option(
+    "--feed",
+    is_flag=True,
+    help="With --store: list only the repositories that the registry's notifications "
+    "(recorded by `leakguard listen`) named since the store's last complete sweep; the "
+    "others are carried over without a request. Every tag is checked instead, with a "
+    "note, unless one listener has run without a break since that sweep.",
+)
+@click.option(
     "--since",
     type=int,
     default=None,
@@ -77,6 +85,7 @@ def sweep(
     shard: str,
     scheduler: str | None,
     store_path: Path | None,
+    feed: bool,
     since: int | None,
     repos_from: TextIO | None,
     platform: str | None,
@@ -100,8 +109,10 @@ def sweep(
 
     A layer's results are cached by its digest, so an interrupted sweep
     resumes where it stopped. With `--store`, a tag whose digest (one HEAD
-    request) is the one stored is not read again. `--scheduler` sends one task per distinct layer
-    to a Dask cluster; `--shard I/N` on N machines that cannot reach one
+    request) is the one stored is not read again; with `--feed` too, and
+    `leakguard listen` recording the registry's notifications, a repository
+    no notification named is not asked at all. `--scheduler` sends one task
+    per distinct layer to a Dask cluster; `--shard I/N` on N machines that cannot reach one
     another splits the layers between them. Exit codes as for `leakguard image`.
     """
     from leakguard.detectors.sweep import SweepOptions, parse_shard
@@ -114,6 +125,10 @@ def sweep(
         from leakguard.errors import UsageError
 
         raise UsageError("--since is for `leakguard sweep report --store FILE`")
+    if feed and store_path is None:
+        from leakguard.errors import UsageError
+
+        raise UsageError("--feed needs --store FILE (where `leakguard listen` records events)")
     shard_spec = parse_shard(shard)
     host = registry_host(host)
     no_cache = no_cache or store_path is not None  # the store is the layer cache then
@@ -135,6 +150,7 @@ def sweep(
         skip_inherited=skip_inherited,
         scheduler=scheduler,
         repos_from=_repositories(repos_from) if repos_from is not None else None,
+        feed=feed,
     )
     try:
         from leakguard.cli import progress_for
@@ -149,7 +165,10 @@ def sweep(
                 opened.close()
     baseline = None if no_baseline else find_baseline(baseline_path, config)
     result = policy(done.result, config, baseline)
-    return finish(result, config, out, notes=[_summary(done.stats)], facts=_facts(done.stats))
+    notes = [_summary(done.stats)]
+    if done.stats.feed_note:
+        notes.append(f"leakguard: --feed not used, every tag checked: {done.stats.feed_note}")
+    return finish(result, config, out, notes=notes, facts=_facts(done.stats))
 
 
 def _summary(s: SweepStats) -> str:
@@ -162,6 +181,8 @@ def _summary(s: SweepStats) -> str:
     unchanged = (
         f"; {s.tags_unchanged} tags unchanged since the store's run" if s.tags_unchanged else ""
     )
+    if s.repositories_carried:
+        unchanged += f" ({s.repositories_carried} repositories not asked: no event named them)"
     return (
         f"leakguard: swept {s.repositories} repositories, {s.tags} tags, {s.images} images; "
         f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
@@ -278,23 +299,17 @@ def _changes(fmt: str, text: str, done: StoreReport, result: ScanResult) -> str:
     return text + printable("\n".join(lines)) + "\n"
 
 
-# The distribution spec's repository name: components of lowercase letters and
-# digits joined by `.`, `_`, `__` or dashes, separated by `/`.
-_REPOSITORY = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-
-
 def _repositories(source: TextIO) -> tuple[str, ...]:
     """One repository a line; blank lines and `#` comments left out."""
-    import re
-
     from leakguard.errors import UsageError
+    from leakguard.registry.reference import is_repository
 
     names = []
     for number, line in enumerate(source, 1):
         name = line.split("#", 1)[0].strip()
         if not name:
             continue
-        if not re.fullmatch(_REPOSITORY, name):
+        if not is_repository(name):
             raise UsageError(f"--repos-from line {number}: {name[:80]!r} is not a repository name")
         names.append(name)
     return tuple(names)

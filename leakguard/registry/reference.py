@@ -16,6 +16,11 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$")
 
 
+def is_repository(name: str) -> bool:
+    """Whether `name` is a repository name as the distribution spec spells one."""
+    return _REPO.fullmatch(name) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     host: str  # "host" or "host:port"

@@ -17,7 +17,7 @@ import pytest
 
 from leakguard.detectors.image import ImageOptions, ruleset_version
 from leakguard.detectors.sweep import SweepOptions, sweep
-from leakguard.detectors.sweep_store import SweepStore, iso
+from leakguard.detectors.sweep_store import STORE_FORMAT, SweepStore, iso
 from leakguard.models import fingerprint
 from tests.conftest import GITHUB_PAT, fake
 from tests.detectors.test_image import Spec, file, layer_tar, write_archive
@@ -325,8 +325,11 @@ def test_an_older_store_is_migrated_in_place_and_a_newer_one_refused(tmp_path):
     assert finding["location"]["first_seen"] == "2026-01-01T00:00:00Z"
     assert finding["location"]["in_newest_tag"] is None  # format 1 did not keep tags
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='format'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key='format'").fetchone() == (
+            str(STORE_FORMAT),
+        )
         assert db.execute("SELECT COUNT(*) FROM findings").fetchone() == (1,)
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)  # format 3's
         db.execute("UPDATE meta SET value='99' WHERE key='format'")
     code, _, err = run("sweep", "report", "--store", str(path))
     assert code == 3 and "written by a newer leakguard (store format 99" in err
