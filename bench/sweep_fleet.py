@@ -15,10 +15,17 @@ Everything on loopback, in one run:
    * full:        `sweep --store S1`: every tag fetched, every distinct layer read;
    * dask:        `sweep --store S2 --scheduler tcp://...`: the same on the cluster;
    * incremental: --new images pushed (new tags of existing repositories), then
-                  `sweep --store S1` again: a HEAD per tag, only the new tags'
-                  manifests fetched, only their layers read;
-   * unchanged:   `sweep --store S1` once more with nothing pushed: the HEAD
-                  requests and listing alone (the floor of an incremental sweep);
+                  `sweep --store S1H` (a copy of S1 taken before the push): a HEAD
+                  per tag, only the new tags' manifests fetched, only their layers
+                  read;
+   * feed:        the same increment, `sweep --store S1 --feed`: the registry sends
+                  its push notifications to `leakguard listen` (started before the
+                  fleet was pushed, recording into S1), so only the repositories
+                  named since the full sweep are listed; the others are not asked
+                  (median of three runs: two on copies of S1, then S1 itself);
+   * unchanged:   `sweep --store S1H` once more with nothing pushed: the HEAD
+                  requests and listing alone (the floor of an incremental sweep
+                  without a feed), and `sweep --store S1 --feed` likewise;
    * resume:      `sweep --store S3` killed (SIGKILL) once half the distinct layers
                   are stored, then run again: layers stored at the kill, layers the
                   second run read, and whether any finished layer was read again.
@@ -35,8 +42,10 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -56,8 +65,64 @@ from sweep_throughput import aws_key_id, github_token, start_registry, stop  # n
 
 from leakguard.models import fingerprint  # noqa: E402
 from tests.registry_push import Blob, Pusher, layer  # noqa: E402
+from tests.services import free_port  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "sweep_fleet"
+
+
+def notifications(port: int, token: str) -> str:
+    """Registry config: every push and delete POSTed to `leakguard listen` on `port`."""
+    return (
+        "notifications:\n  endpoints:\n    - name: leakguard\n"
+        f"      url: http://127.0.0.1:{port}/events\n"
+        f"      headers:\n        Authorization: [Bearer {token}]\n"
+        "      timeout: 5s\n      threshold: 5\n      backoff: 500ms\n"
+        "      ignore:\n        actions: [pull]\n"
+    )
+
+
+def start_listener(
+    lg: str, host: str, store: Path, port: int, token: str
+) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [lg, "listen", host, "--store", str(store), "--bind", f"127.0.0.1:{port}", "--quiet"],
+        env={**os.environ, "LEAKGUARD_FEED_TOKEN": token},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    stop(proc)
+    sys.exit("leakguard listen did not start")
+
+
+def recorded(store: Path, since: float = 0.0) -> set[str]:
+    """Repositories the listener recorded events of, received after `since`."""
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+            rows = db.execute("SELECT DISTINCT repository FROM events WHERE received>=?", (since,))
+            return {name for (name,) in rows}
+    except sqlite3.Error:
+        return set()
+
+
+def events_settled(store: Path, quiet: float = 2.0, limit: float = 300.0) -> int:
+    """Wait until no event has come for `quiet` seconds; the number recorded."""
+    deadline = time.monotonic() + limit
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+            count = int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return count
+        time.sleep(0.2)
+    return last
 
 
 @dataclass(frozen=True)
@@ -165,6 +230,8 @@ class Sweep:
     line: str
     discovery: float  # seconds listing tags, HEAD requests, manifests and configs
     inside: float  # seconds the sweep itself says it took (process start left out)
+    not_asked: int  # repositories the feed carried over without a request
+    note: str  # why --feed was not used ("" when it was, or not asked for)
 
 
 def sweep(lg: str, host: str, store: Path, out: Path, extra: tuple[str, ...] = ()) -> Sweep:
@@ -179,6 +246,8 @@ def sweep(lg: str, host: str, store: Path, out: Path, extra: tuple[str, ...] = (
     counts = re.search(r"\((\d+) read, (\d+) cached\)", line)
     unchanged = re.search(r"(\d+) tags unchanged", line)
     phases = re.search(r"in ([\d.]+)s \(([\d.]+)s listing tags", line)
+    not_asked = re.search(r"\((\d+) repositories not asked", line)
+    note = next((x for x in done.stderr.splitlines() if "--feed not used" in x), "")
     assert counts and phases, line
     found = {f["fingerprint"] for f in json.loads(out.read_text())["findings"]}
     return Sweep(
@@ -190,7 +259,17 @@ def sweep(lg: str, host: str, store: Path, out: Path, extra: tuple[str, ...] = (
         line.removeprefix("leakguard: "),
         float(phases.group(2)),
         float(phases.group(1)),
+        int(not_asked.group(1)) if not_asked else 0,
+        note,
     )
+
+
+def size(path: Path) -> int:
+    """Bytes of a store's pages in use, as a reader sees it (its write-ahead log included)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * db.execute("PRAGMA page_size").fetchone()[0])
 
 
 def stored(path: Path) -> int:
@@ -218,14 +297,22 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         (tmp / "registry").mkdir()
-        registry, host = start_registry(tmp / "registry")
+        s1 = tmp / "s1.sqlite"
+        port, token = free_port(), secrets.token_hex(16)
+        registry, host = start_registry(tmp / "registry", notifications(port, token))
         procs.append(registry)
+        # The listener is up before anything is pushed (and before the full sweep, which
+        # a --feed sweep then starts from).
+        procs.append(start_listener(lg, host, s1, port, token))
         started = time.perf_counter()
         fleet = push_fleet(host, args.repos, args.tags, args.bases, args.seed)
+        pushed = time.perf_counter() - started
+        count = events_settled(s1)
         print(
             f"fleet: {args.repos} repositories x {args.tags} tags = {fleet.tags} images, "
             f"{fleet.distinct_layers} distinct layers, {len(fleet.planted)} planted values; "
-            f"pushed through the registry API in {time.perf_counter() - started:.1f}s",
+            f"pushed through the registry API in {pushed:.1f}s; {count} notifications "
+            f"recorded by `leakguard listen` in {time.perf_counter() - started:.1f}s",
             flush=True,
         )
 
@@ -233,8 +320,11 @@ def main() -> int:
             missed = [where for fp, where in planted.items() if fp not in done.found]
             return "all planted values found" if not missed else f"MISSED {missed}"
 
-        s1 = tmp / "s1.sqlite"
         full = sweep(lg, host, s1, OUT / "full.json")
+        # The store as the full sweep left it, for the sweeps without the feed.
+        s1h = tmp / "s1h.sqlite"
+        with sqlite3.connect(s1) as source, sqlite3.connect(s1h) as copy:
+            source.backup(copy)
         per_tag = full.discovery / fleet.tags
         per_layer = (full.inside - full.discovery) / full.read
         print(f"full sweep:        {full.seconds:7.2f}s  "
@@ -253,18 +343,49 @@ def main() -> int:
                   f"the local sweep, {(dask.seconds - full.seconds) / dask.read * 1000:+.1f} ms "
                   f"per layer; {'same findings' if same else 'FINDINGS DIFFER'}\n"
                   f"                   {dask.line}", flush=True)  # fmt: skip
+        before_new = time.time()
         planted = {**fleet.planted, **push_new(host, args.new, args.tags, args.seed)}
-        inc = sweep(lg, host, s1, OUT / "incremental.json")
+        changed = {f"fleet/app{r}" for r in range(args.new)}
+        deadline = time.monotonic() + 60
+        while not changed <= recorded(s1, before_new) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        inc = sweep(lg, host, s1h, OUT / "incremental.json")
         print(f"incremental sweep: {inc.seconds:7.2f}s  {inc.read} layers read, "
               f"{inc.unchanged} tags unchanged; {inc.seconds / full.seconds:.1%} of the full "
-              f"sweep (target < 5%)  {recall(inc, planted)}\n"
+              f"sweep  {recall(inc, planted)}\n"
               f"                   {inc.line}", flush=True)  # fmt: skip
-        still = sweep(lg, host, s1, OUT / "unchanged.json")
+        # Three runs, the median kept: two on copies of the store taken just before (the
+        # listener's heartbeat in them still fresh), the last on the store itself.
+        runs = []
+        for n in range(3):
+            store = s1
+            if n < 2:
+                store = tmp / f"s1f{n}.sqlite"
+                with sqlite3.connect(s1) as source, sqlite3.connect(store) as copy:
+                    source.backup(copy)
+            runs.append(sweep(lg, host, store, OUT / f"feed{n}.json", ("--feed",)))
+        fed = sorted(runs, key=lambda r: r.seconds)[1]
+        same = all(r.found == inc.found for r in runs)
+        print(f"feed sweep:        {fed.seconds:7.2f}s  (median of "
+              f"{', '.join(f'{r.seconds:.2f}' for r in runs)})  {fed.read} layers read, "
+              f"{fed.not_asked} repositories not asked; {fed.seconds / full.seconds:.1%} of the "
+              f"full sweep (target < 5%), {fed.seconds / inc.seconds:.1%} of the incremental "
+              f"one  {recall(fed, planted)}; {'same findings' if same else 'FINDINGS DIFFER'}"
+              f"{'  ' + fed.note if fed.note else ''}\n"
+              f"                   {fed.line}", flush=True)  # fmt: skip
+        still = sweep(lg, host, s1h, OUT / "unchanged.json")
         tags = fleet.tags + args.new
         print(f"nothing changed:   {still.seconds:7.2f}s  {still.read} layers read; "
               f"{still.discovery / tags * 1000:.2f} ms per tag (list + HEAD), "
               f"{still.seconds - still.inside:.2f}s process start and rule set; "
               f"{still.seconds / full.seconds:.1%} of the full sweep", flush=True)  # fmt: skip
+        grown = size(s1)
+        quiet = sweep(lg, host, s1, OUT / "feed-unchanged.json", ("--feed",))
+        print(f"nothing changed, feed: {quiet.seconds:5.2f}s  {quiet.not_asked} repositories "
+              f"not asked; {quiet.seconds - quiet.inside:.2f}s process start and rule set; "
+              f"{quiet.seconds / full.seconds:.1%} of the full sweep; the store grew by "
+              f"{(size(s1) - grown) / 1e3:.0f} kB (to {size(s1) / 1e6:.1f} MB)",
+              flush=True)  # fmt: skip
         # Resume: killed once half the distinct layers are stored.
         s3 = tmp / "s3.sqlite"
         total = fleet.distinct_layers + args.new
@@ -288,6 +409,9 @@ def main() -> int:
             "repos": args.repos, "tags": tags, "distinct_layers": total,
             "full_s": full.seconds, "full_layers_per_s": full.read / full.seconds,
             "incremental_s": inc.seconds, "incremental_ratio": inc.seconds / full.seconds,
+            "feed_s": fed.seconds, "feed_ratio": fed.seconds / full.seconds,
+            "feed_same_findings": same, "feed_unchanged_s": quiet.seconds,
+            "store_bytes": size(s1), "store_growth_per_run": size(s1) - grown,
             "unchanged_s": still.seconds, "head_per_tag_ms": still.discovery / tags * 1000,
             "full_per_tag_ms": per_tag * 1000, "full_per_layer_ms": per_layer * 1000,
             "resume_at_kill": at_kill, "resume_read": resumed.read, "reread": again,

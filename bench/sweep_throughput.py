@@ -243,7 +243,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_registry(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_registry(root: Path, extra_config: str = "") -> tuple[subprocess.Popen[bytes], str]:
+    """A docker-registry on loopback; `extra_config`: YAML sections added to its config."""
     exe = shutil.which("docker-registry") or "/usr/bin/docker-registry"
     port = free_port()
     config = root / "config.yml"
@@ -251,7 +252,7 @@ def start_registry(root: Path) -> tuple[subprocess.Popen[bytes], str]:
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + extra_config
     )
     log = open(root / "registry.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
