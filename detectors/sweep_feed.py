@@ -191,7 +191,11 @@ class FeedServer(ThreadingHTTPServer):
         self.store = store
         self.token = token
         self.lock = threading.Lock()  # the store's connection, one thread at a time
-        self.feed = store.open_feed(host)
+        try:
+            self.feed = store.open_feed(host)
+        except BaseException:
+            self.server_close()
+            raise
         self._beat = time.monotonic()
         self._on_events = on_events
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,9 @@ def listen(
     except OSError as e:
         store.close()
         raise TargetUnreadable(f"--bind {bind}: {e.strerror or e}") from e
+    except sqlite3.Error as e:  # a store another process keeps locked
+        store.close()
+        raise TargetUnreadable(f"sweep store {store_path}: {e}") from e
     bound = server.server_address
     click.echo(
         f"leakguard: recording notifications of {host} from http://{_url_host(bound[0])}:"
