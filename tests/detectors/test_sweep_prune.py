@@ -188,3 +188,24 @@ def test_the_feed_base_is_kept_and_a_feed_sweep_still_carries_over(feed):  # noq
         assert fingerprint(stripe(20).encode()) in {f[2] for f in found(third)}
     finally:
         feed.stop()
+
+
+def test_the_first_prune_of_a_long_history_shrinks_the_file(registry, tmp_path):  # noqa: F811
+    pusher = Pusher(registry)
+    base = layer({"etc/base.env": f"GH={GITHUB_PAT}\n"})
+    for n in range(10 * TAGS):
+        pusher.image("shrink/many", str(n), [base], f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z")
+    pusher.close()
+    path = tmp_path / "sweep.sqlite"
+    cmd = ("sweep", "--store", str(path), "--no-baseline", "--repo", "shrink/*", registry)
+    sizes = []
+    for _ in range(6):
+        code, _, err = run(*cmd)
+        assert code == 1, err
+        sizes.append(path.stat().st_size)
+    assert sizes[-1] > 2.5 * sizes[0], sizes  # each run: a copy of what it saw
+    code, _, err = run(*cmd, "--keep-runs", "2")
+    assert code == 1, err
+    assert [status for _, status, _ in runs(path)] == ["pruned"] * 5 + ["done"] * 2
+    # Five runs' records gone out of seven: the file is rewritten without them.
+    assert path.stat().st_size < 0.5 * sizes[-1], (sizes, path.stat().st_size)
