@@ -22,14 +22,18 @@ What it holds, table by table:
 * `findings`: each run's findings, with the repository, tag and manifest digest
   that carry them (redacted value and fingerprint; the secret itself nowhere,
   as in the layer cache).
+* `places`: per place of a finding (host, rule, fingerprint, image, path), the
+  start of the first and of the latest finished run that saw it, kept up to
+  date by each run's end; a run's own rows can then be pruned
+  (`SweepStore(keep_runs=N)`) without losing when a secret was first seen.
 * `feeds` and `events`: the registry's push and delete notifications, as
   `leakguard listen` receives them (`detectors/sweep_feed.py`): each listener
   run (its start, its last heartbeat, its stop) and the repository each event
   names. A sweep with `feed=True` lists only the repositories named since the
   last complete sweep, when one listener ran without a break since then.
 
-A finding's first and last sight, the tags that carry it and whether the
-newest tag of its repository still does are read from `findings` across runs.
+A finding's first and last sight are read from `places`; the tags that carry it
+and whether the newest tag of its repository still does, from the run's `findings`.
 The newest tag of a repository is the tag whose image config says the latest
 `created` time (for a multi-arch tag, the latest of its platforms; a tie goes
 to the greater tag name). The file is 0600: it says where secrets live.
@@ -63,7 +67,9 @@ from leakguard.models import (
 # images with their tag, manifest digests, created time and history; findings
 # with the repository, tag and digest that carry them. A format-1 store is
 # migrated in place (its runs keep their findings; none of them is reused).
-# 3: feeds and events (a registry's notifications); each run's repository scope.
+# 3: feeds and events (a registry's notifications); each run's repository scope;
+# places (first and last sight of each finding's place), so that old runs' rows can
+# be pruned. A store without `places` gets it filled from its findings when opened.
 STORE_FORMAT = 3
 
 SCHEMA = """
@@ -112,6 +118,23 @@ CREATE INDEX IF NOT EXISTS images_by_tag ON images (run, repo, tag);
 CREATE INDEX IF NOT EXISTS findings_by_tag ON findings (run, repo, tag);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (received);
 """
+# Made (and filled from the findings of the finished runs) whenever a store lacks it,
+# whatever its format: a store written before it existed keeps its first sights.
+# Without rowid, the key is stored once (half the size); a finding without an image
+# or path has "" there.
+_PLACES = """
+CREATE TABLE places (
+    host TEXT NOT NULL, rule TEXT NOT NULL, fingerprint TEXT NOT NULL, image TEXT NOT NULL,
+    path TEXT NOT NULL, first_seen REAL, last_seen REAL,
+    PRIMARY KEY (host, rule, fingerprint, image, path)
+) WITHOUT ROWID
+"""
+_PLACES_FROM_FINDINGS = """
+INSERT INTO places SELECT u.host, f.rule, f.fingerprint, COALESCE(f.image, ''),
+    COALESCE(f.path, ''), MIN(u.started), MAX(u.started)
+FROM findings f JOIN runs u ON u.id = f.run
+WHERE u.status IN ('done', 'pruned') GROUP BY 1, 2, 3, 4, 5
+"""
 
 # A listener writes a heartbeat this often; one whose last is older than
 # FEED_ALIVE seconds is taken for dead (killed, or its machine gone).
@@ -126,7 +149,9 @@ class Run:
     version: str
     started: float
     finished: float | None
-    status: str  # "running" (still, or killed) | "interrupted" | "done"
+    # "running" (still, or killed) | "interrupted" | "done" | "pruned" (was done; its
+    # tags, images and findings were deleted to keep the store's size bounded)
+    status: str
     images: int | None
     layers_read: int | None
     layers_stored: int | None
@@ -201,9 +226,27 @@ def iso(timestamp: float) -> str:
 
 
 class SweepStore(LayerCache):
-    """A layer cache that also records sweep runs, their tags, images and findings."""
+    """A layer cache that also records sweep runs, their tags, images and findings.
 
-    def __init__(self, path: Path, version: str, *, read: bool = True, threads: bool = False):
+    With `keep_runs`, each finished run prunes the tags, images and findings of the
+    host's finished runs but the newest `keep_runs` and the newest complete run of
+    each (ruleset version, options, scope): the base of a `--feed` sweep."""
+
+    def __init__(
+        self,
+        path: Path,
+        version: str,
+        *,
+        read: bool = True,
+        threads: bool = False,
+        keep_runs: int | None = None,
+    ):
+        if keep_runs is not None and keep_runs < 2:
+            raise UsageError(
+                f"--keep-runs {keep_runs}: a report compares a run with the one before it",
+                hint="keep at least 2 runs",
+            )
+        self.keep_runs = keep_runs
         super().__init__(path, version, read=read, threads=threads)
         try:
             self._migrate()
@@ -242,6 +285,11 @@ class SweepStore(LayerCache):
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(STORE_FORMAT),)
                 )
+            if not self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='places'"
+            ).fetchone():
+                self.db.execute(_PLACES)
+                self.db.execute(_PLACES_FROM_FINDINGS)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -398,8 +446,11 @@ class SweepStore(LayerCache):
         layers_stored: int,
         complete: bool,
     ) -> None:
-        """The run's repositories, tags, images and findings, and its end, in one transaction."""
+        """The run's repositories, tags, images and findings, its end, the first and
+        last sight of each place it found something at, and (with `keep_runs`) the
+        pruning of older runs, in one transaction."""
         by_name = {i.name: i for i in images}
+        pruned: list[int] = []
         try:
             self.db.execute("BEGIN IMMEDIATE")
             repos = sorted({t.repo for t in tags} | {i.repo for i in images})
@@ -485,10 +536,66 @@ class SweepStore(LayerCache):
                     run,
                 ),
             )
+            self._sighted(run, host, findings)
+            if self.keep_runs is not None:
+                pruned = self._prune(host, self.keep_runs)
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
             self.db.execute("ROLLBACK")
             raise TargetUnreadable(f"sweep store {self.path}: {e}") from e
+        if pruned:
+            self._reclaim()
+
+    def _sighted(self, run: int, host: str, findings: Sequence[Finding]) -> None:
+        """Each place run `run` found something at: first seen now, or seen again."""
+        (started,) = self.db.execute("SELECT started FROM runs WHERE id=?", (run,)).fetchone()
+        places = dict.fromkeys(
+            (host, str(f.rule_id), f.fingerprint, f.location.image or "", f.location.path or "")
+            for f in findings
+        )
+        self.db.executemany(
+            "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (host, rule, fingerprint, image, path) DO UPDATE SET "
+            "first_seen=MIN(first_seen, excluded.first_seen), "
+            "last_seen=MAX(last_seen, excluded.last_seen)",
+            [(*place, started, started) for place in places],
+        )
+
+    def _prune(self, host: str, keep: int) -> list[int]:
+        """Deletes the tags, images and findings of the host's finished runs but the
+        newest `keep` and the newest complete run of each (version, options, scope),
+        and marks those runs `pruned`; in the caller's transaction (a prune is all
+        done or not at all, and the next run's end prunes what is still there)."""
+        rows = self.db.execute(
+            "SELECT id, version, options, scope, complete FROM runs "
+            "WHERE host=? AND status='done' ORDER BY id DESC",
+            (host,),
+        ).fetchall()
+        kept = {row[0] for row in rows[:keep]}
+        bases: set[tuple[object, ...]] = set()
+        for run, version, options, scope, complete in rows:
+            if complete and (version, options, scope) not in bases:
+                bases.add((version, options, scope))
+                kept.add(run)
+        gone = [(row[0],) for row in rows if row[0] not in kept]
+        for table in ("tags", "images", "findings"):
+            self.db.executemany(f"DELETE FROM {table} WHERE run=?", gone)
+        self.db.executemany("UPDATE runs SET status='pruned' WHERE id=?", gone)
+        return [run for (run,) in gone]
+
+    def _reclaim(self) -> None:
+        """After a prune: the freed pages are reused by the next runs' rows; the file is
+        rewritten smaller only when more than half of it is free (the first prune of a
+        long history). A store busy elsewhere is left as it is, for the next time."""
+        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        total = self.db.execute("PRAGMA page_count").fetchone()[0]
+        if 2 * free <= total:
+            return
+        try:
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
 
     # -- reports read --------------------------------------------------------
 
@@ -537,15 +644,17 @@ class SweepStore(LayerCache):
                 newest[repo] = (moment, tag)
         return {repo: tag for repo, (_, tag) in newest.items()}
 
-    def sightings(self, upto: int) -> dict[tuple[object, ...], tuple[float, float]]:
-        """Per place of a finding: when finished runs up to `upto` first and last saw it."""
+    def sightings(self) -> dict[tuple[object, ...], tuple[float, float]]:
+        """Per place of a finding: when finished runs (pruned ones too) first and last
+        saw it (the start of each run)."""
         rows = self.db.execute(
-            "SELECT f.rule, f.fingerprint, f.image, f.path, MIN(u.started), MAX(u.started) "
-            "FROM findings f JOIN runs u ON u.id = f.run "
-            "WHERE u.status='done' AND f.run <= ? GROUP BY 1, 2, 3, 4",
-            (upto,),
+            "SELECT rule, fingerprint, image, path, MIN(first_seen), MAX(last_seen) "
+            "FROM places GROUP BY 1, 2, 3, 4"
         )
-        return {(r, fp, image, path): (first, last) for r, fp, image, path, first, last in rows}
+        return {
+            (r, fp, image or None, path or None): (first, last)
+            for r, fp, image, path, first, last in rows
+        }
 
     def _findings(self, where: str, args: tuple[object, ...]) -> list[Stored]:
         rows = self.db.execute(
@@ -640,7 +749,7 @@ def report_run(store: SweepStore, since: int | None = None) -> StoreReport:
             )
     else:
         previous = done[-2] if len(done) > 1 else None
-    seen = store.sightings(last.id)
+    seen = store.sightings()
     newest = store.newest_tags(last.id)
     now = store._findings("run=?", (last.id,))
     carriers = {

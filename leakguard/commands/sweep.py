@@ -68,6 +68,15 @@ if TYPE_CHECKING:
     "note, unless one listener has run without a break since that sweep.",
 )
 @click.option(
+    "--keep-runs",
+    type=int,
+    default=None,
+    metavar="N",
+    help="With --store: after the run, delete what the store holds of this registry's "
+    "finished runs but the newest N (at least 2) and the base of a --feed sweep; first "
+    "and last sightings are kept (default: keep every run).",
+)
+@click.option(
     "--since",
     type=int,
     default=None,
@@ -86,6 +95,7 @@ def sweep(
     scheduler: str | None,
     store_path: Path | None,
     feed: bool,
+    keep_runs: int | None,
     since: int | None,
     repos_from: TextIO | None,
     platform: str | None,
@@ -117,18 +127,19 @@ def sweep(
     """
     from leakguard.detectors.sweep import SweepOptions, parse_shard
     from leakguard.detectors.sweep import sweep as run_sweep
+    from leakguard.errors import UsageError
     from leakguard.registry.reference import registry_host
 
     if host == "report":  # `leakguard sweep report --store FILE`: no registry is read
+        if keep_runs is not None:
+            raise UsageError("--keep-runs is for `leakguard sweep HOST --store FILE`")
         return _report(state, store_path, since, out, baseline_path, no_baseline)
     if since is not None:
-        from leakguard.errors import UsageError
-
         raise UsageError("--since is for `leakguard sweep report --store FILE`")
     if feed and store_path is None:
-        from leakguard.errors import UsageError
-
         raise UsageError("--feed needs --store FILE (where `leakguard listen` records events)")
+    if keep_runs is not None and store_path is None:
+        raise UsageError("--keep-runs needs --store FILE")
     shard_spec = parse_shard(shard)
     host = registry_host(host)
     no_cache = no_cache or store_path is not None  # the store is the layer cache then
@@ -141,7 +152,12 @@ def sweep(
         from leakguard.detectors.sweep_store import SweepStore
 
         # The store keeps no values: with --show-secrets every layer is read again.
-        store = SweepStore(store_path, ruleset_version(engine, options), read=not out.show_secrets)
+        store = SweepStore(
+            store_path,
+            ruleset_version(engine, options),
+            read=not out.show_secrets,
+            keep_runs=keep_runs,
+        )
     sweep_options = SweepOptions(
         repositories=repositories,
         shard=shard_spec,
