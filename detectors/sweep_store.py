@@ -450,7 +450,7 @@ class SweepStore(LayerCache):
         last sight of each place it found something at, and (with `keep_runs`) the
         pruning of older runs, in one transaction."""
         by_name = {i.name: i for i in images}
-        pruned: list[int] = []
+        pruned = False
         try:
             self.db.execute("BEGIN IMMEDIATE")
             repos = sorted({t.repo for t in tags} | {i.repo for i in images})
@@ -561,27 +561,39 @@ class SweepStore(LayerCache):
             [(*place, started, started) for place in places],
         )
 
-    def _prune(self, host: str, keep: int) -> list[int]:
+    def _prune(self, host: str, keep: int) -> bool:
         """Deletes the tags, images and findings of the host's finished runs but the
-        newest `keep` and the newest complete run of each (version, options, scope),
-        and marks those runs `pruned`; in the caller's transaction (a prune is all
-        done or not at all, and the next run's end prunes what is still there)."""
+        newest `keep` and the newest complete run of each (options, scope) under the
+        current rules, and marks those runs `pruned`; also the notifications no kept
+        run needs and the layer scans made under other rules. In the caller's
+        transaction (a prune is all done or not at all, and the next run's end prunes
+        what is still there). Whether anything was deleted."""
         rows = self.db.execute(
-            "SELECT id, version, options, scope, complete FROM runs "
+            "SELECT id, version, options, scope, complete, started FROM runs "
             "WHERE host=? AND status='done' ORDER BY id DESC",
             (host,),
         ).fetchall()
         kept = {row[0] for row in rows[:keep]}
-        bases: set[tuple[object, ...]] = set()
-        for run, version, options, scope, complete in rows:
-            if complete and (version, options, scope) not in bases:
-                bases.add((version, options, scope))
+        # A --feed sweep starts from the newest complete run of its options and scope
+        # under the current rules (runs under other rules can no longer be one).
+        bases: dict[tuple[object, ...], float] = {}
+        for run, version, options, scope, complete, started in rows:
+            if complete and version == self.version and (options, scope) not in bases:
+                bases[(options, scope)] = started
                 kept.add(run)
         gone = [(row[0],) for row in rows if row[0] not in kept]
         for table in ("tags", "images", "findings"):
             self.db.executemany(f"DELETE FROM {table} WHERE run=?", gone)
         self.db.executemany("UPDATE runs SET status='pruned' WHERE id=?", gone)
-        return [run for (run,) in gone]
+        if bases:  # notifications received before every base started: no sweep needs them
+            self.db.execute(
+                "DELETE FROM events WHERE received < ? AND feed IN "
+                "(SELECT id FROM feeds WHERE host=?)",
+                (min(bases.values()), host),
+            )
+        # Layer scans made under other rules are never read again.
+        layers = self.db.execute("DELETE FROM layers WHERE version != ?", (self.version,))
+        return bool(gone) or layers.rowcount > 0
 
     def _reclaim(self) -> None:
         """After a prune: the freed pages are reused by the next runs' rows; the file is

@@ -186,8 +186,32 @@ def test_the_feed_base_is_kept_and_a_feed_sweep_still_carries_over(feed):  # noq
         assert "--feed not used" not in err and asked(paths) == {"feed/app2"}, err
         assert fingerprint(stripe(30).encode()) in {f[2] for f in found(third)}
         assert fingerprint(stripe(20).encode()) in {f[2] for f in found(third)}
+        # Notifications from before the oldest run a --feed sweep can start from are
+        # dropped (the pushes before the first run), the later ones kept.
+        with sqlite3.connect(feed.store) as db:
+            (oldest_base,) = db.execute(
+                "SELECT MIN(started) FROM runs WHERE status='done' AND complete=1"
+            ).fetchone()
+            received = [r for (r,) in db.execute("SELECT received FROM events")]
+        assert received and min(received) >= oldest_base
     finally:
         feed.stop()
+
+
+def test_keep_runs_drops_layer_scans_made_under_other_rules(registry, tmp_path):  # noqa: F811
+    pusher = Pusher(registry)
+    pusher.image("rules/app", "1", [layer({"etc/a.env": f"GH={GITHUB_PAT}\n"})],
+                 "2026-01-01T00:00:00Z")  # fmt: skip
+    pusher.close()
+    path = tmp_path / "sweep.sqlite"
+    cmd = ("sweep", "--store", str(path), "--no-baseline", "--repo", "rules/*", registry)
+    code, _, err = run(*cmd, "--max-file-size", "1MB")  # a bound that changes the rules
+    assert code == 1, err
+    code, _, err = run(*cmd, "--keep-runs", "2")
+    assert code == 1, err
+    with sqlite3.connect(path) as db:
+        versions = db.execute("SELECT version, COUNT(*) FROM layers GROUP BY 1").fetchall()
+    assert len(versions) == 1 and versions[0][1] == 1, versions  # the current rules' only
 
 
 def test_the_first_prune_of_a_long_history_shrinks_the_file(registry, tmp_path):  # noqa: F811
