@@ -25,7 +25,8 @@ Everything on loopback, in one run:
                   (median of three runs: two on copies of S1, then S1 itself);
    * unchanged:   `sweep --store S1H` once more with nothing pushed: the HEAD
                   requests and listing alone (the floor of an incremental sweep
-                  without a feed), and `sweep --store S1 --feed` likewise;
+                  without a feed), and `sweep --store S1 --feed` likewise, then
+                  with `--keep-runs 2` (the store's size before and after);
    * resume:      `sweep --store S3` killed (SIGKILL) once half the distinct layers
                   are stored, then run again: layers stored at the kill, layers the
                   second run read, and whether any finished layer was read again.
@@ -386,6 +387,12 @@ def main() -> int:
               f"{quiet.seconds / full.seconds:.1%} of the full sweep; the store grew by "
               f"{(size(s1) - grown) / 1e3:.0f} kB (to {size(s1) / 1e6:.1f} MB)",
               flush=True)  # fmt: skip
+        before_prune = size(s1)
+        pruned = sweep(lg, host, s1, OUT / "feed-pruned.json", ("--feed", "--keep-runs", "2"))
+        print(f"same, --keep-runs 2: {pruned.seconds:5.2f}s; the store went from "
+              f"{before_prune / 1e6:.1f} MB to {size(s1) / 1e6:.1f} MB; "
+              f"{'same findings' if pruned.found == quiet.found else 'FINDINGS DIFFER'}",
+              flush=True)  # fmt: skip
         # Resume: killed once half the distinct layers are stored.
         s3 = tmp / "s3.sqlite"
         total = fleet.distinct_layers + args.new
@@ -411,7 +418,8 @@ def main() -> int:
             "incremental_s": inc.seconds, "incremental_ratio": inc.seconds / full.seconds,
             "feed_s": fed.seconds, "feed_ratio": fed.seconds / full.seconds,
             "feed_same_findings": same, "feed_unchanged_s": quiet.seconds,
-            "store_bytes": size(s1), "store_growth_per_run": size(s1) - grown,
+            "store_bytes": before_prune, "store_growth_per_run": before_prune - grown,
+            "store_bytes_kept_2": size(s1), "pruned_run_s": pruned.seconds,
             "unchanged_s": still.seconds, "head_per_tag_ms": still.discovery / tags * 1000,
             "full_per_tag_ms": per_tag * 1000, "full_per_layer_ms": per_layer * 1000,
             "resume_at_kill": at_kill, "resume_read": resumed.read, "reread": again,
