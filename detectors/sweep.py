@@ -26,6 +26,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +46,7 @@ from leakguard.detectors.image import (
     registry_images,
     scan_layers,
 )
-from leakguard.detectors.sweep_store import FeedChanges, ImageRecord, SweepStore, TagSeen
+from leakguard.detectors.sweep_store import ImageRecord, SweepStore, TagSeen
 from leakguard.engine import Engine
 from leakguard.errors import TargetUnreadable, UsageError
 from leakguard.models import Finding, ScanResult, Skipped
@@ -54,6 +55,10 @@ from leakguard.registry import RegistryClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A sweep with --feed checks this share of the tags it carries over (at least
+# SPOT_CHECK_MIN of them) with a HEAD request, picked at random each run.
+SPOT_CHECK_EVERY = 100
+SPOT_CHECK_MIN = 16
 R = TypeVar("R")
 
 
@@ -83,8 +88,9 @@ class SweepStats:
     layers_scanned: int = 0  # read now (not from the cache)
     layers_cached: int = 0
     tags_unchanged: int = 0  # a HEAD answered the digest the store had: not read again
-    # repositories the event feed named no change in: carried over, not asked
+    # repositories the event feed named no change in: carried over, not listed
     repositories_carried: int = 0
+    tags_spot_checked: int = 0  # of their tags, checked with a HEAD (picked at random)
     feed_note: str | None = None  # why --feed could not be used (every tag was checked)
     discovery_seconds: float = 0.0  # listing, HEAD requests, manifests and configs
     bytes_scanned: int = 0  # compressed bytes downloaded and read
@@ -186,28 +192,19 @@ def _sweep(
     def client() -> RegistryClient:
         return lister
 
-    changes = _feed_changes(store, host, options, image_options) if options.feed else None
-    if isinstance(changes, str):
-        stats.feed_note = changes
+    plan = _feed_plan(store, lister, host, options, image_options) if options.feed else None
+    if isinstance(plan, str):
+        stats.feed_note = plan
     carried_tags: list[TagSeen] = []
     records: list[ImageRecord] = []
     kept: list[Finding] = []
-    if isinstance(changes, FeedChanges) and store is not None:
-        # The repositories the feed named, and any the base run did not have, are
-        # listed; every other one is as the base run recorded it, without a request.
-        before = store.tags_by_repository(changes.base.id)
-        listed = (
-            sorted(before.keys() | changes.repositories)
-            if options.repos_from is None
-            else list(options.repos_from)
-        )
-        wanted = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
-        repos = [r for r in wanted if r in changes.repositories or r not in before]
-        unasked = set(wanted) - set(repos)
-        carried_tags = [TagSeen(r, t, d, False, True) for r in unasked for t, d in before[r]]
-        records, kept = store.carried_repositories(changes.base.id, unasked)
-        stats.repositories_carried = len(unasked)
-        stats.repositories = len(wanted)
+    if isinstance(plan, FeedPlan) and store is not None:
+        repos = plan.listed
+        carried_tags = plan.carried
+        records, kept = store.carried_repositories(plan.base, plan.unasked)
+        stats.repositories_carried = len(plan.unasked)
+        stats.tags_spot_checked = plan.checked
+        stats.repositories = plan.repositories
     else:
         progress.phase(f"listing the repositories of {host}")
         listed = list(lister.catalog()) if options.repos_from is None else list(options.repos_from)
@@ -376,17 +373,68 @@ def _sweep(
     return SweepResult(result, stats)
 
 
-def _feed_changes(
-    store: SweepStore | None, host: str, options: SweepOptions, image_options: ImageOptions
-) -> FeedChanges | str:
-    """What the store's event feed says changed, or why it cannot be used."""
+@dataclass(frozen=True)
+class FeedPlan:
+    """What a sweep with --feed asks: `listed`; what it carries over from run `base`."""
+
+    base: int
+    listed: list[str]  # repositories the feed named, or that run `base` did not have
+    unasked: set[str]
+    carried: list[TagSeen]  # the unasked repositories' tags, as run `base` saw them
+    repositories: int  # listed and unasked
+    checked: int  # carried tags spot-checked with a HEAD
+
+
+def _feed_plan(
+    store: SweepStore | None,
+    client: RegistryClient,
+    host: str,
+    options: SweepOptions,
+    image_options: ImageOptions,
+) -> FeedPlan | str:
+    """What the store's event feed lets this sweep leave unasked, or why it cannot."""
     if store is None:
         return "--feed needs --store"
     if not store.read:
         return "the store keeps no secret values, and --show-secrets needs them"
     if options.shard[1] != 1:
         return "--feed is not used with --shard"
-    return store.feed_changes(host, _reuse_key(options, image_options), _scope(options))
+    changes = store.feed_changes(host, _reuse_key(options, image_options), _scope(options))
+    if isinstance(changes, str):
+        return changes
+    before = store.tags_by_repository(changes.base.id)
+    named = sorted(before.keys() | changes.repositories)
+    listed = named if options.repos_from is None else list(options.repos_from)
+    wanted = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
+    repos = [r for r in wanted if r in changes.repositories or r not in before]
+    unasked = set(wanted) - set(repos)
+    carried = [TagSeen(r, t, d, False, True) for r in sorted(unasked) for t, d in before[r]]
+    count = min(len(carried), max(SPOT_CHECK_MIN, len(carried) // SPOT_CHECK_EVERY))
+    unseen = _spot_check(client, random.Random().sample(carried, count), options)
+    if unseen:
+        return unseen
+    return FeedPlan(changes.base.id, repos, unasked, carried, len(wanted), count)
+
+
+def _spot_check(client: RegistryClient, sample: list[TagSeen], options: SweepOptions) -> str:
+    """Tags the feed says are unchanged, asked with a HEAD: a registry that stopped
+    sending notifications (reconfigured, another token, a listener it cannot reach)
+    shows as a tag that changed unannounced. Why the feed cannot be trusted, or ""."""
+
+    def moved(seen: TagSeen) -> bool:
+        try:
+            return client.head_manifest(seen.repo, seen.tag) != seen.digest
+        except TargetUnreadable:
+            return True
+
+    with ThreadPoolExecutor(options.discovery_threads) as pool:
+        changed = sum(pool.map(moved, sample))
+    if not changed:
+        return ""
+    return (
+        f"{changed} of {len(sample)} tags checked at random changed without a notification "
+        "(is the registry still sending them?)"
+    )
 
 
 def _advancing(work: Callable[[T], R], progress: Progress) -> Callable[[T], R]:

@@ -15,9 +15,12 @@ Two senders are understood:
 Only the repository a push, delete or mount names is kept (pulls are not
 changes). An event can only add work: a forged one makes a sweep list a
 repository it could have carried over; it cannot hide a change. The token keeps
-strangers from filling the store. The store records the listener's start and a
-heartbeat every `FEED_HEARTBEAT` seconds, so a sweep can tell whether a
-listener was up without a break since its last complete run.
+strangers from filling the store. A request refused (a wrong token, a payload
+not understood, too large) is counted in the store: it may have been a change,
+so sweeps do not trust the feed until their next complete run. The store
+records the listener's start and a heartbeat every `FEED_HEARTBEAT` seconds,
+so a sweep can tell whether a listener was up without a break since its last
+complete run.
 """
 
 from __future__ import annotations
@@ -148,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET  # noqa: N815
 
     def _answer(self, status: int, reason: str) -> None:
+        if status in (400, 401, 411, 413):  # a notification, maybe, that was not taken
+            self.server.refused()
         body = (reason + "\n").encode() if reason else b""
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -206,6 +211,14 @@ class FeedServer(ThreadingHTTPServer):
         with self.lock:
             self.store.record(self.feed, events)
             self._on_events(events)
+
+    def refused(self) -> None:
+        """Said in the store: until the next complete sweep, the feed is not trusted."""
+        try:
+            with self.lock:
+                self.store.feed_refused(self.feed)
+        except Exception as e:  # noqa: BLE001 (then a change may go unseen: say so)
+            log.warning("could not record a refused request: %s", e)
 
     def service_actions(self) -> None:
         """Between polls of the serving thread (every quarter heartbeat): the heartbeat."""

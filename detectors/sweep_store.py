@@ -96,7 +96,8 @@ CREATE TABLE IF NOT EXISTS tags (
     complete INTEGER, PRIMARY KEY (run, repository, tag)
 );
 CREATE TABLE IF NOT EXISTS feeds (
-    id INTEGER PRIMARY KEY, host TEXT, started REAL, seen REAL, stopped REAL
+    id INTEGER PRIMARY KEY, host TEXT, started REAL, seen REAL, stopped REAL,
+    refused INTEGER DEFAULT 0, last_refused REAL
 );
 CREATE TABLE IF NOT EXISTS events (
     feed INTEGER, received REAL, repository TEXT, action TEXT, tag TEXT, digest TEXT
@@ -352,6 +353,22 @@ class SweepStore(LayerCache):
         ).fetchone()
         if feed is None:
             return f"no event listener for {host} has run without a break since run {base.id}"
+        # A listener that is up is not yet one the registry reaches: one that refused a
+        # notification (a wrong token, a payload it does not know) may have lost a
+        # change, and one that never heard from the registry may be the wrong address.
+        refused, last_refused = self.db.execute(
+            "SELECT refused, last_refused FROM feeds WHERE id=?", (feed[0],)
+        ).fetchone()
+        if last_refused is not None and last_refused >= base.started:
+            return (
+                f"the event listener refused {refused} request(s) since it started, one "
+                f"since run {base.id} (a wrong token, or a payload it does not know)"
+            )
+        if self.db.execute("SELECT 1 FROM events WHERE feed=? LIMIT 1", feed).fetchone() is None:
+            return (
+                f"the event listener for {host} has received no notification yet "
+                "(is the registry configured to send them to it?)"
+            )
         names = self.db.execute(
             "SELECT DISTINCT repository FROM events WHERE feed=? AND received>=?",
             (feed[0], base.started),
@@ -397,6 +414,12 @@ class SweepStore(LayerCache):
 
     def feed_alive(self, feed: int) -> None:
         self.db.execute("UPDATE feeds SET seen=? WHERE id=?", (time.time(), feed))
+
+    def feed_refused(self, feed: int) -> None:
+        """A request the listener could not take as a notification."""
+        self.db.execute(
+            "UPDATE feeds SET refused=refused+1, last_refused=? WHERE id=?", (time.time(), feed)
+        )
 
     def close_feed(self, feed: int) -> None:
         now = time.time()

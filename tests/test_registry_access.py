@@ -88,7 +88,7 @@ class FaultyProxy:
         self.forwarded = 0
         self.in_flight = self.max_in_flight = 0
         self.open = self.max_open = 0
-        self.paths: list[str] = []  # every request's path, in the order they came
+        self.paths: list[str] = []  # every request's method and path, in the order they came
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
         self.server.daemon_threads = True
@@ -132,7 +132,7 @@ class FaultyProxy:
                 with proxy.lock:
                     proxy.in_flight += 1
                     proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
-                    proxy.paths.append(self.path)
+                    proxy.paths.append(f"{self.command} {self.path}")
                     fail = proxy.injected < proxy.failures
                     if fail:
                         proxy.injected += 1

@@ -121,7 +121,8 @@ def sweep(
     resumes where it stopped. With `--store`, a tag whose digest (one HEAD
     request) is the one stored is not read again; with `--feed` too, and
     `leakguard listen` recording the registry's notifications, a repository
-    no notification named is not asked at all. `--scheduler` sends one task
+    no notification named is not listed (a few of its tags, picked at random, are
+    checked). `--scheduler` sends one task
     per distinct layer to a Dask cluster; `--shard I/N` on N machines that cannot reach one
     another splits the layers between them. Exit codes as for `leakguard image`.
     """
@@ -198,7 +199,10 @@ def _summary(s: SweepStats) -> str:
         f"; {s.tags_unchanged} tags unchanged since the store's run" if s.tags_unchanged else ""
     )
     if s.repositories_carried:
-        unchanged += f" ({s.repositories_carried} repositories not asked: no event named them)"
+        unchanged += (
+            f" ({s.repositories_carried} repositories carried over: no event named them; "
+            f"{s.tags_spot_checked} of their tags checked)"
+        )
     return (
         f"leakguard: swept {s.repositories} repositories, {s.tags} tags, {s.images} images; "
         f"{s.layers} distinct layers of {s.layer_refs} ({s.layers_scanned} read, "
