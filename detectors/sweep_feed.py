@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 4 * 1024 * 1024  # a registry sends events in small batches
 READ_TIMEOUT = 10.0  # a sender that stops mid-request is dropped after this
+# Connections served at once (a registry sends one event at a time per endpoint);
+# one more is closed unanswered, and counted as refused: it may have been a change.
+MAX_CONNECTIONS = 32
 _CHANGES = {"push", "delete", "mount"}
 _HARBOR = {"PUSH_ARTIFACT": "push", "DELETE_ARTIFACT": "delete"}
 
@@ -196,6 +199,7 @@ class FeedServer(ThreadingHTTPServer):
         self.store = store
         self.token = token
         self.lock = threading.Lock()  # the store's connection, one thread at a time
+        self._served = threading.BoundedSemaphore(MAX_CONNECTIONS)
         try:
             self.feed = store.open_feed(host)
         except BaseException:
@@ -203,6 +207,20 @@ class FeedServer(ThreadingHTTPServer):
             raise
         self._beat = time.monotonic()
         self._on_events = on_events
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection, unless MAX_CONNECTIONS are open already."""
+        if not self._served.acquire(blocking=False):
+            self.shutdown_request(request)
+            self.refused()
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._served.release()
 
     def received(self, events: Sequence[Event]) -> None:
         """Record `events` (from a request's thread); raises if the store cannot."""

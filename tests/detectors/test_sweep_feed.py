@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -282,6 +283,25 @@ def test_the_listener_refuses_what_is_not_a_notification(feed, tmp_path):
         connection.request("GET", "/events")
         assert connection.getresponse().status == 405
         connection.close()
+        # Connections that send nothing hold a thread each, up to MAX_CONNECTIONS; one
+        # more is closed unanswered (and counted as refused), and once they go, the
+        # listener answers again.
+        from leakguard.detectors.sweep_feed import MAX_CONNECTIONS
+
+        idle = [socket.create_connection(("127.0.0.1", feed.port)) for _ in range(MAX_CONNECTIONS)]
+        try:
+            time.sleep(0.5)
+            with pytest.raises((ConnectionError, http.client.HTTPException)):
+                post(feed.port, envelope, token=TOKEN)
+        finally:
+            for s in idle:
+                s.close()
+        wait_for(lambda: post(feed.port, envelope, token=TOKEN)[0] == 200, "the listener")
+        assert ("feed/x", "push", "1") in feed.events()
+        with sqlite3.connect(feed.store) as db:
+            (refused,) = db.execute("SELECT MAX(refused) FROM feeds").fetchone()
+        # 2 tokens, not JSON, no target, a bad name, too deep, too large, one too many
+        assert refused == 8
     finally:
         code, err = feed.stop()
     assert code == 0 and TOKEN not in err
