@@ -85,6 +85,13 @@ class Feed:
         base = layer({"etc/base.env": f"GH={GITHUB_PAT}\n"})
         self.pusher.image(repo, tag, [base, own], "2026-01-01T00:00:00Z")
 
+    def push_heard(self, repo: str, tag: str, secret: str) -> None:
+        """Push, then wait until the listener has recorded the push's notifications (the
+        layers' and config's blob pushes, then the manifest's)."""
+        recorded = len(self.events())
+        self.push(repo, tag, secret)
+        self.wait_for_events(recorded + 3)
+
     def events(self) -> list[tuple[str, str, str | None]]:
         with sqlite3.connect(self.store) as db:
             return db.execute("SELECT repository, action, tag FROM events").fetchall()
@@ -219,9 +226,7 @@ def test_without_a_listener_up_since_the_last_sweep_every_tag_is_checked(feed):
     assert "--feed not used, every tag checked: no event listener" in err, err
     assert "feed/app0" in asked(paths)
     # ...and from that run on, the feed stands in for the listing.
-    recorded = len(feed.events())
-    feed.push("feed/app4", "2", stripe(300))
-    feed.wait_for_events(recorded + 3)
+    feed.push_heard("feed/app4", "2", stripe(300))
     code, report, err, paths = sweep(feed, "--feed")
     assert "--feed not used" not in err, err
     assert asked(paths) == {"feed/app4"}
@@ -318,9 +323,7 @@ def test_the_feed_is_trusted_only_once_the_registry_is_heard_and_nothing_was_ref
         code, _, err, paths = sweep(feed, "--feed")
         assert "has received no notification yet" in err, err
         assert "feed/app0" in asked(paths)
-        recorded = len(feed.events())
-        feed.push("feed/app5", "1", stripe(500))
-        feed.wait_for_events(recorded + 3)
+        feed.push_heard("feed/app5", "1", stripe(500))
         code, _, err, paths = sweep(feed, "--feed")
         assert "--feed not used" not in err and asked(paths) == {"feed/app5"}, err
         # A request the listener refused may have been a change.
@@ -332,11 +335,9 @@ def test_the_feed_is_trusted_only_once_the_registry_is_heard_and_nothing_was_ref
         assert "--feed not used" not in err and len(asked(paths)) < REPOS, err
         # Notifications lost on the way (here: taken out of the store) show when the
         # tags carried over are spot-checked: the tag moved without a word.
-        recorded = len(feed.events())
         with sqlite3.connect(feed.store) as db:
             (last,) = db.execute("SELECT MAX(rowid) FROM events").fetchone()
-        feed.push("feed/app5", "1", stripe(501))
-        feed.wait_for_events(recorded + 3)
+        feed.push_heard("feed/app5", "1", stripe(501))
         with sqlite3.connect(feed.store) as db:  # this push's notifications only
             db.execute("DELETE FROM events WHERE rowid > ?", (last,))
         code, report, err, paths = sweep(feed, "--feed")

@@ -166,9 +166,7 @@ def test_the_feed_base_is_kept_and_a_feed_sweep_still_carries_over(feed):  # noq
             assert code == 1, err
         history = runs(feed.store)
         assert [s for _, s, _ in history] == ["done"] * 3  # the base, and the newest two
-        recorded = len(feed.events())
-        feed.push("feed/app1", "2", stripe(20))
-        feed.wait_for_events(recorded + 3)
+        feed.push_heard("feed/app1", "2", stripe(20))
         code, second, err, paths = feed_sweep(feed, "--feed", "--keep-runs", "2")
         assert "--feed not used" not in err, err
         assert asked(paths) == {"feed/app1"}
@@ -179,9 +177,7 @@ def test_the_feed_base_is_kept_and_a_feed_sweep_still_carries_over(feed):  # noq
         assert found(second) == found(json.loads(whole))
         # Its own base now: the one before it is pruned, as is the oldest feed/app0 run.
         assert [s for _, s, _ in runs(feed.store)] == ["pruned", "pruned", "done", "done"]
-        recorded = len(feed.events())
-        feed.push("feed/app2", "2", stripe(30))
-        feed.wait_for_events(recorded + 3)
+        feed.push_heard("feed/app2", "2", stripe(30))
         code, third, err, paths = feed_sweep(feed, "--feed", "--keep-runs", "2")
         assert "--feed not used" not in err and asked(paths) == {"feed/app2"}, err
         assert fingerprint(stripe(30).encode()) in {f[2] for f in found(third)}
