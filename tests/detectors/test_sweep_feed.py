@@ -54,6 +54,8 @@ class Feed:
     process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
+        if self.process is not None:  # a test that failed before stopping its listener
+            self.stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "leakguard", "listen", self.proxy.host, "--store",
              str(self.store), "--bind", f"127.0.0.1:{self.port}"],
