@@ -18,7 +18,8 @@ the digest the store recorded for it is carried over from the store: its
 manifests, config and layers are not read again. With `feed=True` and an event
 listener (`leakguard listen`) that has run without a break since the store's
 last complete sweep, only the repositories the registry's notifications named
-since then are listed; the others are carried over without a request.
+since then are listed; the others are carried over, a few of their tags
+checked with a HEAD request.
 """
 
 from __future__ import annotations
@@ -55,11 +56,12 @@ from leakguard.registry import RegistryClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# A sweep with --feed checks this share of the tags it carries over (at least
-# SPOT_CHECK_MIN of them) with a HEAD request, picked at random each run.
+R = TypeVar("R")
+
+# A sweep with --feed checks one in SPOT_CHECK_EVERY of the tags it carries over
+# (at least SPOT_CHECK_MIN of them) with a HEAD request, picked at random each run.
 SPOT_CHECK_EVERY = 100
 SPOT_CHECK_MIN = 16
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -201,14 +203,15 @@ def _sweep(
     if isinstance(plan, FeedPlan) and store is not None:
         repos = plan.listed
         carried_tags = plan.carried
-        records, kept = store.carried_repositories(plan.base, plan.unasked)
-        stats.repositories_carried = len(plan.unasked)
+        unasked = plan.unasked
+        records, kept = store.carried_repositories(plan.base, unasked)
+        stats.repositories_carried = len(unasked)
         stats.tags_spot_checked = plan.checked
-        stats.repositories = plan.repositories
+        stats.repositories = len(repos) + len(unasked)
     else:
         progress.phase(f"listing the repositories of {host}")
         listed = list(lister.catalog()) if options.repos_from is None else list(options.repos_from)
-        repos = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
+        repos = _chosen(listed, options.repositories)
         stats.repositories = len(repos)
     # Tags the store holds a complete record of (same rules, same options): a HEAD
     # that answers the digest stored means the tag need not be read again. Not
@@ -379,10 +382,13 @@ class FeedPlan:
 
     base: int
     listed: list[str]  # repositories the feed named, or that run `base` did not have
-    unasked: set[str]
-    carried: list[TagSeen]  # the unasked repositories' tags, as run `base` saw them
-    repositories: int  # listed and unasked
+    carried: list[TagSeen]  # the other repositories' tags, as run `base` saw them
     checked: int  # carried tags spot-checked with a HEAD
+
+    @property
+    def unasked(self) -> set[str]:
+        """The repositories carried over without listing them."""
+        return {t.repo for t in self.carried}
 
 
 def _feed_plan(
@@ -405,7 +411,7 @@ def _feed_plan(
     before = store.tags_by_repository(changes.base.id)
     named = sorted(before.keys() | changes.repositories)
     listed = named if options.repos_from is None else list(options.repos_from)
-    wanted = [r for r in dict.fromkeys(listed) if _wanted(r, options.repositories)]
+    wanted = _chosen(listed, options.repositories)
     repos = [r for r in wanted if r in changes.repositories or r not in before]
     unasked = set(wanted) - set(repos)
     carried = [TagSeen(r, t, d, False, True) for r in sorted(unasked) for t, d in before[r]]
@@ -413,7 +419,7 @@ def _feed_plan(
     unseen = _spot_check(client, random.Random().sample(carried, count), options)
     if unseen:
         return unseen
-    return FeedPlan(changes.base.id, repos, unasked, carried, len(wanted), count)
+    return FeedPlan(changes.base.id, repos, carried, count)
 
 
 def _spot_check(client: RegistryClient, sample: list[TagSeen], options: SweepOptions) -> str:
@@ -468,5 +474,10 @@ def _all_read(name: str, errors: list[str]) -> bool:
     return not any(t == name or t.startswith((f"{name}: ", f"{name} (")) for t in errors)
 
 
-def _wanted(repo: str, patterns: tuple[str, ...]) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(repo, p) for p in patterns)
+def _chosen(names: list[str], patterns: tuple[str, ...]) -> list[str]:
+    """`names` matching one of `patterns` (every name without any), each once, in order."""
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    ]

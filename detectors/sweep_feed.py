@@ -258,15 +258,9 @@ class FeedServer(ThreadingHTTPServer):
             log.warning("could not record the listener's stop: %s", e)
 
 
-def serve(server: FeedServer, stop: threading.Event | None = None) -> None:
-    """Answer notifications until `stop` is set or KeyboardInterrupt; then close."""
-    if stop is not None:
-
-        def watch(stop: threading.Event) -> None:
-            stop.wait()
-            server.shutdown()
-
-        threading.Thread(target=watch, args=(stop,), daemon=True).start()
+def serve(server: FeedServer) -> None:
+    """Answer notifications until KeyboardInterrupt (SIGINT, or SIGTERM made one); then
+    close, saying so in the store."""
     try:
         server.serve_forever(poll_interval=FEED_HEARTBEAT / 4)
     finally:

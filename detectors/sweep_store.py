@@ -29,8 +29,9 @@ What it holds, table by table:
 * `feeds` and `events`: the registry's push and delete notifications, as
   `leakguard listen` receives them (`detectors/sweep_feed.py`): each listener
   run (its start, its last heartbeat, its stop) and the repository each event
-  names. A sweep with `feed=True` lists only the repositories named since the
-  last complete sweep, when one listener ran without a break since then.
+  names, and the requests it refused. A sweep with `feed=True` lists only the
+  repositories named since the last complete sweep, when one listener ran
+  without a break since then, heard from the registry and refused nothing.
 
 A finding's first and last sight are read from `places`; the tags that carry it
 and whether the newest tag of its repository still does, from the run's `findings`.
@@ -230,8 +231,8 @@ class SweepStore(LayerCache):
     """A layer cache that also records sweep runs, their tags, images and findings.
 
     With `keep_runs`, each finished run prunes the tags, images and findings of the
-    host's finished runs but the newest `keep_runs` and the newest complete run of
-    each (ruleset version, options, scope): the base of a `--feed` sweep."""
+    host's finished runs but the newest `keep_runs` and the newest complete run under
+    the current rules of each (options, scope): the base of a `--feed` sweep."""
 
     def __init__(
         self,
@@ -330,12 +331,11 @@ class SweepStore(LayerCache):
         ).fetchall()
         return {(name, tag): Carried(run, digest) for name, tag, digest, run in rows}
 
-    def feed_changes(
-        self, host: str, options: str, scope: str, now: float | None = None
-    ) -> FeedChanges | str:
+    def feed_changes(self, host: str, options: str, scope: str) -> FeedChanges | str:
         """The repositories the event feed named since the last complete run with these
         rules, options and scope started; or why the feed cannot stand in for listing
-        the registry (no such run, or no listener up without a break since it)."""
+        the registry (no such run; no listener up without a break since it; one that
+        refused a request since it, or never heard from the registry)."""
         row = self.db.execute(
             "SELECT id FROM runs WHERE host=? AND status='done' AND complete=1 AND version=? "
             "AND options=? AND scope=? ORDER BY id DESC LIMIT 1",
@@ -344,12 +344,11 @@ class SweepStore(LayerCache):
         if row is None:
             return "the store has no complete sweep of these repositories with these rules"
         base = next(r for r in self.runs() if r.id == row[0])
-        now = time.time() if now is None else now
         # One listener, up since before the run started and still beating: no push
         # since then can have gone unrecorded (a restarted listener is another one).
         feed = self.db.execute(
             "SELECT id FROM feeds WHERE host=? AND started<=? AND stopped IS NULL AND seen>=?",
-            (host, base.started, now - FEED_ALIVE),
+            (host, base.started, time.time() - FEED_ALIVE),
         ).fetchone()
         if feed is None:
             return f"no event listener for {host} has run without a break since run {base.id}"

@@ -64,8 +64,9 @@ if TYPE_CHECKING:
     is_flag=True,
     help="With --store: list only the repositories that the registry's notifications "
     "(recorded by `leakguard listen`) named since the store's last complete sweep; the "
-    "others are carried over without a request. Every tag is checked instead, with a "
-    "note, unless one listener has run without a break since that sweep.",
+    "others are carried over, a few of their tags checked. Every tag is checked instead, "
+    "with a note, unless one listener has run without a break since that sweep, heard "
+    "from the registry, refused nothing, and the checked tags are unchanged.",
 )
 @click.option(
     "--keep-runs",
@@ -120,11 +121,11 @@ def sweep(
     A layer's results are cached by its digest, so an interrupted sweep
     resumes where it stopped. With `--store`, a tag whose digest (one HEAD
     request) is the one stored is not read again; with `--feed` too, and
-    `leakguard listen` recording the registry's notifications, a repository
-    no notification named is not listed (a few of its tags, picked at random, are
-    checked). `--scheduler` sends one task
-    per distinct layer to a Dask cluster; `--shard I/N` on N machines that cannot reach one
-    another splits the layers between them. Exit codes as for `leakguard image`.
+    `leakguard listen` recording the registry's notifications, a repository no
+    notification named is not listed (a few of its tags, picked at random, are
+    checked). `--scheduler` sends one task per distinct layer to a Dask cluster;
+    `--shard I/N` on N machines that cannot reach one another splits the layers
+    between them. Exit codes as for `leakguard image`.
     """
     from leakguard.detectors.sweep import SweepOptions, parse_shard
     from leakguard.detectors.sweep import sweep as run_sweep
