@@ -58,8 +58,9 @@ def listen(
     {Authorization: [Bearer TOKEN]}`; for Harbor, a project webhook (HTTP, default
     payload format) with TOKEN as its auth header. A sweep trusts the feed only
     while one listener has run without a break since the store's last complete
-    sweep; otherwise it checks every tag, and says so. Exit codes: 0 stopped, 2
-    usage, 3 the address or the store could not be used.
+    sweep, has heard from the registry and has refused no request since (each
+    refused request is recorded); otherwise it checks every tag, and says so.
+    Exit codes: 0 stopped, 2 usage, 3 the address or the store could not be used.
     """
     from leakguard.detectors.sweep_feed import FeedServer, serve
     from leakguard.detectors.sweep_store import SweepStore
